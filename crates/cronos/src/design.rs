@@ -1,0 +1,366 @@
+//! The design: X (n × d, column-major, bias column included) split into row shards, with
+//! the activation patterns, and the fused kernels that touch X.
+//!
+//! Every product over rows is a sum of per-shard products, so a shard is the unit of both
+//! thread parallelism (one shard per worker, each with its own buffers and accumulator,
+//! reduced in shard order so results are bit-identical for a given thread count) and of
+//! any future distribution over processes. Inside a shard, rows are streamed in blocks: a
+//! block's 0/1 masks are unpacked once and every kernel is two GEMMs with an elementwise
+//! pass between them, so all P patterns (and all outputs) go through X together.
+//!
+//! Column layout: for `k` outputs, a "delta" matrix is d × (P·k) with column `c·P + j` for
+//! output c and pattern j; a full weight matrix is d × (nb·k) with `nb = 2P` for ReLU
+//! (v blocks then w blocks) and `nb = P` for gated ReLU.
+
+#![allow(non_snake_case)]
+
+use crate::patterns::Patterns;
+use crate::real::Real;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Rows per streamed block: large enough for GEMM efficiency, small enough for L2/L3.
+const BLOCK: usize = 1024;
+
+/// Per-shard buffers, allocated once.
+pub(crate) struct Shard<T: Real> {
+    pub rows: Range<usize>,
+    mask: Vec<T>,
+    a: Vec<T>,
+    s: Vec<T>,
+    acc: Mat<T>,
+    /// Scaled duals ν of the cone constraints for this shard's rows (ReLU only),
+    /// column-major `rows × (2P·k)`.
+    pub nu: Vec<T>,
+}
+
+/// Sums returned by the slack pass, accumulated in f64.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlackStats {
+    /// ‖Gu − s‖².
+    pub primal_sq: f64,
+    /// ‖Gu‖².
+    pub gu_sq: f64,
+    /// ‖s‖².
+    pub s_sq: f64,
+}
+
+/// X, its patterns and the per-shard workspaces.
+pub struct Design<T: Real> {
+    x: Mat<T>,
+    patterns: Patterns,
+    shards: Vec<Shard<T>>,
+    width: usize,
+}
+
+impl<T: Real> Design<T> {
+    /// Splits `x` into `threads` row shards with buffers for up to `width` columns per pass
+    /// (`2·width` for backward passes) and `nu_cols` dual columns per row.
+    pub fn new(x: Mat<T>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize) -> Self {
+        let (n, d, p) = (x.nrows(), x.ncols(), patterns.p());
+        let threads = threads.clamp(1, n.max(1));
+        let width = width.max(p);
+        let shards = (0..threads)
+            .map(|t| {
+                let rows = (t * n / threads)..((t + 1) * n / threads);
+                let bl = BLOCK.min(rows.len()).max(1);
+                Shard {
+                    mask: vec![T::default(); bl * p],
+                    a: vec![T::default(); bl * width],
+                    s: vec![T::default(); bl * 2 * width],
+                    acc: Mat::zeros(d, 2 * width),
+                    nu: vec![T::default(); rows.len() * nu_cols],
+                    rows,
+                }
+            })
+            .collect();
+        Design { x, patterns, shards, width }
+    }
+
+    /// Number of rows n.
+    pub fn n(&self) -> usize {
+        self.x.nrows()
+    }
+    /// Number of columns d (bias included).
+    pub fn d(&self) -> usize {
+        self.x.ncols()
+    }
+    /// Number of patterns P.
+    pub fn p(&self) -> usize {
+        self.patterns.p()
+    }
+    /// The design matrix.
+    pub fn x(&self) -> MatRef<'_, T> {
+        self.x.as_ref()
+    }
+    /// The patterns.
+    pub fn patterns(&self) -> &Patterns {
+        &self.patterns
+    }
+    pub(crate) fn shards(&self) -> &[Shard<T>] {
+        &self.shards
+    }
+    pub(crate) fn shards_mut(&mut self) -> &mut [Shard<T>] {
+        &mut self.shards
+    }
+    /// Bytes held by X, the patterns and all shard buffers.
+    pub fn bytes(&self) -> usize {
+        let t = std::mem::size_of::<T>();
+        let mut b = self.x.nrows() * self.x.ncols() * t + self.patterns.bytes();
+        for s in &self.shards {
+            b += (s.mask.len() + s.a.len() + s.s.len() + s.nu.len() + s.acc.nrows() * s.acc.ncols()) * t;
+        }
+        b
+    }
+
+    /// Outputs per pass for kernels whose forward width is `P` per output.
+    fn outputs_per_pass(&self) -> usize {
+        (self.width / self.p().max(1)).max(1)
+    }
+
+    /// F: `out[:, c] = Σ_j D_j X delta[:, c·P + j]` for every output c (out is n × k).
+    pub fn forward(&mut self, delta: MatRef<'_, T>, mut out: MatMut<'_, T>) {
+        let (p, k) = (self.p(), out.ncols());
+        let step = self.outputs_per_pass();
+        for c0 in (0..k).step_by(step) {
+            let kb = step.min(k - c0);
+            let dl = delta.subcols(c0 * p, kb * p);
+            let views = split_rows(out.as_mut().subcols_mut(c0, kb), &self.shards);
+            let (x, pat) = (self.x.as_ref(), &self.patterns);
+            self.shards.par_iter_mut().zip(views).for_each(|(sh, mut o)| {
+                for (b0, bl) in blocks(&sh.rows) {
+                    pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
+                    let a = gemm_fwd(x, b0, bl, dl, &mut sh.a);
+                    for c in 0..kb {
+                        let dst = o.as_mut().col_mut(c).try_as_col_major_mut().unwrap().as_slice_mut();
+                        let dst = &mut dst[b0 - sh.rows.start..b0 - sh.rows.start + bl];
+                        dst.fill(T::default());
+                        for j in 0..p {
+                            let m = &sh.mask[j * bl..(j + 1) * bl];
+                            let col = &a[(c * p + j) * bl..(c * p + j + 1) * bl];
+                            for i in 0..bl {
+                                dst[i] += m[i] * col[i];
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /// Fᵀ-like pass: `out[:, c·P + j] = Xᵀ (D_j r[:, c])` (out is d × P·k).
+    pub fn backward(&mut self, r: MatRef<'_, T>, out: MatMut<'_, T>) {
+        let p = self.p();
+        self.masked_pass(out, r.ncols(), |_, b0, bl, mask, _, s, c0, kb| {
+            for c in 0..kb {
+                let rc = &r.col(c0 + c).try_as_col_major().unwrap().as_slice()[b0..b0 + bl];
+                for j in 0..p {
+                    let m = &mask[j * bl..(j + 1) * bl];
+                    let dst = &mut s[(c * p + j) * bl..(c * p + j + 1) * bl];
+                    for i in 0..bl {
+                        dst[i] = m[i] * rc[i];
+                    }
+                }
+            }
+        });
+    }
+
+    /// FᵀF on delta matrices, fused in one pass over X: `out = backward(forward(delta))`.
+    pub fn ftf(&mut self, delta: MatRef<'_, T>, out: MatMut<'_, T>) {
+        let p = self.p();
+        self.masked_pass(out, delta.ncols() / p.max(1), |x, b0, bl, mask, a, s, c0, kb| {
+            let dl = delta.subcols(c0 * p, kb * p);
+            let av = gemm_fwd(x, b0, bl, dl, a);
+            for c in 0..kb {
+                // r = Σ_j m_j ∘ (X δ_j) is built in the slot of pattern 0, then s_j = m_j ∘ r,
+                // pattern 0 last so r is overwritten only when no longer needed.
+                let (r, rest) = s[c * p * bl..(c + 1) * p * bl].split_at_mut(bl);
+                r.fill(T::default());
+                for j in 0..p {
+                    let m = &mask[j * bl..(j + 1) * bl];
+                    let col = &av[(c * p + j) * bl..(c * p + j + 1) * bl];
+                    for i in 0..bl {
+                        r[i] += m[i] * col[i];
+                    }
+                }
+                for j in 1..p {
+                    let m = &mask[j * bl..(j + 1) * bl];
+                    let dst = &mut rest[(j - 1) * bl..j * bl];
+                    for i in 0..bl {
+                        dst[i] = m[i] * r[i];
+                    }
+                }
+                for i in 0..bl {
+                    r[i] *= mask[i];
+                }
+            }
+        });
+    }
+
+    /// Shared driver of the backward kernels: for each output batch and row block, `fill`
+    /// writes the block's n-side matrix S (block × P·kb) and this adds Xᵀ S to out.
+    #[allow(clippy::type_complexity)]
+    fn masked_pass<F>(&mut self, mut out: MatMut<'_, T>, k: usize, fill: F)
+    where
+        F: Fn(MatRef<'_, T>, usize, usize, &[T], &mut [T], &mut [T], usize, usize) + Sync,
+    {
+        let p = self.p();
+        let step = self.outputs_per_pass();
+        for c0 in (0..k).step_by(step) {
+            let kb = step.min(k - c0);
+            let w = kb * p;
+            let (x, pat) = (self.x.as_ref(), &self.patterns);
+            self.shards.par_iter_mut().for_each(|sh| {
+                let mut acc = sh.acc.as_mut().subcols_mut(0, w);
+                acc.fill(T::default());
+                let rows = sh.rows.clone();
+                for (b0, bl) in blocks(&rows) {
+                    pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
+                    fill(x, b0, bl, &sh.mask[..bl * p], &mut sh.a, &mut sh.s[..bl * w], c0, kb);
+                    let sv = MatRef::from_column_major_slice(&sh.s[..bl * w], bl, w);
+                    matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
+                }
+            });
+            reduce_into(out.as_mut().subcols_mut(c0 * p, w), &self.shards, 0);
+        }
+    }
+
+    /// The ReLU slack pass of one ADMM iteration, for weights `u` (d × 2P·k): with g = Gu,
+    /// s = max(0, g + ν), ν ← ν + γ(g − s); returns Gᵀs and Gᵀν in `gts`, `gtnu` (d × 2P·k).
+    pub fn slack_pass(&mut self, u: MatRef<'_, T>, gamma: T, mut gts: MatMut<'_, T>, mut gtnu: MatMut<'_, T>) -> SlackStats {
+        let (p, w) = (self.p(), u.ncols());
+        assert!(2 * w <= 2 * self.width, "slack pass wider than the buffers");
+        let (x, pat) = (self.x.as_ref(), &self.patterns);
+        let stats: Vec<SlackStats> = self
+            .shards
+            .par_iter_mut()
+            .map(|sh| {
+                let mut st = SlackStats::default();
+                let mut acc = sh.acc.as_mut().subcols_mut(0, 2 * w);
+                acc.fill(T::default());
+                let (r0, nr) = (sh.rows.start, sh.rows.len());
+                for (b0, bl) in blocks(&sh.rows.clone()) {
+                    pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
+                    let a = gemm_fwd(x, b0, bl, u, &mut sh.a);
+                    for col in 0..w {
+                        let j = (col % (2 * p)) % p;
+                        let m = &sh.mask[j * bl..(j + 1) * bl];
+                        let g_col = &a[col * bl..(col + 1) * bl];
+                        let nu = &mut sh.nu[col * nr + (b0 - r0)..col * nr + (b0 - r0) + bl];
+                        let (s_lo, s_hi) = sh.s[..2 * w * bl].split_at_mut(w * bl);
+                        let s_out = &mut s_lo[col * bl..(col + 1) * bl];
+                        let nu_out = &mut s_hi[col * bl..(col + 1) * bl];
+                        for i in 0..bl {
+                            let e = m[i] + m[i] - T::from_f64(1.0);
+                            let g = e * g_col[i];
+                            let t = g + nu[i];
+                            let s = if t > T::default() { t } else { T::default() };
+                            let res = g - s;
+                            nu[i] += gamma * res;
+                            st.primal_sq += res.to_f64() * res.to_f64();
+                            st.gu_sq += g.to_f64() * g.to_f64();
+                            st.s_sq += s.to_f64() * s.to_f64();
+                            s_out[i] = e * s;
+                            nu_out[i] = e * nu[i];
+                        }
+                    }
+                    let sv = MatRef::from_column_major_slice(&sh.s[..bl * 2 * w], bl, 2 * w);
+                    matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
+                }
+                st
+            })
+            .collect();
+        reduce_into(gts.as_mut(), &self.shards, 0);
+        reduce_into(gtnu.as_mut(), &self.shards, w);
+        stats.iter().fold(SlackStats::default(), |a, b| SlackStats {
+            primal_sq: a.primal_sq + b.primal_sq,
+            gu_sq: a.gu_sq + b.gu_sq,
+            s_sq: a.s_sq + b.s_sq,
+        })
+    }
+
+    /// Dual certificate pass (ReLU): for output c, pattern j and sign ± (v / w blocks),
+    /// `q = Xᵀ(±D_j λ_c + (2D_j − I) μ)` with μ = max(0, −ρ ν) (q is d × 2P·k).
+    pub fn certificate_pass(&mut self, lam: MatRef<'_, T>, rho: T, mut q: MatMut<'_, T>) {
+        let (p, k) = (self.p(), lam.ncols());
+        let w = 2 * p * k;
+        let (x, pat) = (self.x.as_ref(), &self.patterns);
+        self.shards.par_iter_mut().for_each(|sh| {
+            let mut acc = sh.acc.as_mut().subcols_mut(0, w);
+            acc.fill(T::default());
+            let (r0, nr) = (sh.rows.start, sh.rows.len());
+            for (b0, bl) in blocks(&sh.rows.clone()) {
+                pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
+                for col in 0..w {
+                    let (c, b) = (col / (2 * p), col % (2 * p));
+                    let (j, sign) = if b < p { (b, 1.0) } else { (b - p, -1.0) };
+                    let sign = T::from_f64(sign);
+                    let m = &sh.mask[j * bl..(j + 1) * bl];
+                    let lc = &lam.col(c).try_as_col_major().unwrap().as_slice()[b0..b0 + bl];
+                    let nu = &sh.nu[col * nr + (b0 - r0)..col * nr + (b0 - r0) + bl];
+                    let dst = &mut sh.s[col * bl..(col + 1) * bl];
+                    for i in 0..bl {
+                        let e = m[i] + m[i] - T::from_f64(1.0);
+                        let mu = -rho * nu[i];
+                        let mu = if mu > T::default() { mu } else { T::default() };
+                        dst[i] = sign * m[i] * lc[i] + e * mu;
+                    }
+                }
+                let sv = MatRef::from_column_major_slice(&sh.s[..bl * w], bl, w);
+                matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
+            }
+        });
+        reduce_into(q.as_mut(), &self.shards, 0);
+    }
+
+    /// The d × d Gram XᵀX, summed over shards.
+    pub fn gram(&self, par: Par) -> Mat<T> {
+        let mut k = Mat::<T>::zeros(self.d(), self.d());
+        matmul(k.as_mut(), Accum::Replace, self.x.transpose(), self.x.as_ref(), T::from_f64(1.0), par);
+        k
+    }
+
+    /// Resets the cone duals ν to zero.
+    pub fn reset_nu(&mut self) {
+        for s in &mut self.shards {
+            s.nu.fill(T::default());
+        }
+    }
+}
+
+/// `a = X[b0..b0+bl, :] · rhs` into the front of `buf`; returns the filled slice.
+fn gemm_fwd<'a, T: Real>(x: MatRef<'_, T>, b0: usize, bl: usize, rhs: MatRef<'_, T>, buf: &'a mut [T]) -> &'a [T] {
+    let w = rhs.ncols();
+    let av = MatMut::from_column_major_slice_mut(&mut buf[..bl * w], bl, w);
+    matmul(av, Accum::Replace, x.subrows(b0, bl), rhs, T::from_f64(1.0), Par::Seq);
+    &buf[..bl * w]
+}
+
+/// Row blocks `(start, len)` covering `rows`.
+fn blocks(rows: &Range<usize>) -> impl Iterator<Item = (usize, usize)> {
+    let (s, e) = (rows.start, rows.end);
+    (s..e).step_by(BLOCK).map(move |b| (b, BLOCK.min(e - b)))
+}
+
+/// Disjoint row views of `m`, one per shard.
+fn split_rows<'a, T: Real>(mut m: MatMut<'a, T>, shards: &[Shard<T>]) -> Vec<MatMut<'a, T>> {
+    let mut out = Vec::with_capacity(shards.len());
+    for sh in shards {
+        let (head, tail) = m.split_at_row_mut(sh.rows.len());
+        out.push(head);
+        m = tail;
+    }
+    out
+}
+
+/// `out = Σ_shards acc[:, c0 .. c0 + out.ncols()]`, in shard order.
+fn reduce_into<T: Real>(mut out: MatMut<'_, T>, shards: &[Shard<T>], c0: usize) {
+    let w = out.ncols();
+    out.copy_from(shards[0].acc.as_ref().subcols(c0, w));
+    for sh in &shards[1..] {
+        out += sh.acc.as_ref().subcols(c0, w);
+    }
+}
+

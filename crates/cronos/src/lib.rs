@@ -1,0 +1,57 @@
+//! # cronos: convex training of two-layer ReLU networks to a certified global optimum
+//!
+//! A two-layer ReLU network f(x) = Σ_j (xᵀu_j)₊ α_j trained with squared loss and weight
+//! decay is equivalent (Pilanci & Ergen 2020) to the convex program, over activation
+//! patterns D_i = diag(1[X h_i ≥ 0]) sampled from Gaussian gates h_i,
+//!
+//! ```text
+//!   min_{v_i, w_i}  ½ ‖ Σ_i D_i X (v_i − w_i) − y ‖²  +  β Σ_i (‖v_i‖₂ + ‖w_i‖₂)
+//!   s.t.            (2D_i − I) X v_i ≥ 0,   (2D_i − I) X w_i ≥ 0,
+//! ```
+//!
+//! (gated ReLU drops the constraints). Neurons are recovered as v_i/√‖v_i‖ with output
+//! weight +√‖v_i‖ and w_i/√‖w_i‖ with −√‖w_i‖.
+//!
+//! The program is solved by CRONOS (Feng, Frangella, Pilanci 2024): ADMM whose u-step is
+//! the linear system (I + FᵀF/ρ + GᵀG) u = rhs, solved by warm-started conjugate gradients
+//! with a Nyström preconditioner. This crate exploits structure the reference ignores:
+//! GᵀG = blkdiag(XᵀX) exactly, the system matrix does not depend on y (all outputs share
+//! it), all P patterns go through X together as GEMMs, and rows live in shards. Every
+//! solution carries a certified lower bound on the optimal value (see [`certificate`]).
+//!
+//! ```
+//! use cronos::{Settings, Solver, Status};
+//! use faer::Mat;
+//! // y = |x| on 40 points: a ReLU network fits it exactly
+//! let x = Mat::<f64>::from_fn(40, 1, |i, _| i as f64 / 20.0 - 1.0);
+//! let y = Mat::<f64>::from_fn(40, 1, |i, _| x[(i, 0)].abs());
+//! let mut solver = Solver::new(x.as_ref(), y.as_ref(), Settings { n_patterns: 16, ..Settings::default() })?;
+//! let solution = solver.solve();
+//! assert!(solution.certificate.relative_gap < 1e-2);
+//! let model = solver.model();
+//! let pred = model.predict(x.as_ref())?;
+//! assert!((pred[(10, 0)] - 0.5).abs() < 0.1);
+//! Ok::<(), cronos::CronosError>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod admm;
+pub mod certificate;
+pub mod design;
+pub mod error;
+pub mod model;
+pub mod nystrom;
+pub mod patterns;
+pub mod pcg;
+pub mod precond;
+pub mod real;
+pub mod settings;
+pub mod solver;
+pub mod system;
+
+pub use certificate::Certificate;
+pub use error::{CronosError, Result};
+pub use model::{Model, Network};
+pub use real::Real;
+pub use settings::{Activation, Beta, PrecondKind, Rank, Settings};
+pub use solver::{Checkpoint, Control, IterInfo, Solution, Solver, Status};

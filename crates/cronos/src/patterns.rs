@@ -1,0 +1,181 @@
+//! Activation patterns D_i = diag(1[X h_i ≥ 0]) from seeded Gaussian gate vectors h_i.
+//!
+//! Patterns are stored one bit per (sample, pattern): pattern j owns `words` consecutive
+//! `u64`s, bit `i % 64` of word `i / 64` being 1 when sample i is active. Duplicates and
+//! all-zero patterns are dropped and more gates are drawn until P distinct patterns exist
+//! (at most `16 P + 64` draws, so tiny data sets with few possible patterns still finish).
+
+use crate::real::Real;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use std::collections::HashSet;
+
+/// Bit-packed activation patterns of the training rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Patterns {
+    n: usize,
+    p: usize,
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Patterns {
+    /// Builds from a column-major boolean layout: `active(i, j)` for sample i, pattern j.
+    pub fn from_fn(n: usize, p: usize, mut active: impl FnMut(usize, usize) -> bool) -> Self {
+        let words = n.div_ceil(64);
+        let mut bits = vec![0u64; words * p];
+        for j in 0..p {
+            for i in 0..n {
+                if active(i, j) {
+                    bits[j * words + i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+        Patterns { n, p, words, bits }
+    }
+
+    /// Number of samples.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+    /// Number of patterns P.
+    pub fn p(&self) -> usize {
+        self.p
+    }
+    /// Whether sample `i` is active in pattern `j`.
+    #[inline]
+    pub fn get(&self, i: usize, j: usize) -> bool {
+        (self.bits[j * self.words + i / 64] >> (i % 64)) & 1 == 1
+    }
+    /// Bytes used by the bit store.
+    pub fn bytes(&self) -> usize {
+        self.bits.len() * 8
+    }
+
+    /// Writes rows `r0..r0 + rows` as 0/1 values into `out` (column-major, `rows × P`,
+    /// leading dimension `rows`), so the hot loops multiply instead of branching.
+    pub fn unpack_rows<T: Real>(&self, r0: usize, rows: usize, out: &mut [T]) {
+        let (one, zero) = (T::from_f64(1.0), T::from_f64(0.0));
+        for j in 0..self.p {
+            let col = &self.bits[j * self.words..(j + 1) * self.words];
+            let dst = &mut out[j * rows..(j + 1) * rows];
+            for (k, d) in dst.iter_mut().enumerate() {
+                let i = r0 + k;
+                *d = if (col[i / 64] >> (i % 64)) & 1 == 1 { one } else { zero };
+            }
+        }
+    }
+
+    /// Patterns of new rows `x` (n × d, bias column already appended) under `gates` (d × P).
+    pub fn from_gates<T: Real>(x: MatRef<'_, T>, gates: MatRef<'_, T>, par: Par) -> Self {
+        let mut z = Mat::<T>::zeros(x.nrows(), gates.ncols());
+        matmul(z.as_mut(), Accum::Replace, x, gates, T::from_f64(1.0), par);
+        let zero = T::from_f64(0.0);
+        Patterns::from_fn(x.nrows(), gates.ncols(), |i, j| z[(i, j)] >= zero)
+    }
+}
+
+/// Gate vectors (columns, d × P) and their distinct non-zero patterns on `x`.
+#[derive(Clone, Debug)]
+pub struct SampledPatterns<T: Real> {
+    /// Gate vectors h_i as columns (bias coefficient last when the design has a bias).
+    pub gates: Mat<T>,
+    /// The patterns of the training rows.
+    pub patterns: Patterns,
+    /// How many gates were drawn in total (≥ P when duplicates were rejected).
+    pub draws: usize,
+}
+
+/// Draws Gaussian gates with `seed` until `p` distinct non-zero patterns exist on `x`
+/// (or the draw cap is hit, in which case fewer patterns are returned).
+pub fn sample_patterns<T: Real>(x: MatRef<'_, T>, p: usize, seed: u64, par: Par) -> SampledPatterns<T> {
+    let (n, d) = (x.nrows(), x.ncols());
+    let max_draws = 16 * p + 64;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
+    let words = n.div_ceil(64);
+    let mut seen: HashSet<Vec<u64>> = HashSet::new();
+    let mut kept_gates: Vec<Vec<T>> = Vec::with_capacity(p);
+    let mut kept_bits: Vec<u64> = Vec::with_capacity(words * p);
+    let mut draws = 0;
+    let zero = T::from_f64(0.0);
+    while kept_gates.len() < p && draws < max_draws {
+        let batch = (p - kept_gates.len()).clamp(8, 256).min(max_draws - draws);
+        let h = Mat::<T>::from_fn(d, batch, |_, _| {
+            let g: f64 = StandardNormal.sample(&mut rng);
+            T::from_f64(g)
+        });
+        draws += batch;
+        let mut z = Mat::<T>::zeros(n, batch);
+        matmul(z.as_mut(), Accum::Replace, x, h.as_ref(), T::from_f64(1.0), par);
+        for j in 0..batch {
+            if kept_gates.len() == p {
+                break;
+            }
+            let mut w = vec![0u64; words];
+            for i in 0..n {
+                if z[(i, j)] >= zero {
+                    w[i / 64] |= 1 << (i % 64);
+                }
+            }
+            if w.iter().all(|&b| b == 0) || !seen.insert(w.clone()) {
+                continue;
+            }
+            kept_bits.extend_from_slice(&w);
+            kept_gates.push((0..d).map(|i| h[(i, j)]).collect());
+        }
+    }
+    let pk = kept_gates.len();
+    let gates = Mat::<T>::from_fn(d, pk, |i, j| kept_gates[j][i]);
+    SampledPatterns { gates, patterns: Patterns { n, p: pk, words, bits: kept_bits }, draws }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, d: usize) -> Mat<f64> {
+        Mat::from_fn(n, d, |i, j| ((i * 7 + j * 13) % 11) as f64 - 5.0 + if j == d - 1 { 6.0 } else { 0.0 })
+    }
+
+    #[test]
+    fn distinct_nonzero_and_deterministic() {
+        let x = data(200, 5);
+        let a = sample_patterns(x.as_ref(), 20, 3, Par::Seq);
+        let b = sample_patterns(x.as_ref(), 20, 3, Par::Seq);
+        assert_eq!(a.patterns, b.patterns);
+        assert_eq!(a.patterns.p(), 20);
+        let mut set = HashSet::new();
+        for j in 0..20 {
+            let col: Vec<bool> = (0..200).map(|i| a.patterns.get(i, j)).collect();
+            assert!(col.iter().any(|&b| b), "all-zero pattern kept");
+            assert!(set.insert(col), "duplicate pattern kept");
+        }
+        // patterns agree with the gates
+        let again = Patterns::from_gates(x.as_ref(), a.gates.as_ref(), Par::Seq);
+        assert_eq!(again, a.patterns);
+    }
+
+    #[test]
+    fn few_possible_patterns_terminate() {
+        // one feature and no bias: only the all-ones pattern (x>0 rows) and its complement exist
+        let x = Mat::<f64>::from_fn(10, 1, |i, _| if i < 5 { 1.0 } else { -1.0 });
+        let s = sample_patterns(x.as_ref(), 8, 0, Par::Seq);
+        assert_eq!(s.patterns.p(), 2);
+        assert!(s.draws <= 16 * 8 + 64);
+    }
+
+    #[test]
+    fn unpack_matches_get() {
+        let x = data(130, 4);
+        let s = sample_patterns(x.as_ref(), 6, 1, Par::Seq);
+        let mut buf = vec![0.0f64; 70 * 6];
+        s.patterns.unpack_rows(50, 70, &mut buf);
+        for j in 0..6 {
+            for k in 0..70 {
+                assert_eq!(buf[j * 70 + k] == 1.0, s.patterns.get(50 + k, j));
+            }
+        }
+    }
+}

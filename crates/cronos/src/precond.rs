@@ -1,0 +1,132 @@
+//! The two u-step preconditioners built on [`crate::nystrom`].
+//!
+//! * [`NystromPrecond`]: the textbook Nyström preconditioner of H = FᵀF/ρ + GᵀG with μ = 1,
+//!   P⁻¹ = (λ̂_r + μ) U (Λ̂ + μI)⁻¹ Uᵀ + (I − UUᵀ). It depends on ρ (rebuilt when ρ changes).
+//! * [`StructuredPrecond`]: B = I + blkdiag(XᵀX) is applied exactly through one
+//!   eigendecomposition of the d × d Gram, and FᵀF/ρ by a Nyström factor of the whitened
+//!   W = B^{-1/2} FᵀF B^{-1/2} ≈ V Σ Vᵀ:  P = B^{1/2}(I + VΣVᵀ/ρ)B^{1/2}, so
+//!   P⁻¹ = B^{-1/2}(I − V diag(σ/(ρ + σ)) Vᵀ)B^{-1/2} (Woodbury). W does not depend on ρ, so
+//!   changing ρ is free.
+
+use crate::nystrom::NystromFactor;
+use crate::pcg::Precond;
+use crate::real::Real;
+use crate::system::{view, view_mut};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use std::sync::Mutex;
+
+/// Low-rank correction `z += U diag(coef) Uᵀ r` for k blocks of length N (U is N × r).
+fn low_rank_update<T: Real>(u: &Mat<T>, coef: &[T], r: &[T], z: &mut [T], k: usize, tmp: &mut Mat<T>) {
+    let n = u.nrows();
+    if u.ncols() == 0 {
+        return;
+    }
+    if tmp.nrows() != u.ncols() || tmp.ncols() != k {
+        *tmp = Mat::zeros(u.ncols(), k);
+    }
+    let rv = MatRef::from_column_major_slice(r, n, k);
+    matmul(tmp.as_mut(), Accum::Replace, u.transpose(), rv, T::from_f64(1.0), Par::rayon(0));
+    for j in 0..k {
+        for i in 0..u.ncols() {
+            tmp[(i, j)] *= coef[i];
+        }
+    }
+    let zv = faer::MatMut::from_column_major_slice_mut(z, n, k);
+    matmul(zv, Accum::Add, u.as_ref(), tmp.as_ref(), T::from_f64(1.0), Par::rayon(0));
+}
+
+/// Nyström preconditioner of H with shift μ.
+pub struct NystromPrecond<T: Real> {
+    factor: NystromFactor<T>,
+    coef: Vec<T>,
+    tmp: Mutex<Mat<T>>,
+}
+
+impl<T: Real> NystromPrecond<T> {
+    /// From a factor of H and the shift μ.
+    pub fn new(factor: NystromFactor<T>, mu: f64) -> Self {
+        let lr = factor.lam.last().copied().unwrap_or(0.0);
+        let coef = factor.lam.iter().map(|&l| T::from_f64((lr + mu) / (l + mu) - 1.0)).collect();
+        NystromPrecond { factor, coef, tmp: Mutex::new(Mat::zeros(0, 0)) }
+    }
+    /// The factor.
+    pub fn factor(&self) -> &NystromFactor<T> {
+        &self.factor
+    }
+}
+
+impl<T: Real> Precond<T> for NystromPrecond<T> {
+    fn apply(&self, r: &[T], z: &mut [T], k: usize) {
+        z.copy_from_slice(r);
+        low_rank_update(&self.factor.u, &self.coef, r, z, k, &mut self.tmp.lock().unwrap());
+    }
+}
+
+/// B^{-1/2} = Q diag((1 + λ)^{-1/2}) Qᵀ on every d-block (identity when there is no Gram).
+pub struct BlockWhitener<T: Real> {
+    d: usize,
+    q: Option<(Mat<T>, Mat<T>)>,
+}
+
+impl<T: Real> BlockWhitener<T> {
+    /// From the Gram's eigendecomposition (`None` for B = I).
+    pub fn new(d: usize, eig: Option<(Mat<T>, Vec<f64>)>) -> Self {
+        let q = eig.map(|(q, lam)| {
+            let scaled = Mat::<T>::from_fn(d, d, |i, j| q[(i, j)] * T::from_f64(1.0 / (1.0 + lam[j].max(0.0)).sqrt()));
+            (q, scaled)
+        });
+        BlockWhitener { d, q }
+    }
+    /// `out = B^{-1/2} x` for weights in the d × w layout; `tmp` has the length of x.
+    pub fn apply(&self, x: &[T], out: &mut [T], tmp: &mut [T]) {
+        match &self.q {
+            None => out.copy_from_slice(x),
+            Some((q, qs)) => {
+                let one = T::from_f64(1.0);
+                matmul(view_mut(tmp, self.d), Accum::Replace, q.transpose(), view(x, self.d), one, Par::rayon(0));
+                matmul(view_mut(out, self.d), Accum::Replace, qs.as_ref(), view(tmp, self.d), one, Par::rayon(0));
+            }
+        }
+    }
+}
+
+/// Structured preconditioner: exact block-diagonal part and a Woodbury low-rank part.
+pub struct StructuredPrecond<T: Real> {
+    white: BlockWhitener<T>,
+    factor: NystromFactor<T>,
+    coef: Vec<T>,
+    buf: Mutex<(Vec<T>, Vec<T>, Mat<T>)>,
+}
+
+impl<T: Real> StructuredPrecond<T> {
+    /// From the whitener and a Nyström factor of W = B^{-1/2}FᵀFB^{-1/2}, for penalty ρ.
+    pub fn new(white: BlockWhitener<T>, factor: NystromFactor<T>, rho: f64) -> Self {
+        let mut p = StructuredPrecond { white, factor, coef: Vec::new(), buf: Mutex::new((Vec::new(), Vec::new(), Mat::zeros(0, 0))) };
+        p.set_rho(rho);
+        p
+    }
+    /// Re-targets the preconditioner to a new ρ (no new sketch needed).
+    pub fn set_rho(&mut self, rho: f64) {
+        self.coef = self.factor.lam.iter().map(|&s| T::from_f64(-s / (rho + s))).collect();
+    }
+    /// The factor of W.
+    pub fn factor(&self) -> &NystromFactor<T> {
+        &self.factor
+    }
+}
+
+impl<T: Real> Precond<T> for StructuredPrecond<T> {
+    fn apply(&self, r: &[T], z: &mut [T], k: usize) {
+        let mut guard = self.buf.lock().unwrap();
+        let (a, b, tmp) = &mut *guard;
+        if a.len() != r.len() {
+            a.resize(r.len(), T::default());
+            b.resize(r.len(), T::default());
+        }
+        self.white.apply(r, a, b); // a = B^{-1/2} r
+        b.copy_from_slice(a);
+        low_rank_update(&self.factor.u, &self.coef, a, b, k, tmp); // b = (I − V c Vᵀ) a
+        self.white.apply(b, z, a); // z = B^{-1/2} b
+    }
+}

@@ -1,0 +1,559 @@
+//! The solver: setup (validation, patterns, Gram, preconditioner), the ADMM loop with
+//! residual balancing and periodic certificates, and termination as a [`Status`].
+//!
+//! Internally X is scaled by 1/c with c² = ‖X‖²_F / d (so the Gram's mean eigenvalue is 1
+//! and the two constraint blocks of the u-step are balanced); by positive homogeneity this
+//! is the same program with β/c, and weights are scaled back by 1/c on the way out.
+
+use crate::admm::{rescale_duals, step, AdmmState, AdmmWorkspace, StepInput};
+use crate::certificate::{certify, CertWorkspace, Certificate};
+use crate::design::Design;
+use crate::error::{invalid_data, invalid_setting, CronosError, Result};
+use crate::model::Model;
+use crate::nystrom::{nystrom, NystromFactor};
+use crate::patterns::sample_patterns;
+use crate::pcg::{IdentityPrecond, Precond};
+use crate::precond::{BlockWhitener, NystromPrecond, StructuredPrecond};
+use crate::real::Real;
+use crate::settings::{Activation, Beta, PrecondKind, Rank, Settings};
+use crate::system::{view, view_mut, System};
+use faer::{Mat, MatRef, Par, Side};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// How a solve ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Status {
+    /// Certified gap and primal feasibility within tolerance.
+    Solved,
+    /// `max_iter` reached.
+    MaxIterations,
+    /// `time_limit` reached.
+    TimeLimit,
+    /// NaN/Inf appeared in the iterates.
+    NumericalError,
+    /// The callback asked to stop.
+    Interrupted,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Status::Solved => "solved",
+            Status::MaxIterations => "max_iterations",
+            Status::TimeLimit => "time_limit",
+            Status::NumericalError => "numerical_error",
+            Status::Interrupted => "interrupted",
+        };
+        f.write_str(s)
+    }
+}
+
+/// A callback's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Go on.
+    Continue,
+    /// Stop after this iteration.
+    Stop,
+}
+
+/// One iteration's report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IterInfo {
+    /// Iteration number (1-based).
+    pub iteration: usize,
+    /// Seconds since the solve started (setup excluded).
+    pub seconds: f64,
+    /// Objective at the last certificate.
+    pub objective: f64,
+    /// Lower bound at the last certificate.
+    pub lower_bound: f64,
+    /// Certified relative gap at the last certificate.
+    pub relative_gap: f64,
+    /// Whether the certificate was recomputed this iteration.
+    pub certified: bool,
+    /// Relative primal residual.
+    pub primal_residual: f64,
+    /// Relative dual residual.
+    pub dual_residual: f64,
+    /// CG iterations of this u-step.
+    pub cg_iterations: usize,
+    /// Final relative CG residual.
+    pub cg_residual: f64,
+    /// Penalty ρ used.
+    pub rho: f64,
+}
+
+/// The outcome of a solve.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Solution {
+    /// How it ended.
+    pub status: Status,
+    /// ADMM iterations.
+    pub iterations: usize,
+    /// Total CG iterations.
+    pub cg_iterations: usize,
+    /// Final certificate (user scaling).
+    pub certificate: Certificate,
+    /// Setup seconds (patterns, Gram, preconditioner).
+    pub setup_seconds: f64,
+    /// Solve seconds.
+    pub solve_seconds: f64,
+    /// Per-iteration reports.
+    pub history: Vec<IterInfo>,
+}
+
+enum AnyPrecond<T: Real> {
+    None(IdentityPrecond),
+    Nystrom(NystromPrecond<T>),
+    Structured(StructuredPrecond<T>),
+}
+
+impl<T: Real> AnyPrecond<T> {
+    fn as_dyn(&self) -> &dyn Precond<T> {
+        match self {
+            AnyPrecond::None(p) => p,
+            AnyPrecond::Nystrom(p) => p,
+            AnyPrecond::Structured(p) => p,
+        }
+    }
+    fn factor(&self) -> Option<&NystromFactor<T>> {
+        match self {
+            AnyPrecond::None(_) => None,
+            AnyPrecond::Nystrom(p) => Some(p.factor()),
+            AnyPrecond::Structured(p) => Some(p.factor()),
+        }
+    }
+}
+
+/// The CRONOS solver for one data set and settings.
+pub struct Solver<T: Real> {
+    settings: Settings,
+    pool: rayon::ThreadPool,
+    design: Design<T>,
+    sys: System<T>,
+    precond: AnyPrecond<T>,
+    white_eig: Option<(Mat<T>, Vec<f64>)>,
+    state: AdmmState<T>,
+    ws: AdmmWorkspace<T>,
+    cert_ws: CertWorkspace<T>,
+    y: Mat<T>,
+    fty: Vec<T>,
+    beta: Vec<f64>,
+    scale: f64,
+    gates: Mat<T>,
+    d_user: usize,
+    setup_seconds: f64,
+    cert: Certificate,
+    cg_total: usize,
+    history: Vec<IterInfo>,
+}
+
+fn check_finite<T: Real>(m: MatRef<'_, T>, what: &'static str) -> Result<()> {
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            let v = m[(i, j)].to_f64();
+            if !v.is_finite() {
+                return Err(invalid_data(what, format!("non-finite value {v} at row {i}, column {j}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl<T: Real> Solver<T> {
+    /// Validates the inputs, samples patterns and builds the operators and preconditioner.
+    ///
+    /// `x` is n × d (any layout), `y` is n × k (k ≥ 1 outputs).
+    ///
+    /// # Errors
+    /// A typed error naming the field and value for bad settings or data.
+    pub fn new(x: MatRef<'_, T>, y: MatRef<'_, T>, settings: Settings) -> Result<Self> {
+        let t0 = Instant::now();
+        settings.validate()?;
+        let (n, d_user, k) = (x.nrows(), x.ncols(), y.ncols());
+        if n == 0 || d_user == 0 {
+            return Err(invalid_data("x", format!("empty data: {n} rows × {d_user} columns")));
+        }
+        if y.nrows() != n {
+            return Err(invalid_data("y", format!("{} rows but x has {n}", y.nrows())));
+        }
+        if k == 0 {
+            return Err(invalid_data("y", "no output column"));
+        }
+        check_finite(x, "x")?;
+        check_finite(y, "y")?;
+        let threads = settings.thread_count();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| invalid_setting("threads", threads, e.to_string()))?;
+        let d = d_user + settings.bias as usize;
+        let mut ss = 0.0;
+        for j in 0..d_user {
+            for i in 0..n {
+                let v = x[(i, j)].to_f64();
+                ss += v * v;
+            }
+        }
+        ss += if settings.bias { n as f64 } else { 0.0 };
+        if ss == 0.0 {
+            return Err(invalid_data("x", "all values are zero (and no bias)"));
+        }
+        let scale = (ss / d as f64).sqrt();
+        let inv = T::from_f64(1.0 / scale);
+        let xs = Mat::<T>::from_fn(n, d, |i, j| if j < d_user { x[(i, j)] * inv } else { inv });
+        let relu = settings.activation == Activation::Relu;
+        let p_req = settings.n_patterns;
+        let sampled = pool.install(|| sample_patterns(xs.as_ref(), p_req, settings.seed, Par::rayon(0)));
+        let p = sampled.patterns.p();
+        let nb = if relu { 2 * p } else { p };
+        let len = d * nb * k;
+        match settings.rank {
+            Rank::Fixed(r) if r > d * nb => {
+                return Err(invalid_setting("rank", r, format!("larger than the problem dimension {}", d * nb)))
+            }
+            _ => {}
+        }
+        let nu_cols = if relu { 2 * p * k } else { 0 };
+        let mut design = Design::new(xs, sampled.patterns, threads, nb * k, nu_cols);
+        let gram = pool.install(|| design.gram(Par::rayon(0)));
+        let mut sys = System::new(&design, relu, gram);
+        let y = y.to_owned();
+        let mut fty = vec![T::default(); len];
+        pool.install(|| sys.ft(&mut design, y.as_ref(), &mut fty));
+        // β_max per output: the largest group norm of Fᵀy
+        let nbd = sys.block_len();
+        let beta: Vec<f64> = (0..k)
+            .map(|c| match settings.beta {
+                Beta::Value(b) => b / scale,
+                Beta::Fraction(f) => {
+                    let bmax = (0..nb)
+                        .map(|g| crate::real::sum_sq(&fty[c * nbd + g * d..c * nbd + (g + 1) * d]).sqrt())
+                        .fold(0.0, f64::max);
+                    f * bmax
+                }
+            })
+            .collect();
+        let rho = settings.rho.unwrap_or(1.0);
+        let white_eig = if relu && settings.preconditioner == PrecondKind::Structured {
+            let g64 = Mat::<f64>::from_fn(d, d, |i, j| sys.gram[(i, j)].to_f64());
+            let evd = g64.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
+                context: "eigendecomposition of the Gram XᵀX",
+                reason: format!("{e:?}"),
+            })?;
+            let q = Mat::<T>::from_fn(d, d, |i, j| T::from_f64(evd.U()[(i, j)]));
+            let lam = (0..d).map(|i| evd.S().column_vector()[i]).collect();
+            Some((q, lam))
+        } else {
+            None
+        };
+        let mut solver = Solver {
+            pool,
+            precond: AnyPrecond::None(IdentityPrecond),
+            white_eig,
+            state: AdmmState::zeros(len, rho),
+            ws: AdmmWorkspace::new(len),
+            cert_ws: CertWorkspace::new(n, k, len),
+            y,
+            fty,
+            beta,
+            scale,
+            gates: sampled.gates,
+            d_user,
+            setup_seconds: 0.0,
+            cert: Certificate::default(),
+            cg_total: 0,
+            history: Vec::new(),
+            design,
+            sys,
+            settings,
+        };
+        solver.build_precond()?;
+        solver.setup_seconds = t0.elapsed().as_secs_f64();
+        Ok(solver)
+    }
+
+    /// (Re)builds the preconditioner for the current ρ.
+    fn build_precond(&mut self) -> Result<()> {
+        let (nbd, d, seed, rank) = (self.sys.block_len(), self.sys.d, self.settings.seed, self.settings.rank);
+        let rho = self.state.rho;
+        let (design, sys) = (&mut self.design, &mut self.sys);
+        self.precond = match self.settings.preconditioner {
+            PrecondKind::None => AnyPrecond::None(IdentityPrecond),
+            PrecondKind::Nystrom => {
+                let f = self.pool.install(|| {
+                    nystrom::<T>(nbd, |om, out| {
+                        let l = om.ncols();
+                        let x: Vec<T> = contiguous(om);
+                        let (mut a, mut b) = (vec![T::default(); nbd * l], vec![T::default(); nbd * l]);
+                        sys.ftf(design, &x, &mut a);
+                        sys.gtg(&x, &mut b);
+                        let inv = T::from_f64(1.0 / rho);
+                        *out = Mat::from_fn(nbd, l, |i, j| a[j * nbd + i] * inv + b[j * nbd + i]);
+                    }, rank, 1.0, seed)
+                })?;
+                AnyPrecond::Nystrom(NystromPrecond::new(f, 1.0))
+            }
+            PrecondKind::Structured => {
+                let white = BlockWhitener::new(d, self.white_eig.clone());
+                let f = self.pool.install(|| {
+                    nystrom::<T>(nbd, |om, out| {
+                        let l = om.ncols();
+                        let x: Vec<T> = contiguous(om);
+                        let (mut a, mut b, mut t) = (vec![T::default(); nbd * l], vec![T::default(); nbd * l], vec![T::default(); nbd * l]);
+                        white.apply(&x, &mut a, &mut t);
+                        sys.ftf(design, &a, &mut b);
+                        white.apply(&b, &mut a, &mut t);
+                        *out = Mat::from_fn(nbd, l, |i, j| a[j * nbd + i]);
+                    }, rank, rho, seed)
+                })?;
+                AnyPrecond::Structured(StructuredPrecond::new(white, f, rho))
+            }
+        };
+        Ok(())
+    }
+
+    /// Changes ρ, rescaling the duals and re-targeting the preconditioner.
+    fn set_rho(&mut self, new: f64) -> Result<()> {
+        let old = self.state.rho;
+        rescale_duals(&mut self.state, &mut self.design, old, new);
+        match &mut self.precond {
+            AnyPrecond::Structured(p) => p.set_rho(new),
+            AnyPrecond::Nystrom(_) => self.build_precond()?,
+            AnyPrecond::None(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Performs one ADMM iteration and returns its report.
+    pub fn step(&mut self) -> IterInfo {
+        let t = self.history.last().map_or(0.0, |h| h.seconds);
+        let t0 = Instant::now();
+        let it = self.state.iteration + 1;
+        let cg_tol = (self.settings.cg_tol / (it as f64).powf(1.5)).max(self.settings.cg_floor::<T>());
+        let inp = StepInput { fty: &self.fty, beta: &self.beta, gamma: self.settings.gamma, cg_tol, cg_max_iter: self.settings.cg_max_iter };
+        let (st, design, sys, pre, ws) = (&mut self.state, &mut self.design, &mut self.sys, self.precond.as_dyn(), &mut self.ws);
+        let stats = self.pool.install(|| step(st, design, sys, pre, &inp, ws));
+        self.cg_total += stats.cg_iterations;
+        let certified = it % self.settings.certificate_every == 0 || it == 1;
+        if certified {
+            self.certify();
+        }
+        let rho = self.state.rho;
+        // residual balancing (OSQP-style), damped: only on clear imbalance and every 5 iterations
+        if self.settings.adaptive_rho && it % 5 == 0 && stats.primal_rel > 0.0 && stats.dual_rel > 0.0 {
+            let ratio = (stats.primal_rel / stats.dual_rel).sqrt();
+            if !(0.2..=5.0).contains(&ratio) {
+                let _ = self.set_rho((rho * ratio).clamp(1e-6, 1e6));
+            }
+        }
+        let info = IterInfo {
+            iteration: it,
+            seconds: t + t0.elapsed().as_secs_f64(),
+            objective: self.cert.objective,
+            lower_bound: self.cert.lower_bound,
+            relative_gap: self.cert.relative_gap,
+            certified,
+            primal_residual: stats.primal_rel,
+            dual_residual: stats.dual_rel,
+            cg_iterations: stats.cg_iterations,
+            cg_residual: stats.cg_residual,
+            rho,
+        };
+        self.history.push(info.clone());
+        info
+    }
+
+    /// Recomputes the certificate at the current weights.
+    pub fn certify(&mut self) -> &Certificate {
+        let (st, design, sys, y, beta, cw) = (&self.state, &mut self.design, &mut self.sys, self.y.as_ref(), &self.beta, &mut self.cert_ws);
+        self.cert = self.pool.install(|| certify(st, design, sys, y, beta, cw));
+        &self.cert
+    }
+
+    /// Runs until a termination criterion holds.
+    pub fn solve(&mut self) -> Solution {
+        self.solve_with(|_| Control::Continue)
+    }
+
+    /// Runs until a termination criterion holds or `callback` says stop.
+    pub fn solve_with(&mut self, mut callback: impl FnMut(&IterInfo) -> Control) -> Solution {
+        let t0 = Instant::now();
+        let status = loop {
+            let info = self.step();
+            let nan = !(info.primal_residual.is_finite() && info.objective.is_finite());
+            if nan {
+                break Status::NumericalError;
+            }
+            let mut converged = info.primal_residual <= self.settings.tol_residual && info.relative_gap <= self.settings.tol_gap;
+            if converged && !info.certified {
+                // confirm on a fresh certificate before declaring success
+                let c = self.certify().clone();
+                converged = c.relative_gap <= self.settings.tol_gap;
+                if let Some(h) = self.history.last_mut() {
+                    h.objective = c.objective;
+                    h.lower_bound = c.lower_bound;
+                    h.relative_gap = c.relative_gap;
+                    h.certified = true;
+                }
+            }
+            let last = self.history.last().cloned().unwrap_or(info);
+            let stop = callback(&last) == Control::Stop;
+            if converged {
+                break Status::Solved;
+            }
+            if stop {
+                break Status::Interrupted;
+            }
+            if self.state.iteration >= self.settings.max_iter {
+                break Status::MaxIterations;
+            }
+            if self.settings.time_limit.is_some_and(|l| t0.elapsed() >= l) {
+                break Status::TimeLimit;
+            }
+        };
+        if !self.history.last().is_some_and(|h| h.certified) {
+            self.certify();
+        }
+        Solution {
+            status,
+            iterations: self.state.iteration,
+            cg_iterations: self.cg_total,
+            certificate: self.cert.clone(),
+            setup_seconds: self.setup_seconds,
+            solve_seconds: t0.elapsed().as_secs_f64(),
+            history: self.history.clone(),
+        }
+    }
+
+    /// The fitted model at the current iterate (weights z, scaled back to the user's units).
+    pub fn model(&self) -> Model<T> {
+        let inv = T::from_f64(1.0 / self.scale);
+        let w: Vec<T> = self.state.z.iter().map(|&v| v * inv).collect();
+        Model::from_parts(
+            self.settings.activation,
+            self.settings.bias,
+            self.d_user,
+            self.y.ncols(),
+            self.gates.clone(),
+            view(&w, self.sys.d).to_owned(),
+            self.beta.iter().map(|b| b * self.scale).collect(),
+        )
+    }
+
+    /// The ADMM state (for checkpoints); the cone duals ν are included in `nu`.
+    pub fn checkpoint(&self) -> Checkpoint<T> {
+        let nu = self.design.shards().iter().flat_map(|s| s.nu.iter().copied()).collect();
+        Checkpoint { state: self.state.clone(), nu, cg_total: self.cg_total, history: self.history.clone(), cert: self.cert.clone() }
+    }
+
+    /// Restores a checkpoint taken from a solver with the same data and settings.
+    ///
+    /// # Errors
+    /// When the checkpoint's shapes do not match this solver.
+    pub fn restore(&mut self, cp: Checkpoint<T>) -> Result<()> {
+        let total: usize = self.design.shards().iter().map(|s| s.nu.len()).sum();
+        if cp.state.u.len() != self.state.u.len() || cp.nu.len() != total {
+            return Err(invalid_data("checkpoint", "shapes do not match this problem (different data, settings or thread count?)"));
+        }
+        let mut off = 0;
+        for sh in self.design.shards_mut() {
+            let l = sh.nu.len();
+            sh.nu.copy_from_slice(&cp.nu[off..off + l]);
+            off += l;
+        }
+        let rho_changed = cp.state.rho != self.state.rho;
+        self.state = cp.state;
+        self.cg_total = cp.cg_total;
+        self.history = cp.history;
+        self.cert = cp.cert;
+        if rho_changed {
+            match &mut self.precond {
+                AnyPrecond::Structured(p) => p.set_rho(self.state.rho),
+                AnyPrecond::Nystrom(_) => self.build_precond()?,
+                AnyPrecond::None(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    /// Number of distinct patterns actually used.
+    pub fn n_patterns(&self) -> usize {
+        self.sys.p
+    }
+    /// β per output in the user's scaling.
+    pub fn beta(&self) -> Vec<f64> {
+        self.beta.iter().map(|b| b * self.scale).collect()
+    }
+    /// Rank and sketch size of the preconditioner's Nyström factor, if any.
+    pub fn precond_rank(&self) -> Option<(usize, usize)> {
+        self.precond.factor().map(|f| (f.lam.len(), f.sketch_columns))
+    }
+    /// Seconds spent in setup.
+    pub fn setup_seconds(&self) -> f64 {
+        self.setup_seconds
+    }
+    /// Convex-model predictions Fz on the training rows (n × k) at the last certificate.
+    pub fn train_predictions(&self) -> MatRef<'_, T> {
+        self.cert_ws.predictions()
+    }
+    /// Bytes held by the design (X, patterns, shard buffers and cone duals).
+    pub fn design_bytes(&self) -> usize {
+        self.design.bytes()
+    }
+    /// Runs `f` on the solver's thread pool.
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+    #[doc(hidden)]
+    pub fn apply_system(&mut self, u: &[T], out: &mut [T]) {
+        let rho = T::from_f64(self.state.rho);
+        let (design, sys) = (&mut self.design, &mut self.sys);
+        self.pool.install(|| sys.apply(design, rho, u, out));
+    }
+    #[doc(hidden)]
+    pub fn weights_len(&self) -> usize {
+        self.state.u.len()
+    }
+    #[doc(hidden)]
+    pub fn internal_scale(&self) -> f64 {
+        self.scale
+    }
+    #[doc(hidden)]
+    pub fn sys_view(&self, w: &[T]) -> Mat<T> {
+        let _ = view_mut::<T>;
+        view(w, self.sys.d).to_owned()
+    }
+}
+
+/// A resumable snapshot of the solver state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Checkpoint<T> {
+    /// ADMM iterates.
+    pub state: AdmmState<T>,
+    /// Cone duals ν of all shards, concatenated.
+    pub nu: Vec<T>,
+    /// CG iterations so far.
+    pub cg_total: usize,
+    /// History so far.
+    pub history: Vec<IterInfo>,
+    /// Last certificate.
+    pub cert: Certificate,
+}
+
+fn contiguous<T: Real>(m: MatRef<'_, T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(m.nrows() * m.ncols());
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            v.push(m[(i, j)]);
+        }
+    }
+    v
+}
