@@ -84,6 +84,8 @@ pub struct StepInput<'a, T: Real> {
     pub cg_tol: f64,
     /// CG iteration cap.
     pub cg_max_iter: usize,
+    /// Scale σ of the cone-constraint block σGu = s.
+    pub sigma: f64,
 }
 
 /// Performs one ADMM iteration in place.
@@ -139,7 +141,7 @@ pub fn step<T: Real>(
     let gamma = T::from_f64(inp.gamma);
     let slack = if sys.relu {
         let (gts, gtnu) = (&mut st.gts, &mut st.gtnu);
-        Some(design.slack_pass(crate::system::view(&st.u, d), gamma, crate::system::view_mut(gts, d), crate::system::view_mut(gtnu, d)))
+        Some(design.slack_pass(crate::system::view(&st.u, d), T::from_f64(inp.sigma), gamma, crate::system::view_mut(gts, d), crate::system::view_mut(gtnu, d)))
     } else {
         None
     };

@@ -58,6 +58,7 @@ pub fn certify<T: Real>(
     sys: &mut System<T>,
     y: MatRef<'_, T>,
     beta: &[f64],
+    sigma: f64,
     ws: &mut CertWorkspace<T>,
 ) -> Certificate {
     let (n, k, d, nbd) = (y.nrows(), y.ncols(), sys.d, sys.block_len());
@@ -70,7 +71,7 @@ pub fn certify<T: Real>(
         }
     }
     if sys.relu {
-        design.certificate_pass(ws.lam.as_ref(), T::from_f64(st.rho), crate::system::view_mut(&mut ws.q, d));
+        design.certificate_pass(ws.lam.as_ref(), T::from_f64(st.rho * sigma), crate::system::view_mut(&mut ws.q, d));
     } else {
         sys.ft(design, ws.lam.as_ref(), &mut ws.q);
     }

@@ -227,9 +227,10 @@ impl<T: Real> Design<T> {
         }
     }
 
-    /// The ReLU slack pass of one ADMM iteration, for weights `u` (d × 2P·k): with g = Gu,
-    /// s = max(0, g + ν), ν ← ν + γ(g − s); returns Gᵀs and Gᵀν in `gts`, `gtnu` (d × 2P·k).
-    pub fn slack_pass(&mut self, u: MatRef<'_, T>, gamma: T, mut gts: MatMut<'_, T>, mut gtnu: MatMut<'_, T>) -> SlackStats {
+    /// The ReLU slack pass of one ADMM iteration, for weights `u` (d × 2P·k): with g = σGu,
+    /// s = max(0, g + ν), ν ← ν + γ(g − s); returns σGᵀs and σGᵀν in `gts`, `gtnu` (d × 2P·k).
+    /// σ > 0 scales the constraint block (an equivalent constraint, better balanced).
+    pub fn slack_pass(&mut self, u: MatRef<'_, T>, sigma: T, gamma: T, mut gts: MatMut<'_, T>, mut gtnu: MatMut<'_, T>) -> SlackStats {
         let (p, w) = (self.p(), u.ncols());
         assert!(2 * w <= 2 * self.width, "slack pass wider than the buffers");
         let (x, pat) = (self.x.as_ref(), &self.patterns);
@@ -253,7 +254,7 @@ impl<T: Real> Design<T> {
                         let s_out = &mut s_lo[col * bl..(col + 1) * bl];
                         let nu_out = &mut s_hi[col * bl..(col + 1) * bl];
                         for i in 0..bl {
-                            let e = m[i] + m[i] - T::from_f64(1.0);
+                            let e = sigma * (m[i] + m[i] - T::from_f64(1.0));
                             let g = e * g_col[i];
                             let t = g + nu[i];
                             let s = if t > T::default() { t } else { T::default() };
@@ -282,7 +283,7 @@ impl<T: Real> Design<T> {
     }
 
     /// Dual certificate pass (ReLU): for output c, pattern j and sign ± (v / w blocks),
-    /// `q = Xᵀ(±D_j λ_c + (2D_j − I) μ)` with μ = max(0, −ρ ν) (q is d × 2P·k).
+    /// `q = Xᵀ(±D_j λ_c + (2D_j − I) μ)` with μ = max(0, −ρσ ν) (q is d × 2P·k); pass ρσ as `rho`.
     pub fn certificate_pass(&mut self, lam: MatRef<'_, T>, rho: T, mut q: MatMut<'_, T>) {
         let (p, k) = (self.p(), lam.ncols());
         let w = 2 * p * k;

@@ -10,6 +10,7 @@
 //! | `rho` | `None` (scale-aware) | > 0 | initial ADMM penalty ρ (data are normalised internally, see [`crate::solver`]) |
 //! | `adaptive_rho` | `true` | | residual balancing of ρ (free: the preconditioner does not depend on ρ) |
 //! | `gamma` | 1.0 | (0, 1.618) | dual step γ |
+//! | `constraint_scale` | 1.0 | > 0 | σ in the equivalent constraint σGu = s: weight of the cone block against u = z (X is normalised so the Gram's mean eigenvalue is 1) |
 //! | `preconditioner` | `Structured` | `None`, `Nystrom`, `Structured` | u-step preconditioner |
 //! | `rank` | `Adaptive { max: 128 }` | ≥ 1 | Nyström rank, fixed or adaptive |
 //! | `max_iter` | 500 | ≥ 1 | ADMM iteration limit |
@@ -86,6 +87,8 @@ pub struct Settings {
     pub adaptive_rho: bool,
     /// Dual step size γ.
     pub gamma: f64,
+    /// Scale σ of the cone-constraint block σGu = s (ReLU).
+    pub constraint_scale: f64,
     /// u-step preconditioner.
     pub preconditioner: PrecondKind,
     /// Nyström rank.
@@ -122,6 +125,7 @@ impl Default for Settings {
             rho: None,
             adaptive_rho: true,
             gamma: 1.0,
+            constraint_scale: 1.0,
             preconditioner: PrecondKind::Structured,
             rank: Rank::Adaptive { max: 128 },
             max_iter: 500,
@@ -160,6 +164,9 @@ impl Settings {
         }
         if !(self.gamma > 0.0 && self.gamma < 1.618) {
             return Err(invalid_setting("gamma", self.gamma, "must lie in (0, 1.618)"));
+        }
+        if !(self.constraint_scale.is_finite() && self.constraint_scale > 0.0) {
+            return Err(invalid_setting("constraint_scale", self.constraint_scale, "must be finite and > 0"));
         }
         match self.rank {
             Rank::Fixed(0) => return Err(invalid_setting("rank", 0, "must be >= 1")),

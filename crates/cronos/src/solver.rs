@@ -143,6 +143,7 @@ pub struct Solver<T: Real> {
     fty: Vec<T>,
     beta: Vec<f64>,
     scale: f64,
+    sigma: f64,
     gates: Mat<T>,
     d_user: usize,
     setup_seconds: f64,
@@ -219,7 +220,9 @@ impl<T: Real> Solver<T> {
         }
         let nu_cols = if relu { 2 * p * k } else { 0 };
         let mut design = Design::new(xs, sampled.patterns, threads, nb * k, nu_cols);
-        let gram = pool.install(|| design.gram(Par::rayon(0)));
+        let sigma = settings.constraint_scale;
+        let mut gram = pool.install(|| design.gram(Par::rayon(0)));
+        gram *= faer::Scale(T::from_f64(sigma * sigma));
         let mut sys = System::new(&design, relu, gram);
         let y = y.to_owned();
         let mut fty = vec![T::default(); len];
@@ -261,6 +264,7 @@ impl<T: Real> Solver<T> {
             fty,
             beta,
             scale,
+            sigma,
             gates: sampled.gates,
             d_user,
             setup_seconds: 0.0,
@@ -334,7 +338,7 @@ impl<T: Real> Solver<T> {
         let t0 = Instant::now();
         let it = self.state.iteration + 1;
         let cg_tol = (self.settings.cg_tol / (it as f64).powf(1.5)).max(self.settings.cg_floor::<T>());
-        let inp = StepInput { fty: &self.fty, beta: &self.beta, gamma: self.settings.gamma, cg_tol, cg_max_iter: self.settings.cg_max_iter };
+        let inp = StepInput { fty: &self.fty, beta: &self.beta, gamma: self.settings.gamma, cg_tol, cg_max_iter: self.settings.cg_max_iter, sigma: self.sigma };
         let (st, design, sys, pre, ws) = (&mut self.state, &mut self.design, &mut self.sys, self.precond.as_dyn(), &mut self.ws);
         let stats = self.pool.install(|| step(st, design, sys, pre, &inp, ws));
         self.cg_total += stats.cg_iterations;
@@ -369,8 +373,8 @@ impl<T: Real> Solver<T> {
 
     /// Recomputes the certificate at the current weights.
     pub fn certify(&mut self) -> &Certificate {
-        let (st, design, sys, y, beta, cw) = (&self.state, &mut self.design, &mut self.sys, self.y.as_ref(), &self.beta, &mut self.cert_ws);
-        self.cert = self.pool.install(|| certify(st, design, sys, y, beta, cw));
+        let (st, design, sys, y, beta, cw, sigma) = (&self.state, &mut self.design, &mut self.sys, self.y.as_ref(), &self.beta, &mut self.cert_ws, self.sigma);
+        self.cert = self.pool.install(|| certify(st, design, sys, y, beta, sigma, cw));
         &self.cert
     }
 

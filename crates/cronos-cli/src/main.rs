@@ -1,0 +1,287 @@
+//! The `cronos` command: train two-layer ReLU networks to a certified global optimum by
+//! convex optimization, then predict, evaluate and inspect the saved models.
+
+mod commands;
+mod data;
+mod train;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// The bundled Fashion-MNIST directory (IDX files), resolved at compile time.
+pub const BUNDLED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-mnist");
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cronos",
+    version,
+    about = "Train two-layer ReLU networks to a certified global optimum by convex optimization",
+    long_about = "cronos trains a two-layer ReLU network by solving its exact convex reformulation \
+(sampled activation patterns, group-lasso weight decay) with a preconditioned ADMM solver. Every \
+result comes with a certified lower bound, hence a certified optimality gap.",
+    after_help = "Examples:\n  \
+cronos train                                  # bundled Fashion-MNIST, all 10 classes\n  \
+cronos train --classes 0,6 --patterns 32      # binary task: T-shirt vs shirt\n  \
+cronos train --train data.csv --test test.csv --out model.safetensors --plot report.svg\n  \
+cronos evaluate --model cronos-model.safetensors --data data/fashion-mnist\n  \
+cronos predict --model cronos-model.safetensors --input new.npy --out pred.csv\n  \
+cronos inspect cronos-model.safetensors\n\n\
+Run `cronos <command> --help` for the options of each command."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model on a data set and save it (with optional report plot and metrics)
+    #[command(after_help = TRAIN_EXAMPLES)]
+    Train(Box<TrainArgs>),
+    /// Predict with a saved model; writes labels (classification) or values (regression)
+    #[command(after_help = "Examples:\n  cronos predict --model m.safetensors --input x.npy --out pred.npy\n  cronos predict --model m.safetensors --input new.csv --out pred.csv --scores\n\n\
+A CSV input may hold one extra column (the label column of the training file): it is ignored.")]
+    Predict(PredictArgs),
+    /// Evaluate a saved model on labelled data: accuracy, loss and confusion matrix (MSE/R² for regression)
+    #[command(after_help = "Examples:\n  cronos evaluate --model m.safetensors --data data/fashion-mnist   # the t10k test split\n  cronos evaluate --model m.safetensors --data test.npz --json")]
+    Evaluate(EvaluateArgs),
+    /// Show what a model file holds: settings, shapes, active neurons, certificate, data fingerprint
+    #[command(after_help = "Examples:\n  cronos inspect cronos-model.safetensors\n  cronos inspect cronos-model.safetensors --json")]
+    Inspect(InspectArgs),
+}
+
+const TRAIN_EXAMPLES: &str = "Examples:\n  \
+cronos train                                   # bundled Fashion-MNIST (10 classes)\n  \
+cronos train --classes 0,6 --n-train 2000      # small binary task, fast\n  \
+cronos train path/to/mnist                     # any directory of MNIST-style IDX files\n  \
+cronos train --train train.npz --test test.npz # arrays `x` and `y`\n  \
+cronos train --train data.csv --label-column price --task regression\n  \
+cronos train --val-fraction 0.1 --patience 5   # early stopping on a validation split\n  \
+cronos train --checkpoint run.ckpt --checkpoint-every 20   # then add --resume to continue\n\n\
+Data: the format is taken from the file name (.npy .npz .csv .tsv .txt .libsvm .svm, IDX *-ubyte[.gz]) \
+or from --format. Progress goes to stderr; --json prints only the final JSON object on stdout. \
+Ctrl-C stops at the end of the current iteration, saves the best model so far and exits with code 130.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Idx,
+    Npy,
+    Npz,
+    Csv,
+    Libsvm,
+}
+
+impl FormatArg {
+    pub fn to_format(self) -> cronos_data::Format {
+        match self {
+            FormatArg::Idx => cronos_data::Format::Idx,
+            FormatArg::Npy => cronos_data::Format::Npy,
+            FormatArg::Npz => cronos_data::Format::Npz,
+            FormatArg::Csv => cronos_data::Format::Csv,
+            FormatArg::Libsvm => cronos_data::Format::Libsvm,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecondArg {
+    None,
+    Nystrom,
+    Structured,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PreprocessArg {
+    None,
+    Scale,
+    Standardize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    Auto,
+    Classification,
+    Regression,
+}
+
+/// Options shared by the commands that read data files.
+#[derive(Args, Debug, Clone)]
+pub struct DataOpts {
+    /// Data format (default: from the file name)
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Label column of CSV files: a 0-based index, a header name, `last` (default) or `none`
+    #[arg(long, value_name = "COL")]
+    pub label_column: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Directory of MNIST-style IDX files (train-images-idx3-ubyte[.gz], t10k-...). Default: the bundled Fashion-MNIST
+    #[arg(value_name = "DIR", conflicts_with = "train")]
+    pub dir: Option<PathBuf>,
+    /// Training data file (any supported format) instead of DIR
+    #[arg(long, value_name = "FILE")]
+    pub train: Option<PathBuf>,
+    /// Test data file, evaluated at every certificate (optional)
+    #[arg(long, value_name = "FILE", requires = "train")]
+    pub test: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataOpts,
+    /// Keep only these classes (comma-separated labels); two classes make a binary task
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub classes: Option<Vec<f64>>,
+    /// Classification or regression (auto: classification when all labels are integers)
+    #[arg(long, value_enum, default_value = "auto")]
+    pub task: TaskArg,
+    /// Use only the first N training rows (after --classes)
+    #[arg(long, value_name = "N")]
+    pub n_train: Option<usize>,
+    /// Use only the first N test rows (after --classes)
+    #[arg(long, value_name = "N")]
+    pub n_test: Option<usize>,
+    /// Number of sampled activation patterns P (hidden neurons: up to 2P per output)
+    #[arg(long, value_name = "P", default_value_t = 64)]
+    pub patterns: usize,
+    /// Weight decay β, absolute (default: a fraction 1e-3 of β_max)
+    #[arg(long, value_name = "B", conflicts_with = "beta_fraction")]
+    pub beta: Option<f64>,
+    /// Weight decay as a fraction of β_max, in (0, 1]
+    #[arg(long, value_name = "F")]
+    pub beta_fraction: Option<f64>,
+    /// Train a gated-ReLU network (unconstrained program) instead of a ReLU network
+    #[arg(long)]
+    pub gated: bool,
+    /// Maximum ADMM iterations
+    #[arg(long, value_name = "K", default_value_t = 500)]
+    pub max_iter: usize,
+    /// Wall-clock limit of the solve in seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+    /// Stop when the certified relative gap is below this
+    #[arg(long, value_name = "TOL")]
+    pub tol_gap: Option<f64>,
+    /// ADMM iterations between certificates
+    #[arg(long, value_name = "N")]
+    pub certificate_every: Option<usize>,
+    /// Random seed (gates, sketches, validation split)
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (0: all cores); results are bit-identical for a given seed and thread count
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Preconditioner of the linear systems
+    #[arg(long, value_enum, default_value = "structured")]
+    pub preconditioner: PrecondArg,
+    /// Feature preprocessing fitted on the training data (default: scale for IDX images, standardize otherwise)
+    #[arg(long, value_enum)]
+    pub preprocess: Option<PreprocessArg>,
+    /// Hold out this fraction of the training rows for validation and early stopping
+    #[arg(long, value_name = "F")]
+    pub val_fraction: Option<f64>,
+    /// With --val-fraction: stop after N certificates without validation improvement
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub patience: usize,
+    /// Model file to write
+    #[arg(long, short, value_name = "FILE", default_value = "cronos-model.safetensors")]
+    pub out: PathBuf,
+    /// Overwrite existing output files
+    #[arg(long)]
+    pub force: bool,
+    /// Print only one final JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Write one JSON line per iteration to FILE
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub metrics: Option<PathBuf>,
+    /// Write a report plot (objective/gap, accuracy, CG iterations vs time): .svg or .png
+    #[arg(long, value_name = "FILE.svg|.png")]
+    pub plot: Option<PathBuf>,
+    /// Solver checkpoint file (written atomically every --checkpoint-every iterations and on Ctrl-C)
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Iterations between checkpoints
+    #[arg(long, value_name = "N", default_value_t = 50, requires = "checkpoint")]
+    pub checkpoint_every: usize,
+    /// Continue from --checkpoint (same data and settings; --max-iter and --time-limit may change)
+    #[arg(long, requires = "checkpoint")]
+    pub resume: bool,
+    /// No progress output on stderr
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// Model file written by `cronos train`
+    #[arg(long, short, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Input features (any supported format)
+    #[arg(long, short, value_name = "FILE")]
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub data: DataOpts,
+    /// Output file: .npy or .csv
+    #[arg(long, short, value_name = "FILE.npy|.csv")]
+    pub out: PathBuf,
+    /// Write the raw network outputs (n × k scores) instead of labels
+    #[arg(long)]
+    pub scores: bool,
+    /// Overwrite an existing output file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// Model file written by `cronos train`
+    #[arg(long, short, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Labelled data: a file, or an IDX directory (its t10k test split)
+    #[arg(long, short, value_name = "FILE|DIR")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub data_opts: DataOpts,
+    /// Print one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Model file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An error with an exit code.
+pub struct Exit(pub i32);
+
+fn main() {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Command::Train(a) => train::run(*a),
+        Command::Predict(a) => commands::predict(a),
+        Command::Evaluate(a) => commands::evaluate(a),
+        Command::Inspect(a) => commands::inspect(a),
+    };
+    match res {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // one line: the outermost message (which names the file) and its causes
+            let mut msg = e.to_string();
+            for c in e.chain().skip(1) {
+                let s = c.to_string();
+                if !msg.contains(&s) {
+                    msg.push_str(": ");
+                    msg.push_str(&s);
+                }
+            }
+            eprintln!("error: {}", msg.replace('\n', " "));
+            std::process::exit(2);
+        }
+    }
+}

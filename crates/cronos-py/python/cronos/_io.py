@@ -1,0 +1,324 @@
+"""Model files shared with the ``cronos`` CLI (crates/cronos-model, format version 1).
+
+A model file is a safetensors file (8-byte little-endian header length, JSON header, raw
+little-endian row-major tensor data) holding F32 tensors ``gates``, ``weights``, ``w1``,
+``b1``, ``w2``, ``preprocess_offset``, ``preprocess_scale`` (and ``gate_w``/``gate_b`` for
+gated ReLU, ``classes`` for classification) and the JSON metadata string under
+``__metadata__["cronos"]``. Reading and writing is pure Python + numpy (no dependency on the
+``safetensors`` package).
+
+Class labels: the CLI stores numeric labels (f64 in the metadata). Non-numeric labels (e.g.
+strings) are written as their indices 0..c-1 in the CLI fields and the real labels as JSON
+under ``__metadata__["cronos_python_classes"]``, which :func:`load` restores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any, Dict, Tuple, Union
+
+import numpy as np
+
+FORMAT_VERSION = 1
+METADATA_KEY = "cronos"
+PY_CLASSES_KEY = "cronos_python_classes"
+
+_PathLike = Union[str, "os.PathLike[str]"]
+
+_PRE_TO_RUST = {"none": "None", None: "None", "standardize": "Standardize", "scale01": "Scale01"}
+_PRE_FROM_RUST = {"None": "none", "Standardize": "standardize", "Scale01": "scale01"}
+
+
+# -- safetensors ----------------------------------------------------------------------------
+def write_safetensors(path: _PathLike, tensors: Dict[str, np.ndarray], metadata: Dict[str, str]) -> None:
+    """Writes F32 tensors (row-major) and string metadata, atomically (temp file + rename)."""
+    header: Dict[str, Any] = {"__metadata__": dict(metadata)}
+    blobs = []
+    offset = 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name], dtype="<f4")
+        b = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<Q", len(hb)))
+            f.write(hb)
+            for b in blobs:
+                f.write(b)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+_DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "I8": "i1"}
+
+
+def read_safetensors(path: _PathLike) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+    """Reads a safetensors file; raises ValueError naming the file when it is malformed."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read()
+
+    def bad(reason: str) -> ValueError:
+        return ValueError(f"{path}: not a valid cronos model file: {reason}")
+
+    if len(data) < 8:
+        raise bad("file too short")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8:
+        raise bad("header length exceeds the file size")
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise bad(f"header is not JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise bad("header is not a JSON object")
+    meta = header.pop("__metadata__", None) or {}
+    body = memoryview(data)[8 + n :]
+    tensors = {}
+    for name, info in header.items():
+        try:
+            dt = np.dtype(_DTYPES[info["dtype"]])
+            shape = tuple(int(s) for s in info["shape"])
+            a, b = (int(o) for o in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise bad(f"bad entry for tensor `{name}`") from None
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if not (0 <= a <= b <= len(body)) or b - a != count * dt.itemsize:
+            raise bad(f"tensor `{name}` has inconsistent offsets")
+        tensors[name] = np.frombuffer(body[a:b], dtype=dt).reshape(shape).astype(dt.newbyteorder("="))
+    return tensors, meta
+
+
+# -- the network from the convex weights (as cronos::Model::network) -------------------------
+def network_from_convex(activation: str, n_features: int, n_outputs: int, gates: np.ndarray, weights: np.ndarray, bias: bool = True):
+    d, k, p = n_features, n_outputs, gates.shape[1]
+    nb = 2 * p if activation == "relu" else p
+    norms = np.sqrt((weights.astype(np.float64) ** 2).sum(axis=0))
+    cols = [c * nb + b for c in range(k) for b in range(nb) if norms[c * nb + b] > 0]
+    m = len(cols)
+    w1 = np.zeros((d, m), dtype=weights.dtype)
+    b1 = np.zeros(m, dtype=weights.dtype)
+    w2 = np.zeros((m, k), dtype=weights.dtype)
+    gw = np.zeros((d, m), dtype=weights.dtype)
+    gb = np.zeros(m, dtype=weights.dtype)
+    for idx, col in enumerate(cols):
+        c, b = divmod(col, nb)
+        sign = -1.0 if (activation == "relu" and b >= p) else 1.0
+        s = 1.0 / np.sqrt(norms[col])
+        w1[:, idx] = weights[:d, col] * s
+        if bias:
+            b1[idx] = weights[d, col] * s
+        w2[idx, c] = sign * np.sqrt(norms[col])
+        j = b % p
+        gw[:, idx] = gates[:d, j]
+        if bias:
+            gb[idx] = gates[d, j]
+    return w1, b1, w2, gw, gb
+
+
+# -- save / load ---------------------------------------------------------------------------
+def _settings_json(est) -> Dict[str, Any]:
+    if est.beta is not None:
+        beta = {"Value": float(est.beta)}
+    else:
+        beta = {"Fraction": float(1e-3 if est.beta_fraction is None else est.beta_fraction)}
+    tl = est.time_limit
+    return {
+        "activation": "Relu" if est._activation == "relu" else "GatedRelu",
+        "beta": beta,
+        "n_patterns": int(est.n_patterns),
+        "bias": True,
+        "rho": None,
+        "adaptive_rho": True,
+        "gamma": 1.0,
+        "preconditioner": {"none": "None", "nystrom": "Nystrom", "structured": "Structured"}[str(est.preconditioner).lower()],
+        "rank": {"Adaptive": {"max": 128}},
+        "max_iter": int(est.max_iter),
+        "time_limit": None if tl is None else {"secs": int(tl), "nanos": int(round((tl - int(tl)) * 1e9)) % 1_000_000_000},
+        "tol_gap": float(est.tol_gap),
+        "tol_residual": 1e-4,
+        "cg_max_iter": 50,
+        "cg_tol": 1e-2,
+        "cg_tol_min": None,
+        "certificate_every": 5,
+        "seed": int(est.seed),
+        "threads": int(est.threads),
+    }
+
+
+def save(model, path: _PathLike) -> None:
+    """Writes a fitted cronos estimator to `path` (overwriting it) in the CLI's model format.
+
+    Weights are stored as float32 (the format's only dtype); the recovered network is
+    recomputed from the float32 convex weights so the file is self-consistent.
+    """
+    from ._base import check_is_fitted
+
+    check_is_fitted(model)
+    from ._cronos import __version__
+
+    d, k = int(model.n_features_in_), int(model.n_outputs_)
+    gates = np.asarray(model.gates_, dtype=np.float32)
+    weights = np.asarray(model.convex_weights_, dtype=np.float32)
+    w1, b1, w2, gw, gb = network_from_convex(model._activation, d, k, gates, weights)
+    off = model.preprocess_offset_
+    scale = model.preprocess_scale_
+    tensors = {
+        "gates": gates,
+        "weights": weights,
+        "w1": w1,
+        "b1": b1,
+        "w2": w2,
+        "preprocess_offset": np.zeros(d, np.float32) if off is None else np.asarray(off, np.float32),
+        "preprocess_scale": np.ones(d, np.float32) if scale is None else np.asarray(scale, np.float32),
+    }
+    if model._activation == "gated_relu":
+        tensors["gate_w"], tensors["gate_b"] = gw, gb
+    extra = {}
+    if hasattr(model, "classes_"):
+        classes = np.asarray(model.classes_)
+        numeric = classes.dtype.kind in "iufb"
+        labels = [float(c) for c in classes] if numeric else [float(i) for i in range(len(classes))]
+        if not numeric:
+            extra[PY_CLASSES_KEY] = json.dumps([c.item() if hasattr(c, "item") else c for c in classes.tolist()])
+        task: Any = {"Classification": {"labels": labels}}
+        tensors["classes"] = np.asarray(labels, np.float32)
+    else:
+        task = "Regression"
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "cronos_version": __version__,
+        "settings": _settings_json(model),
+        "n_train": int(getattr(model, "n_train_", 0)),
+        "n_features": d,
+        "n_outputs": k,
+        "n_patterns": int(gates.shape[1]),
+        "beta": [float(b) for b in model.beta_],
+        "data_fingerprint": "",
+        "data_source": "python",
+        "metrics": {
+            "admm_iterations": int(model.n_iter_),
+            "active_neurons": int(w1.shape[1]),
+            "objective": float(model.objective_),
+            "lower_bound": float(model.lower_bound_),
+            "relative_gap": float(model.relative_gap_),
+        },
+        "certificate": {
+            "objective": float(model.objective_),
+            "lower_bound": float(model.lower_bound_),
+            "relative_gap": float(model.relative_gap_),
+            "objectives": [float(v) for v in getattr(model, "objectives_", [model.objective_])],
+            "lower_bounds": [float(v) for v in getattr(model, "lower_bounds_", [model.lower_bound_])],
+        },
+        "status": str(model.status_),
+        "task": task,
+        "preprocess": _PRE_TO_RUST[model.preprocess if off is not None else "none"],
+    }
+    md = {METADATA_KEY: json.dumps(meta)}
+    md.update(extra)
+    write_safetensors(path, tensors, md)
+
+
+def load(path: _PathLike):
+    """Reads a model file written by the CLI or by ``model.save`` and returns a fitted
+    estimator (ConvexReLU*/GatedReLU*, classifier or regressor as stored)."""
+    from . import _estimators as E
+
+    tensors, md = read_safetensors(path)
+    p = os.fspath(path)
+    if METADATA_KEY not in md:
+        raise ValueError(f"{p}: not a valid cronos model file: no `{METADATA_KEY}` metadata (not written by cronos?)")
+    try:
+        meta = json.loads(md[METADATA_KEY])
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{p}: not a valid cronos model file: metadata is not JSON: {e}") from None
+    version = meta.get("format_version")
+    if not isinstance(version, int):
+        raise ValueError(f"{p}: not a valid cronos model file: metadata has no format_version")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{p}: model format version {version} is newer than this cronos supports ({FORMAT_VERSION}); upgrade cronos")
+    try:
+        s = meta["settings"]
+        gated = s["activation"] == "GatedRelu"
+        task = meta["task"]
+        d, k = int(meta["n_features"]), int(meta["n_outputs"])
+        if not s.get("bias", True):
+            raise ValueError(f"{p}: models trained without bias are not supported by the Python package")
+        classify = isinstance(task, dict) and "Classification" in task
+        cls = (E.GatedReLUClassifier if gated else E.ConvexReLUClassifier) if classify else (E.GatedReLURegressor if gated else E.ConvexReLURegressor)
+        beta = s["beta"]
+        params = dict(
+            beta=beta["Value"] if "Value" in beta else None,
+            # the library default Fraction(1e-3) maps back to beta_fraction=None (same fit)
+            beta_fraction=None if beta.get("Fraction") == 1e-3 else beta.get("Fraction"),
+            n_patterns=int(s["n_patterns"]),
+            max_iter=int(s["max_iter"]),
+            tol_gap=float(s["tol_gap"]),
+            seed=int(s["seed"]),
+            threads=int(s["threads"]),
+            preconditioner=str(s["preconditioner"]).lower(),
+            preprocess=_PRE_FROM_RUST.get(meta.get("preprocess", "None"), "none"),
+            time_limit=None if s.get("time_limit") is None else s["time_limit"]["secs"] + s["time_limit"]["nanos"] * 1e-9,
+        )
+        est = cls(**params)
+        for name in ["gates", "weights", "w1", "b1", "w2", "preprocess_offset", "preprocess_scale"] + (["gate_w", "gate_b"] if gated else []):
+            if name not in tensors:
+                raise ValueError(f"{p}: missing tensor `{name}`")
+        est.n_features_in_ = d
+        est.n_outputs_ = k
+        est.gates_ = tensors["gates"]
+        est.convex_weights_ = tensors["weights"]
+        est.first_layer_weights_ = tensors["w1"]
+        est.first_layer_bias_ = tensors["b1"]
+        est.output_weights_ = tensors["w2"]
+        if est.first_layer_weights_.shape[0] != d or est.output_weights_.shape[1] != k:
+            raise ValueError(f"{p}: network tensors do not match {d} features and {k} outputs")
+        if gated:
+            est.gate_weights_ = tensors["gate_w"]
+            est.gate_bias_ = tensors["gate_b"]
+        if meta.get("preprocess", "None") == "None" and not tensors["preprocess_offset"].any() and (tensors["preprocess_scale"] == 1).all():
+            est.preprocess_offset_ = est.preprocess_scale_ = None
+        else:
+            est.preprocess_offset_ = tensors["preprocess_offset"].astype(np.float64)
+            est.preprocess_scale_ = tensors["preprocess_scale"].astype(np.float64)
+        cert = meta["certificate"]
+        est.beta_ = np.asarray(meta["beta"], dtype=np.float64)
+        est.objective_ = float(cert["objective"])
+        est.lower_bound_ = float(cert["lower_bound"])
+        est.relative_gap_ = float(cert["relative_gap"])
+        est.objectives_ = np.asarray(cert.get("objectives", []), dtype=np.float64)
+        est.lower_bounds_ = np.asarray(cert.get("lower_bounds", []), dtype=np.float64)
+        est.status_ = str(meta["status"])
+        metrics = meta.get("metrics") or {}
+        est.n_iter_ = int(metrics.get("admm_iterations") or metrics.get("iterations") or 0)
+        est.n_patterns_ = int(est.gates_.shape[1])
+        est.n_active_neurons_ = int(est.first_layer_weights_.shape[1])
+        est.n_train_ = int(meta.get("n_train", 0))
+        if classify:
+            labels = task["Classification"]["labels"]
+            if PY_CLASSES_KEY in md:
+                est.classes_ = np.asarray(json.loads(md[PY_CLASSES_KEY]))
+            else:
+                arr = np.asarray(labels, dtype=np.float64)
+                est.classes_ = arr.astype(np.int64) if np.all(arr == np.round(arr)) else arr
+            expected = 1 if len(est.classes_) == 2 else len(est.classes_)
+            if expected != k:
+                raise ValueError(f"{p}: {len(est.classes_)} classes do not match {k} outputs")
+        else:
+            est._y_1d = k == 1
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{p}: not a valid cronos model file: bad metadata ({e!r})") from None
+    return est

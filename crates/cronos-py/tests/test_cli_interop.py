@@ -1,0 +1,79 @@
+"""Model files and results shared with the `cronos` CLI (skipped when the binary is absent).
+
+The binary is taken from $CRONOS_CLI, else target/release/cronos or target/debug/cronos of
+the workspace (build it with `cargo build --release -p cronos-cli`).
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cronos
+
+pytestmark = pytest.mark.filterwarnings("ignore:cronos stopped")
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _cli():
+    cands = [os.environ.get("CRONOS_CLI"), REPO / "target" / "release" / "cronos", REPO / "target" / "debug" / "cronos", shutil.which("cronos")]
+    for c in cands:
+        if c and Path(c).is_file() and os.access(c, os.X_OK):
+            return str(c)
+    return None
+
+
+CLI = _cli()
+needs_cli = pytest.mark.skipif(CLI is None, reason="cronos CLI binary not found (set CRONOS_CLI or build cronos-cli)")
+
+
+def _csv(tmp_path, task):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    t = np.abs(X[:, 0]) + 0.5 * X[:, 1] - 0.3
+    y = (t > 0.4).astype(int) if task == "classification" else t
+    path = tmp_path / "data.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", fmt="%.9g")
+    D = np.loadtxt(path, delimiter=",")
+    return path, D[:, :-1], (D[:, -1].astype(int) if task == "classification" else D[:, -1])
+
+
+def _scores(tmp_path, model, data):
+    out = tmp_path / "scores.npy"
+    subprocess.run([CLI, "predict", "-m", str(model), "-i", str(data), "-o", str(out), "--scores", "--force"], check=True, capture_output=True)
+    return np.load(out)
+
+
+@needs_cli
+@pytest.mark.parametrize("task,gated", [("classification", False), ("classification", True), ("regression", False), ("regression", True)])
+def test_cli_and_python_agree(tmp_path, task, gated):
+    data, X, y = _csv(tmp_path, task)
+    cli_model = tmp_path / "cli.safetensors"
+    cmd = [CLI, "train", "--train", str(data), "--task", task, "--patterns", "8", "--max-iter", "50", "--threads", "1", "--seed", "0",
+           "--preprocess", "standardize", "--out", str(cli_model), "--force", "--json"]
+    if gated:
+        cmd.append("--gated")
+    subprocess.run(cmd, check=True, capture_output=True)
+    # CLI file -> Python
+    m = cronos.load(cli_model)
+    kind = ("GatedReLU" if gated else "ConvexReLU") + ("Classifier" if task == "classification" else "Regressor")
+    assert type(m).__name__ == kind
+    cli_scores = _scores(tmp_path, cli_model, data).reshape(len(X), -1)[:, 0]
+    py_scores = m.decision_function(X) if task == "classification" else m.predict(X)
+    np.testing.assert_allclose(py_scores, cli_scores, atol=1e-4)
+    # same data, seed and settings in Python (float32 like the CLI): same solution
+    cls = getattr(cronos, kind)
+    p = cls(n_patterns=8, max_iter=50, threads=1, seed=0).fit(X.astype(np.float32), y)
+    assert p.objective_ == pytest.approx(m.objective_, rel=1e-4)
+    ps = p.decision_function(X) if task == "classification" else p.predict(X)
+    np.testing.assert_allclose(ps, cli_scores, atol=1e-3)
+    # Python file -> CLI
+    py_model = tmp_path / "py.safetensors"
+    p.save(py_model)
+    np.testing.assert_allclose(_scores(tmp_path, py_model, data).reshape(len(X), -1)[:, 0], ps, atol=1e-4)
+    out = subprocess.run([CLI, "inspect", str(py_model)], check=True, capture_output=True, text=True).stdout
+    assert "format version 1" in out

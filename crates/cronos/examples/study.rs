@@ -1,0 +1,25 @@
+//! Convergence study on small instances: iterations and final gap per variant (env vars select variants).
+use cronos::{Activation, Beta, Settings, Solver};
+use faer::Mat;
+#[path = "../tests/common/mod.rs"]
+mod common;
+fn main() {
+    let maxit: usize = std::env::var("MAXIT").ok().map_or(3000, |s| s.parse().unwrap());
+    let mut rows = vec![];
+    for (name, x, y, beta) in [
+        ("rand1", common::random_problem(40, 4, 1).0, common::random_problem(40, 4, 1).1, 0.05),
+        ("rand2", common::random_problem(60, 5, 2).0, common::random_problem(60, 5, 2).1, 0.05),
+        ("fm01", common::fmnist_small(60, 0.0, 1.0).0, common::fmnist_small(60, 0.0, 1.0).1, 0.5),
+        ("fm24", common::fmnist_small(60, 2.0, 4.0).0, common::fmnist_small(60, 2.0, 4.0).1, 0.2),
+        ("fm24big", common::fmnist_small(400, 2.0, 4.0).0, common::fmnist_small(400, 2.0, 4.0).1, 0.2),
+    ] {
+        for act in [Activation::GatedRelu, Activation::Relu] {
+            let s = Settings { activation: act, n_patterns: 8, beta: Beta::Value(beta), max_iter: maxit, tol_gap: 1e-6, tol_residual: 1e-6, certificate_every: 10, threads: 1, ..Settings::default() };
+            let mut sv = Solver::new(x.as_ref(), y.as_ref(), s).unwrap();
+            let sol = sv.solve();
+            rows.push(format!("{name:8} {:9} it {:5} gap {:.1e} pr {:.1e} rho {:.1e}", format!("{act:?}"), sol.iterations, sol.certificate.relative_gap, sol.history.last().unwrap().primal_residual, sol.history.last().unwrap().rho));
+        }
+    }
+    let _ = Mat::<f64>::zeros(0, 0);
+    for r in rows { println!("{r}"); }
+}
