@@ -621,7 +621,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             ),
             None => eprintln!("MSE: train {:.4e}, test {}, test R² {}", f("train_mse").unwrap_or(f64::NAN), opt(f("test_mse")), opt(f("test_r2"))),
         }
-        eprintln!("{active} active neurons of {}; model saved to {}", 2 * n_patterns * mf.model.n_outputs, a.out.display());
+        eprintln!("{active} active neurons of {} convex blocks; model saved to {}", mf.model.weights.ncols(), a.out.display());
         if let Some(p) = &a.plot {
             eprintln!("report plot: {}", p.display());
         }

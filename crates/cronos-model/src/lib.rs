@@ -538,6 +538,14 @@ impl ModelFile {
         if found > FORMAT_VERSION as u64 {
             return Err(ModelFileError::NewerVersion { path: path.to_path_buf(), found: found.min(u32::MAX as u64) as u32, supported: FORMAT_VERSION });
         }
+        // settings fields added to cronos after the file was written take their defaults
+        let mut version = version;
+        if let (Some(saved), Ok(serde_json::Value::Object(mut defaults))) =
+            (version.get("settings").and_then(|s| s.as_object()).cloned(), serde_json::to_value(Settings::default()))
+        {
+            defaults.extend(saved);
+            version["settings"] = serde_json::Value::Object(defaults);
+        }
         let meta: Metadata = serde_json::from_value(version).map_err(|e| corrupt(format!("bad metadata: {e}")))?;
         let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, ModelFileError> {
             let t = st.tensor(name).map_err(|_| ModelFileError::MissingTensor { path: path.to_path_buf(), name: name.into() })?;

@@ -39,7 +39,7 @@ fn as_matref<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> Option<MatRef<'a
     // SAFETY: the pointer, shape and strides describe the live numpy buffer, which stays
     // borrowed (read-only) for 'a; numpy guarantees alignment of float arrays it allocates
     // and the stride check above rules out byte-offset views.
-    if ptr as usize % std::mem::align_of::<T>() != 0 {
+    if !ptr.is_aligned() {
         return None;
     }
     Some(unsafe { MatRef::from_raw_parts(ptr, shape[0], shape[1], strides[0] / item, strides[1] / item) })
@@ -57,6 +57,8 @@ struct FitOut<T: Real> {
     model: cronos::Model<T>,
     solution: cronos::Solution,
     n_patterns: usize,
+    /// Whether x and y were read in place (no copy).
+    borrowed: (bool, bool),
 }
 
 fn run<T: Real + Element>(
@@ -70,6 +72,7 @@ fn run<T: Real + Element>(
     let ya: PyReadonlyArray2<'_, T> = y.extract()?;
     let xo = if as_matref(&xa).is_none() { Some(Mat::from_fn(xa.shape()[0], xa.shape()[1], |i, j| *xa.get([i, j]).unwrap())) } else { None };
     let yo = if as_matref(&ya).is_none() { Some(Mat::from_fn(ya.shape()[0], ya.shape()[1], |i, j| *ya.get([i, j]).unwrap())) } else { None };
+    let borrowed = (xo.is_none(), yo.is_none());
     let xv = xo.as_ref().map(|m| m.as_ref()).or_else(|| as_matref(&xa)).unwrap();
     let yv = yo.as_ref().map(|m| m.as_ref()).or_else(|| as_matref(&ya)).unwrap();
     let result = py.detach(|| {
@@ -93,7 +96,7 @@ fn run<T: Real + Element>(
                 }
             });
             let n_patterns = solver.n_patterns();
-            Ok((FitOut { model: solver.model(), solution, n_patterns }, interrupt))
+            Ok((FitOut { model: solver.model(), solution, n_patterns, borrowed }, interrupt))
         }))
     });
     match result {
@@ -112,7 +115,9 @@ fn run<T: Real + Element>(
 
 fn result_dict<'py, T: Real + Element>(py: Python<'py>, out: FitOut<T>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let FitOut { model, solution, n_patterns } = out;
+    let FitOut { model, solution, n_patterns, borrowed } = out;
+    d.set_item("x_borrowed", borrowed.0)?;
+    d.set_item("y_borrowed", borrowed.1)?;
     let net = model.network();
     d.set_item("w1", to_numpy2(py, net.w1.as_ref()))?;
     d.set_item("b1", to_numpy1(py, &net.b1))?;
@@ -153,7 +158,7 @@ fn result_dict<'py, T: Real + Element>(py: Python<'py>, out: FitOut<T>) -> PyRes
 #[pyo3(signature = (x, y, *, activation = "relu", beta = None, beta_fraction = None, n_patterns = 64,
     max_iter = 500, tol_gap = 1e-3, tol_residual = None, seed = 0, threads = 0, preconditioner = "structured",
     time_limit = None, bias = true, verbose = false))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::field_reassign_with_default)]
 fn fit<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -221,6 +226,7 @@ fn fit<'py>(
     let is = |o: &Bound<'py, PyAny>, f64_: bool| -> bool {
         if f64_ { o.cast::<numpy::PyArray2<f64>>().is_ok() } else { o.cast::<numpy::PyArray2<f32>>().is_ok() }
     };
+    let settings_json = serde_json::to_string(&s).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     let (interrupt, d) = if is(x, true) && is(y, true) {
         let (o, i) = run::<f64>(py, x, y, s, verbose)?;
         (i, result_dict(py, o)?)
@@ -237,13 +243,21 @@ fn fit<'py>(
     if let Some(e) = interrupt {
         return Err(e);
     }
+    d.set_item("settings_json", settings_json)?;
     Ok(d)
+}
+
+/// `cronos::Settings::default()` as JSON (the serde form stored in model files).
+#[pyfunction]
+fn default_settings_json() -> PyResult<String> {
+    serde_json::to_string(&Settings::default()).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// The Rust extension of the `cronos` package.
 #[pymodule]
 fn _cronos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(default_settings_json, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -77,3 +77,16 @@ def test_cli_and_python_agree(tmp_path, task, gated):
     np.testing.assert_allclose(_scores(tmp_path, py_model, data).reshape(len(X), -1)[:, 0], ps, atol=1e-4)
     out = subprocess.run([CLI, "inspect", str(py_model)], check=True, capture_output=True, text=True).stdout
     assert "format version 1" in out
+
+
+@needs_cli
+def test_cli_reads_models_without_recorded_settings(tmp_path):
+    """Models pickled before `settings_json_` existed save with the Rust default settings."""
+    data, X, y = _csv(tmp_path, "classification")
+    p = cronos.GatedReLUClassifier(n_patterns=8, max_iter=50, time_limit=30.5).fit(X, np.where(y == 1, "yes", "no"))
+    del p.settings_json_
+    path = tmp_path / "old.safetensors"
+    p.save(path)
+    np.testing.assert_allclose(_scores(tmp_path, path, data).reshape(len(X), -1)[:, 0], p.decision_function(X), atol=1e-4)
+    q = cronos.load(path)
+    assert list(q.classes_) == ["no", "yes"] and q.time_limit == pytest.approx(30.5)

@@ -103,6 +103,23 @@ def test_zero_copy_strided_views():
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-9)
 
 
+def test_inputs_read_in_place():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(40, 6))
+    y = np.ones((40, 1))
+    for x in (base, np.asfortranarray(base), base[::2, ::2], base[::-1], base.astype(np.float32)):
+        res = _cronos.fit(x, np.ones((x.shape[0], 1), dtype=x.dtype), n_patterns=4, max_iter=3)
+        assert res["x_borrowed"] and res["y_borrowed"]
+    # a byte-offset view (strides not a multiple of the item size) is copied, same result
+    raw = np.zeros(40 * 6 * 8 + 1, dtype=np.uint8)
+    odd = np.ndarray((40, 6), dtype=np.float64, buffer=raw, offset=1)
+    odd[...] = base
+    res = _cronos.fit(odd, y, n_patterns=4, max_iter=3)
+    ref = _cronos.fit(base, y, n_patterns=4, max_iter=3)
+    assert not res["x_borrowed"]
+    np.testing.assert_array_equal(res["w2"], ref["w2"])
+
+
 def test_lists_and_pandas():
     X, y = _data(60)
     m = cronos.ConvexReLURegressor(**FAST).fit(X.tolist(), y.tolist())

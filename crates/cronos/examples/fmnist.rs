@@ -35,7 +35,8 @@ fn main() {
         if k == 1 { if l[i] == cls[1] { 1.0 } else { -1.0 } } else if l[i] == cls[c] { 1.0 } else { -1.0 }
     });
     let ytr = enc(&ltr);
-    let settings = Settings { n_patterns: p, preconditioner: pre, activation: act, max_iter, beta: cronos::Beta::Fraction(beta), rho, ..Settings::default() };
+    let sigma: f64 = std::env::var("SIGMA").ok().map_or(1.0, |s| s.parse().unwrap());
+    let settings = Settings { constraint_scale: sigma, n_patterns: p, preconditioner: pre, activation: act, max_iter, beta: cronos::Beta::Fraction(beta), rho, ..Settings::default() };
     let mut s = Solver::new(xtr.as_ref(), ytr.as_ref(), settings).unwrap();
     eprintln!("setup {:.2}s  n={} d={} P={} k={} rank={:?} design={:.0}MB", s.setup_seconds(), xtr.nrows(), xtr.ncols(), s.n_patterns(), k, s.precond_rank(), s.design_bytes() as f64 / 1e6);
     let acc = |pred: &Mat<f32>, l: &[f64]| -> f64 {
@@ -48,7 +49,7 @@ fn main() {
     };
     let sol = s.solve_with(|h| {
         if h.certified {
-            eprintln!("it {:4} t {:7.2}s obj {:.6e} lb {:.6e} gap {:.2e} pr {:.2e} du {:.2e} cg {:3} ({:.1e}) rho {:.2e}", h.iteration, h.seconds, h.objective, h.lower_bound, h.relative_gap, h.primal_residual, h.dual_residual, h.cg_iterations, h.cg_residual, h.rho);
+            eprintln!("it {:4} t {:7.2}s obj {:.6e} lb {:.6e} gap {:.2e} pr {:.2e} du {:.2e} cg {:3} ({:.1e}) rho {:.2e} sig {:.2e} blocks pr {:.1e}/{:.1e} du {:.1e}/{:.1e}", h.iteration, h.seconds, h.objective, h.lower_bound, h.relative_gap, h.primal_residual, h.dual_residual, h.cg_iterations, h.cg_residual, h.rho, h.sigma, h.primal_blocks[0], h.primal_blocks[1], h.dual_blocks[0], h.dual_blocks[1]);
         }
         cronos::Control::Continue
     });

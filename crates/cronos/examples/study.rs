@@ -14,10 +14,16 @@ fn main() {
         ("fm24big", common::fmnist_small(400, 2.0, 4.0).0, common::fmnist_small(400, 2.0, 4.0).1, 0.2),
     ] {
         for act in [Activation::GatedRelu, Activation::Relu] {
-            let s = Settings { activation: act, n_patterns: 8, beta: Beta::Value(beta), max_iter: maxit, tol_gap: 1e-6, tol_residual: 1e-6, certificate_every: 10, threads: 1, ..Settings::default() };
+            let s = Settings { activation: act, n_patterns: 8, beta: Beta::Value(beta), max_iter: maxit, tol_gap: 1e-6, tol_residual: 1e-6, certificate_every: 10, threads: 1, adaptive_sigma: std::env::var("FIXSIGMA").is_err(), ..Settings::default() };
             let mut sv = Solver::new(x.as_ref(), y.as_ref(), s).unwrap();
             let sol = sv.solve();
-            rows.push(format!("{name:8} {:9} it {:5} gap {:.1e} pr {:.1e} rho {:.1e}", format!("{act:?}"), sol.iterations, sol.certificate.relative_gap, sol.history.last().unwrap().primal_residual, sol.history.last().unwrap().rho));
+            if std::env::var("TRACE").ok().as_deref() == Some(name) && act == Activation::Relu {
+                for h in sol.history.iter().filter(|h| h.iteration % 25 == 0) {
+                    eprintln!("  it {} gap {:.1e} rho {:.1e} sigma {:.1e} pr {:.1e}/{:.1e} du {:.1e}/{:.1e}", h.iteration, h.relative_gap, h.rho, h.sigma, h.primal_blocks[0], h.primal_blocks[1], h.dual_blocks[0], h.dual_blocks[1]);
+                }
+            }
+            let h = sol.history.last().unwrap();
+            rows.push(format!("{name:8} {:9} it {:5} gap {:.1e} pr {:.1e} rho {:.1e} blocks pr {:.1e}/{:.1e} du {:.1e}/{:.1e}", format!("{act:?}"), sol.iterations, sol.certificate.relative_gap, h.primal_residual, h.rho, h.primal_blocks[0], h.primal_blocks[1], h.dual_blocks[0], h.dual_blocks[1]));
         }
     }
     let _ = Mat::<f64>::zeros(0, 0);

@@ -24,6 +24,8 @@ pub struct AdmmState<T> {
     pub iteration: usize,
     /// Current penalty ρ.
     pub rho: f64,
+    /// Current cone-block scale σ.
+    pub sigma: f64,
     /// u iterate.
     pub u: Vec<T>,
     /// z iterate (group sparse; the returned weights).
@@ -38,9 +40,9 @@ pub struct AdmmState<T> {
 
 impl<T: Real> AdmmState<T> {
     /// All-zero state for weights of length `len`.
-    pub fn zeros(len: usize, rho: f64) -> Self {
+    pub fn zeros(len: usize, rho: f64, sigma: f64) -> Self {
         let z = vec![T::default(); len];
-        AdmmState { iteration: 0, rho, u: z.clone(), z: z.clone(), lam: z.clone(), gts: z.clone(), gtnu: z }
+        AdmmState { iteration: 0, rho, sigma, u: z.clone(), z: z.clone(), lam: z.clone(), gts: z.clone(), gtnu: z }
     }
 }
 
@@ -55,6 +57,10 @@ pub struct StepStats {
     pub primal_rel: f64,
     /// ρ‖(z − z⁻) + Gᵀ(s − s⁻)‖ / ‖ρ(λ + Gᵀν)‖.
     pub dual_rel: f64,
+    /// Per block (consensus u = z, cone σGu = s): relative primal residuals.
+    pub primal_blocks: [f64; 2],
+    /// Per block: relative dual residuals.
+    pub dual_blocks: [f64; 2],
 }
 
 /// Buffers of the iteration, allocated once.
@@ -146,18 +152,22 @@ pub fn step<T: Real>(
         None
     };
 
-    // λ update and residuals
-    let mut pr_sq = 0.0;
-    let mut du_sq = 0.0;
+    // λ update and residuals (whole and per block)
+    let (mut pr_sq, mut du_sq, mut d1_sq, mut d2_sq) = (0.0, 0.0, 0.0, 0.0);
     for i in 0..st.u.len() {
         let r = st.u[i] - st.z[i];
         pr_sq += r.to_f64() * r.to_f64();
         st.lam[i] += gamma * r;
-        let dz = (st.z[i] - ws.z_old[i]) + (st.gts[i] - ws.gts_old[i]);
-        du_sq += dz.to_f64() * dz.to_f64();
+        let (dz, ds) = ((st.z[i] - ws.z_old[i]).to_f64(), (st.gts[i] - ws.gts_old[i]).to_f64());
+        du_sq += (dz + ds) * (dz + ds);
+        d1_sq += dz * dz;
+        d2_sq += ds * ds;
     }
     let (mut u_sq, mut z_sq) = (sum_sq(&st.u), sum_sq(&st.z));
+    let block1 = pr_sq.sqrt() / u_sq.sqrt().max(z_sq.sqrt()).max(1e-300);
+    let mut block2 = 0.0;
     if let Some(sl) = slack {
+        block2 = sl.primal_sq.sqrt() / sl.gu_sq.sqrt().max(sl.s_sq.sqrt()).max(1e-300);
         pr_sq += sl.primal_sq;
         u_sq += sl.gu_sq;
         z_sq += sl.s_sq;
@@ -168,22 +178,30 @@ pub fn step<T: Real>(
         let v = (st.lam[i] + st.gtnu[i]).to_f64();
         y_sq += v * v;
     }
+    let dual_blocks = [d1_sq.sqrt() / sum_sq(&st.lam).sqrt().max(1e-300), d2_sq.sqrt() / sum_sq(&st.gtnu).sqrt().max(1e-300)];
     st.iteration += 1;
     StepStats {
         cg_iterations: info.iterations,
         cg_residual: info.rel_residual.iter().copied().fold(0.0, f64::max),
         primal_rel: pr_sq.sqrt() / u_sq.sqrt().max(z_sq.sqrt()).max(1e-300),
         dual_rel: du_sq.sqrt() / y_sq.sqrt().max(1e-300),
+        primal_blocks: [block1, block2],
+        dual_blocks,
     }
 }
 
-/// Rescales the scaled duals after ρ changes from `old` to `new` (ν lives in the design).
-pub fn rescale_duals<T: Real>(st: &mut AdmmState<T>, design: &mut Design<T>, old: f64, new: f64) {
-    let f = T::from_f64(old / new);
+/// Rescales the scaled duals and slack terms when (ρ, σ) change to (ρ', σ'), keeping the
+/// unscaled multipliers: λ' = λρ/ρ', ν' = νρσ/(ρ'σ'), σ'Gᵀν' = (ρ/ρ')σGᵀν, s' = sσ'/σ.
+pub fn rescale_duals<T: Real>(st: &mut AdmmState<T>, design: &mut Design<T>, rho: f64, sigma: f64, new_rho: f64, new_sigma: f64) {
+    let f = T::from_f64(rho / new_rho);
     st.lam.iter_mut().for_each(|v| *v *= f);
     st.gtnu.iter_mut().for_each(|v| *v *= f);
+    let fs = T::from_f64((new_sigma / sigma).powi(2));
+    st.gts.iter_mut().for_each(|v| *v *= fs);
+    let fn_ = T::from_f64(rho * sigma / (new_rho * new_sigma));
     for sh in design.shards_mut() {
-        sh.nu.iter_mut().for_each(|v| *v *= f);
+        sh.nu.iter_mut().for_each(|v| *v *= fn_);
     }
-    st.rho = new;
+    st.rho = new_rho;
+    st.sigma = new_sigma;
 }

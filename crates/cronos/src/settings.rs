@@ -9,6 +9,7 @@
 //! | `bias` | `true` | | append a column of ones to X |
 //! | `rho` | `None` (scale-aware) | > 0 | initial ADMM penalty ρ (data are normalised internally, see [`crate::solver`]) |
 //! | `adaptive_rho` | `true` | | residual balancing of ρ (free: the preconditioner does not depend on ρ) |
+//! | `adaptive_sigma` | `true` | | balancing of the cone block's scale σ against the consensus block (each change re-sketches) |
 //! | `gamma` | 1.0 | (0, 1.618) | dual step γ |
 //! | `constraint_scale` | 1.0 | > 0 | σ in the equivalent constraint σGu = s: weight of the cone block against u = z (X is normalised so the Gram's mean eigenvalue is 1) |
 //! | `preconditioner` | `Structured` | `None`, `Nystrom`, `Structured` | u-step preconditioner |
@@ -18,7 +19,7 @@
 //! | `tol_gap` | 1e-3 | > 0 | stop when the certified relative gap is below this |
 //! | `tol_residual` | 1e-4 | > 0 | stop when the relative primal and dual residuals are below this (and the gap is met) |
 //! | `cg_max_iter` | 50 | ≥ 1 | CG iterations per u-step |
-//! | `cg_tol` | 1e-2 | (0, 1) | first relative CG tolerance of the summable forcing sequence tol_k = cg_tol / k^1.5 |
+//! | `cg_tol` | 1e-3 | (0, 1) | first relative CG tolerance of the summable forcing sequence tol_k = cg_tol / k^1.5 |
 //! | `cg_tol_min` | 1e-7 (f64), 1e-5 (f32) | > 0 | floor of the forcing sequence |
 //! | `certificate_every` | 5 | ≥ 1 | ADMM iterations between certificates (one extra pass over X) |
 //! | `seed` | 0 | | seed of gates and sketches |
@@ -72,6 +73,7 @@ pub enum Rank {
 
 /// All solver settings. See the module docs for the table of defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// ReLU or gated ReLU.
     pub activation: Activation,
@@ -85,6 +87,8 @@ pub struct Settings {
     pub rho: Option<f64>,
     /// Residual balancing of ρ.
     pub adaptive_rho: bool,
+    /// Balancing of σ between the two constraint blocks.
+    pub adaptive_sigma: bool,
     /// Dual step size γ.
     pub gamma: f64,
     /// Scale σ of the cone-constraint block σGu = s (ReLU).
@@ -124,6 +128,7 @@ impl Default for Settings {
             bias: true,
             rho: None,
             adaptive_rho: true,
+            adaptive_sigma: true,
             gamma: 1.0,
             constraint_scale: 1.0,
             preconditioner: PrecondKind::Structured,
@@ -133,7 +138,7 @@ impl Default for Settings {
             tol_gap: 1e-3,
             tol_residual: 1e-4,
             cg_max_iter: 50,
-            cg_tol: 1e-2,
+            cg_tol: 1e-3,
             cg_tol_min: None,
             certificate_every: 5,
             seed: 0,

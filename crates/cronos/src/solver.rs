@@ -84,6 +84,12 @@ pub struct IterInfo {
     pub cg_residual: f64,
     /// Penalty ρ used.
     pub rho: f64,
+    /// Cone-block scale σ used.
+    pub sigma: f64,
+    /// Relative primal residuals of the blocks u = z and σGu = s.
+    pub primal_blocks: [f64; 2],
+    /// Relative dual residuals of the two blocks.
+    pub dual_blocks: [f64; 2],
 }
 
 /// The outcome of a solve.
@@ -144,6 +150,10 @@ pub struct Solver<T: Real> {
     beta: Vec<f64>,
     scale: f64,
     sigma: f64,
+    gram0: Mat<T>,
+    last_sigma_change: usize,
+    sigma_changes: usize,
+    best_lower: Vec<f64>,
     gates: Mat<T>,
     d_user: usize,
     setup_seconds: f64,
@@ -221,9 +231,8 @@ impl<T: Real> Solver<T> {
         let nu_cols = if relu { 2 * p * k } else { 0 };
         let mut design = Design::new(xs, sampled.patterns, threads, nb * k, nu_cols);
         let sigma = settings.constraint_scale;
-        let mut gram = pool.install(|| design.gram(Par::rayon(0)));
-        gram *= faer::Scale(T::from_f64(sigma * sigma));
-        let mut sys = System::new(&design, relu, gram);
+        let gram0 = pool.install(|| design.gram(Par::rayon(0)));
+        let mut sys = System::new(&design, relu, &gram0 * faer::Scale(T::from_f64(sigma * sigma)));
         let y = y.to_owned();
         let mut fty = vec![T::default(); len];
         pool.install(|| sys.ft(&mut design, y.as_ref(), &mut fty));
@@ -248,7 +257,8 @@ impl<T: Real> Solver<T> {
                 reason: format!("{e:?}"),
             })?;
             let q = Mat::<T>::from_fn(d, d, |i, j| T::from_f64(evd.U()[(i, j)]));
-            let lam = (0..d).map(|i| evd.S().column_vector()[i]).collect();
+            // eigenvalues of the unscaled Gram XᵀX (sys.gram holds σ²XᵀX)
+            let lam = (0..d).map(|i| evd.S().column_vector()[i] / (sigma * sigma)).collect();
             Some((q, lam))
         } else {
             None
@@ -257,7 +267,7 @@ impl<T: Real> Solver<T> {
             pool,
             precond: AnyPrecond::None(IdentityPrecond),
             white_eig,
-            state: AdmmState::zeros(len, rho),
+            state: AdmmState::zeros(len, rho, sigma),
             ws: AdmmWorkspace::new(len),
             cert_ws: CertWorkspace::new(n, k, len),
             y,
@@ -265,6 +275,10 @@ impl<T: Real> Solver<T> {
             beta,
             scale,
             sigma,
+            gram0,
+            last_sigma_change: 0,
+            sigma_changes: 0,
+            best_lower: Vec::new(),
             gates: sampled.gates,
             d_user,
             setup_seconds: 0.0,
@@ -302,7 +316,8 @@ impl<T: Real> Solver<T> {
                 AnyPrecond::Nystrom(NystromPrecond::new(f, 1.0))
             }
             PrecondKind::Structured => {
-                let white = BlockWhitener::new(d, self.white_eig.clone());
+                let s2 = self.sigma * self.sigma;
+                let white = BlockWhitener::new(d, self.white_eig.clone().map(|(q, l)| (q, l.iter().map(|v| v * s2).collect())));
                 let f = self.pool.install(|| {
                     nystrom::<T>(nbd, |om, out| {
                         let l = om.ncols();
@@ -320,14 +335,20 @@ impl<T: Real> Solver<T> {
         Ok(())
     }
 
-    /// Changes ρ, rescaling the duals and re-targeting the preconditioner.
-    fn set_rho(&mut self, new: f64) -> Result<()> {
-        let old = self.state.rho;
-        rescale_duals(&mut self.state, &mut self.design, old, new);
+    /// Changes the penalties (ρ, σ), rescaling the scaled duals so the unscaled ones are
+    /// unchanged, and re-targets the preconditioner: free for a new ρ with the structured
+    /// preconditioner, a new sketch when σ changes (W depends on σ) or for plain Nyström.
+    fn rebalance(&mut self, rho: f64, sigma: f64) -> Result<()> {
+        let (old_rho, old_sigma) = (self.state.rho, self.sigma);
+        rescale_duals(&mut self.state, &mut self.design, old_rho, old_sigma, rho, sigma);
+        // from the unscaled Gram, so a chain of changes gives the same bits as one
+        self.sys.gram = &self.gram0 * faer::Scale(T::from_f64(sigma * sigma));
+        self.sigma = sigma;
+        let sigma_changed = sigma != old_sigma;
         match &mut self.precond {
-            AnyPrecond::Structured(p) => p.set_rho(new),
-            AnyPrecond::Nystrom(_) => self.build_precond()?,
+            AnyPrecond::Structured(p) if !sigma_changed => p.set_rho(rho),
             AnyPrecond::None(_) => {}
+            _ => self.build_precond()?,
         }
         Ok(())
     }
@@ -346,13 +367,9 @@ impl<T: Real> Solver<T> {
         if certified {
             self.certify();
         }
-        let rho = self.state.rho;
-        // residual balancing (OSQP-style), damped: only on clear imbalance and every 5 iterations
-        if self.settings.adaptive_rho && it % 5 == 0 && stats.primal_rel > 0.0 && stats.dual_rel > 0.0 {
-            let ratio = (stats.primal_rel / stats.dual_rel).sqrt();
-            if !(0.2..=5.0).contains(&ratio) {
-                let _ = self.set_rho((rho * ratio).clamp(1e-6, 1e6));
-            }
+        let (rho, sigma) = (self.state.rho, self.sigma);
+        if self.settings.adaptive_rho && it % 5 == 0 {
+            self.balance(it, &stats);
         }
         let info = IterInfo {
             iteration: it,
@@ -366,15 +383,60 @@ impl<T: Real> Solver<T> {
             cg_iterations: stats.cg_iterations,
             cg_residual: stats.cg_residual,
             rho,
+            sigma,
+            primal_blocks: stats.primal_blocks,
+            dual_blocks: stats.dual_blocks,
         };
         self.history.push(info.clone());
         info
     }
 
+    /// Residual balancing (every 5 iterations): ρ balances the primal and dual residuals, and
+    /// σ the cone block σGu = s against the consensus block u = z (its penalty is ρσ²).
+    /// Each change disturbs ADMM, so the imbalance that triggers one grows with the iteration
+    /// count, a change is at most 10×, nothing moves once both residuals are within tolerance,
+    /// and σ (which costs a new sketch) moves at most every 20 iterations and 8 times.
+    fn balance(&mut self, it: usize, stats: &crate::admm::StepStats) {
+        let tol = self.settings.tol_residual;
+        if stats.primal_rel <= tol && stats.dual_rel <= tol {
+            return;
+        }
+        let ratio = |p: f64, d: f64| if p > 0.0 && d > 0.0 { (p / d).sqrt() } else { 1.0 };
+        let thr = 5.0 * (1.0 + it as f64 / 200.0);
+        let (rho, sigma) = (self.state.rho, self.sigma);
+        let rc = ratio(stats.primal_rel, stats.dual_rel);
+        let new_rho = if rc > 1.0 / thr && rc < thr { rho } else { (rho * rc.clamp(0.1, 10.0)).clamp(1e-8, 1e8) };
+        let mut new_sigma = sigma;
+        if self.sys.relu && self.settings.adaptive_sigma && it >= self.last_sigma_change + 20 && self.sigma_changes < 8 {
+            let r1 = ratio(stats.primal_blocks[0], stats.dual_blocks[0]);
+            let r2 = ratio(stats.primal_blocks[1], stats.dual_blocks[1]);
+            let sr = (r2 / r1).sqrt();
+            if sr > thr.sqrt() || sr < 1.0 / thr.sqrt() {
+                new_sigma = (sigma * sr.clamp(0.1, 10.0)).clamp(1e-4, 1e4);
+                self.last_sigma_change = it;
+                self.sigma_changes += 1;
+            }
+        }
+        if new_rho != rho || new_sigma != sigma {
+            let _ = self.rebalance(new_rho, new_sigma);
+        }
+    }
+
     /// Recomputes the certificate at the current weights.
     pub fn certify(&mut self) -> &Certificate {
         let (st, design, sys, y, beta, cw, sigma) = (&self.state, &mut self.design, &mut self.sys, self.y.as_ref(), &self.beta, &mut self.cert_ws, self.sigma);
-        self.cert = self.pool.install(|| certify(st, design, sys, y, beta, sigma, cw));
+        let mut cert = self.pool.install(|| certify(st, design, sys, y, beta, sigma, cw));
+        // Every bound ever certified stays valid: keep the best one per output.
+        if self.best_lower.len() != cert.lower_bounds.len() {
+            self.best_lower = cert.lower_bounds.clone();
+        }
+        for (b, l) in self.best_lower.iter_mut().zip(&cert.lower_bounds) {
+            *b = b.max(*l);
+        }
+        cert.lower_bounds.clone_from(&self.best_lower);
+        cert.lower_bound = cert.lower_bounds.iter().sum();
+        cert.relative_gap = if cert.objective > 0.0 { (cert.objective - cert.lower_bound) / cert.objective } else { 0.0 };
+        self.cert = cert;
         &self.cert
     }
 
@@ -451,7 +513,15 @@ impl<T: Real> Solver<T> {
     /// The ADMM state (for checkpoints); the cone duals ν are included in `nu`.
     pub fn checkpoint(&self) -> Checkpoint<T> {
         let nu = self.design.shards().iter().flat_map(|s| s.nu.iter().copied()).collect();
-        Checkpoint { state: self.state.clone(), nu, cg_total: self.cg_total, history: self.history.clone(), cert: self.cert.clone() }
+        Checkpoint {
+            state: self.state.clone(),
+            nu,
+            cg_total: self.cg_total,
+            history: self.history.clone(),
+            cert: self.cert.clone(),
+            last_sigma_change: self.last_sigma_change,
+            sigma_changes: self.sigma_changes,
+        }
     }
 
     /// Restores a checkpoint taken from a solver with the same data and settings.
@@ -463,24 +533,25 @@ impl<T: Real> Solver<T> {
         if cp.state.u.len() != self.state.u.len() || cp.nu.len() != total {
             return Err(invalid_data("checkpoint", "shapes do not match this problem (different data, settings or thread count?)"));
         }
+        let (rho, sigma) = (cp.state.rho, cp.state.sigma);
+        // bring the operator to the checkpoint's penalties first, then load its iterates
+        // (rebalancing rescales the duals it finds, so they must be loaded afterwards)
+        if rho != self.state.rho || sigma != self.sigma {
+            self.rebalance(rho, sigma)?;
+        }
+        self.last_sigma_change = cp.last_sigma_change;
+        self.sigma_changes = cp.sigma_changes;
+        self.state = cp.state;
         let mut off = 0;
         for sh in self.design.shards_mut() {
             let l = sh.nu.len();
             sh.nu.copy_from_slice(&cp.nu[off..off + l]);
             off += l;
         }
-        let rho_changed = cp.state.rho != self.state.rho;
-        self.state = cp.state;
         self.cg_total = cp.cg_total;
         self.history = cp.history;
+        self.best_lower = cp.cert.lower_bounds.clone();
         self.cert = cp.cert;
-        if rho_changed {
-            match &mut self.precond {
-                AnyPrecond::Structured(p) => p.set_rho(self.state.rho),
-                AnyPrecond::Nystrom(_) => self.build_precond()?,
-                AnyPrecond::None(_) => {}
-            }
-        }
         Ok(())
     }
 
@@ -550,6 +621,12 @@ pub struct Checkpoint<T> {
     pub history: Vec<IterInfo>,
     /// Last certificate.
     pub cert: Certificate,
+    /// Iteration of the last change of σ.
+    #[serde(default)]
+    pub last_sigma_change: usize,
+    /// Number of σ changes so far.
+    #[serde(default)]
+    pub sigma_changes: usize,
 }
 
 fn contiguous<T: Real>(m: MatRef<'_, T>) -> Vec<T> {

@@ -38,6 +38,12 @@ def fit(
     ``n_patterns``, ``status`` (``"solved"``, ``"max_iterations"``, ``"time_limit"``,
     ``"numerical_error"`` or ``"interrupted"``), ``n_iter``, ``cg_iterations``,
     ``objective``, ``lower_bound``, ``relative_gap``, ``objectives`` and ``lower_bounds`` (per output), ``setup_seconds``,
-    ``solve_seconds`` and ``dtype`` (``"f32"`` or ``"f64"``). Arrays have the input dtype.
+    ``solve_seconds``, ``settings_json`` (the exact ``cronos::Settings`` used, serde JSON, as
+    stored in model files) ``x_borrowed`` / ``y_borrowed`` (whether the input was read in place, without a copy)
+    and ``dtype`` (``"f32"`` or ``"f64"``). Arrays have the input dtype.
     """
+    ...
+
+def default_settings_json() -> str:
+    """``cronos::Settings::default()`` serialised as JSON (the form model files store)."""
     ...

@@ -170,6 +170,7 @@ class _CronosEstimator(BaseEstimator):
         self.n_active_neurons_ = int(res["n_active_neurons"])
         self.n_patterns_ = int(res["n_patterns"])
         self.status_ = str(res["status"])
+        self.settings_json_ = str(res.get("settings_json", ""))
         self.n_outputs_ = int(res["w2"].shape[1])
         if self.status_ == "numerical_error":
             raise FloatingPointError(

@@ -131,6 +131,21 @@ def network_from_convex(activation: str, n_features: int, n_outputs: int, gates:
 
 # -- save / load ---------------------------------------------------------------------------
 def _settings_json(est) -> Dict[str, Any]:
+    """The `cronos::Settings` JSON of a fitted estimator: the exact settings of its fit when
+    recorded (`settings_json_`), else the Rust defaults overlaid with the estimator's params."""
+    stored = getattr(est, "settings_json_", "")
+    if stored:
+        s = json.loads(stored)
+        s["bias"] = True  # sample-weighted fits append the bias column themselves: same layout
+        return s
+    from ._cronos import default_settings_json
+
+    s = json.loads(default_settings_json())
+    s.update(_settings_from_params(est))
+    return s
+
+
+def _settings_from_params(est) -> Dict[str, Any]:
     if est.beta is not None:
         beta = {"Value": float(est.beta)}
     else:
@@ -141,19 +156,10 @@ def _settings_json(est) -> Dict[str, Any]:
         "beta": beta,
         "n_patterns": int(est.n_patterns),
         "bias": True,
-        "rho": None,
-        "adaptive_rho": True,
-        "gamma": 1.0,
         "preconditioner": {"none": "None", "nystrom": "Nystrom", "structured": "Structured"}[str(est.preconditioner).lower()],
-        "rank": {"Adaptive": {"max": 128}},
         "max_iter": int(est.max_iter),
         "time_limit": None if tl is None else {"secs": int(tl), "nanos": int(round((tl - int(tl)) * 1e9)) % 1_000_000_000},
         "tol_gap": float(est.tol_gap),
-        "tol_residual": 1e-4,
-        "cg_max_iter": 50,
-        "cg_tol": 1e-2,
-        "cg_tol_min": None,
-        "certificate_every": 5,
         "seed": int(est.seed),
         "threads": int(est.threads),
     }
@@ -274,6 +280,7 @@ def load(path: _PathLike):
             time_limit=None if s.get("time_limit") is None else s["time_limit"]["secs"] + s["time_limit"]["nanos"] * 1e-9,
         )
         est = cls(**params)
+        est.settings_json_ = json.dumps(s)
         for name in ["gates", "weights", "w1", "b1", "w2", "preprocess_offset", "preprocess_scale"] + (["gate_w", "gate_b"] if gated else []):
             if name not in tensors:
                 raise ValueError(f"{p}: missing tensor `{name}`")
