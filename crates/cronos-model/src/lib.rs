@@ -44,7 +44,6 @@ use faer::{Mat, MatMut, MatRef};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The model-file format version written by this crate. Files with a larger version are refused.
@@ -406,46 +405,14 @@ fn vec_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
-/// renamed into place. Refuses an existing `path` unless `force`. On error nothing is left.
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, synced, then
+/// renamed; see [`cronos_data::atomic_write`]). Refuses an existing `path` unless `force`.
+/// On error nothing is left.
 pub fn atomic_write_bytes(path: &Path, bytes: &[u8], force: bool) -> Result<(), ModelFileError> {
-    let io = |source| ModelFileError::Io { path: path.to_path_buf(), source };
-    let name = path.file_name().ok_or_else(|| ModelFileError::Invalid { path: path.to_path_buf(), reason: "not a file path".into() })?;
-    if !force && std::fs::symlink_metadata(path).is_ok() {
-        return Err(ModelFileError::Exists { path: path.to_path_buf() });
-    }
-    let k = TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_file_name(format!(".{}.tmp-{}-{k}", name.to_string_lossy(), std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    let placed = if force {
-        std::fs::rename(&tmp, path)
-    } else {
-        // hard_link fails if the target appeared meanwhile: never clobber without force
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => std::fs::remove_file(&tmp),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(ModelFileError::Exists { path: path.to_path_buf() });
-            }
-            Err(_) => std::fs::rename(&tmp, path),
-        }
-    };
-    if let Err(e) = placed {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(())
+    cronos_data::atomic_write(path, force, |w| w.write_all(bytes)).map_err(|e| match e {
+        cronos_data::DataError::Exists { .. } => ModelFileError::Exists { path: path.to_path_buf() },
+        other => ModelFileError::Io { path: path.to_path_buf(), source: std::io::Error::other(other.to_string()) },
+    })
 }
 
 impl ModelFile {

@@ -27,8 +27,17 @@ fn main() {
         let x = Mat::<f32>::from_fn(rows.len(), t.d, |i, j| t.get(rows[i], j) / 255.0);
         (x, rows.iter().map(|&i| lab[i]).collect())
     };
-    let (xtr, ltr) = pick(&tr, n_max);
-    let (xte, lte) = pick(&te, usize::MAX);
+    let (mut xtr, ltr) = pick(&tr, n_max);
+    let (mut xte, lte) = pick(&te, usize::MAX);
+    if std::env::var("STD").is_ok() {
+        for j in 0..xtr.ncols() {
+            let m: f32 = (0..xtr.nrows()).map(|i| xtr[(i, j)]).sum::<f32>() / xtr.nrows() as f32;
+            let v: f32 = (0..xtr.nrows()).map(|i| (xtr[(i, j)] - m).powi(2)).sum::<f32>() / xtr.nrows() as f32;
+            let s = if v > 0.0 { v.sqrt() } else { 1.0 };
+            for i in 0..xtr.nrows() { xtr[(i, j)] = (xtr[(i, j)] - m) / s; }
+            for i in 0..xte.nrows() { xte[(i, j)] = (xte[(i, j)] - m) / s; }
+        }
+    }
     let cls: Vec<f64> = if classes.is_empty() { (0..10).map(|c| c as f64).collect() } else { classes.clone() };
     let k = if cls.len() == 2 { 1 } else { cls.len() };
     let enc = |l: &[f64]| Mat::<f32>::from_fn(l.len(), k, |i, c| {

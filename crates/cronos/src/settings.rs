@@ -19,7 +19,7 @@
 //! | `tol_gap` | 1e-3 | > 0 | stop when the certified relative gap is below this |
 //! | `tol_residual` | 1e-4 | > 0 | stop when the relative primal and dual residuals are below this (and the gap is met) |
 //! | `cg_max_iter` | 50 | ≥ 1 | CG iterations per u-step |
-//! | `cg_tol` | 1e-3 | (0, 1) | first relative CG tolerance of the summable forcing sequence tol_k = cg_tol / k^1.5 |
+//! | `cg_tol` | 1e-2 | (0, 1) | first relative CG tolerance of the summable forcing sequence tol_k = cg_tol / k^1.5 |
 //! | `cg_tol_min` | 1e-7 (f64), 1e-5 (f32) | > 0 | floor of the forcing sequence |
 //! | `certificate_every` | 5 | ≥ 1 | ADMM iterations between certificates (one extra pass over X) |
 //! | `seed` | 0 | | seed of gates and sketches |
@@ -138,7 +138,7 @@ impl Default for Settings {
             tol_gap: 1e-3,
             tol_residual: 1e-4,
             cg_max_iter: 50,
-            cg_tol: 1e-3,
+            cg_tol: 1e-2,
             cg_tol_min: None,
             certificate_every: 5,
             seed: 0,
