@@ -10,7 +10,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import cronos  # noqa: E402
 
-FAST = dict(n_patterns=8, max_iter=50)
+# ReLU needs a few hundred ADMM iterations to fit check_regressors_train (score > 0.5) reliably
+FAST = dict(n_patterns=8, max_iter=300)
 
 ESTIMATORS = [
     cronos.ConvexReLUClassifier(**FAST),
