@@ -565,13 +565,19 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             primal_residual: records.iter().map(|r| r.info.primal_residual).collect(),
             dual_residual: records.iter().map(|r| r.info.dual_residual).collect(),
         };
+        // one β per output: show the range, so the title fits whatever the class count
+        let (lo, hi) = beta.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &b| (l.min(b), h.max(b)));
+        let beta_text = if beta.len() == 1 || lo == hi { format!("{lo:.4}") } else { format!("{lo:.4}…{hi:.4} ({} outputs)", beta.len()) };
+        let source = std::path::Path::new(&mf.metadata.data_source)
+            .file_name()
+            .map_or(mf.metadata.data_source.clone(), |f| f.to_string_lossy().into_owned());
         let title = format!(
             "cronos: {}, {}, n={}, P={}, β={}",
             if settings.activation == Activation::Relu { "convex ReLU" } else { "convex gated ReLU" },
-            mf.metadata.data_source,
+            source,
             fit.x.nrows(),
             n_patterns,
-            fmt_list(&beta)
+            beta_text
         );
         cronos_plot::write_report(p, &cronos_plot::ReportInfo { title }, &series).map_err(|e| anyhow!("{}: {e}", p.display()))?;
     }
