@@ -6,8 +6,9 @@
 //!
 //!   p* ≥ ⟨λ, y⟩ − ½‖λ‖².
 //!
-//! We take the residual λ = y − Fz of the returned weights and μ = max(0, −ρν) from the cone
-//! duals (exact at the optimum by the KKT conditions), then scale both by the largest
+//! We take the residual λ = y − Fz of the returned weights and μ_g = t_g·max(0, −ρσν_g) from
+//! the cone duals (exact at the optimum by the KKT conditions, with t_g = 1), t_g ≥ 0 chosen per
+//! group to minimise ‖q_g‖, then scale λ and μ by the largest
 //! t ≤ β / max_g‖q_g‖ (q_g = F_gᵀλ + G_gᵀμ_g) that keeps them feasible, choosing t to
 //! maximise the concave bound t⟨λ,y⟩ − ½t²‖λ‖². Gated ReLU has no μ. Outputs are
 //! independent problems, so bounds and objectives add up.
@@ -38,12 +39,13 @@ pub struct CertWorkspace<T: Real> {
     fz: Mat<T>,
     lam: Mat<T>,
     q: Vec<T>,
+    qb: Vec<T>,
 }
 
 impl<T: Real> CertWorkspace<T> {
     /// Buffers for n rows, k outputs and weights of length `len`.
     pub fn new(n: usize, k: usize, len: usize) -> Self {
-        CertWorkspace { fz: Mat::zeros(n, k), lam: Mat::zeros(n, k), q: vec![T::default(); len] }
+        CertWorkspace { fz: Mat::zeros(n, k), lam: Mat::zeros(n, k), q: vec![T::default(); len], qb: vec![T::default(); len] }
     }
     /// F z of the last certificate (n × k), i.e. the training predictions of the convex model.
     pub fn predictions(&self) -> MatRef<'_, T> {
@@ -71,7 +73,18 @@ pub fn certify<T: Real>(
         }
     }
     if sys.relu {
-        design.certificate_pass(ws.lam.as_ref(), T::from_f64(st.rho * sigma), crate::system::view_mut(&mut ws.q, d));
+        design.certificate_pass(ws.lam.as_ref(), T::from_f64(st.rho * sigma), crate::system::view_mut(&mut ws.q, d), crate::system::view_mut(&mut ws.qb, d));
+        // per group, the best multiple t ≥ 0 of the ADMM multipliers: q = a + t·b with
+        // t = argmin ‖a + t b‖ (any μ ≥ 0 keeps the bound valid, so this only tightens it)
+        for g in 0..ws.q.len() / d {
+            let s = g * d..(g + 1) * d;
+            let (ab, bb) = (crate::real::dot(&ws.q[s.clone()], &ws.qb[s.clone()]), crate::real::sum_sq(&ws.qb[s.clone()]));
+            let t = if bb > 0.0 { (-ab / bb).max(0.0) } else { 0.0 };
+            let t = T::from_f64(t);
+            for i in s {
+                ws.q[i] += t * ws.qb[i];
+            }
+        }
     } else {
         sys.ft(design, ws.lam.as_ref(), &mut ws.q);
     }

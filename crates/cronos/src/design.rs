@@ -283,17 +283,19 @@ impl<T: Real> Design<T> {
     }
 
     /// Dual certificate pass (ReLU): for output c, pattern j and sign ± (v / w blocks),
-    /// `q = Xᵀ(±D_j λ_c + (2D_j − I) μ)` with μ = max(0, −ρσ ν) (q is d × 2P·k); pass ρσ as `rho`.
-    pub fn certificate_pass(&mut self, lam: MatRef<'_, T>, rho: T, mut q: MatMut<'_, T>) {
+    /// `a = Xᵀ(±D_j λ_c)` and `b = Xᵀ((2D_j − I) μ)` with μ = max(0, −ρσ ν), both d × 2P·k, in
+    /// one pass over X (pass ρσ as `rho`); the caller combines them as a + t·b per group.
+    pub fn certificate_pass(&mut self, lam: MatRef<'_, T>, rho: T, mut a: MatMut<'_, T>, mut b: MatMut<'_, T>) {
         let (p, k) = (self.p(), lam.ncols());
         let w = 2 * p * k;
         let (x, pat) = (self.x.as_ref(), &self.patterns);
         self.shards.par_iter_mut().for_each(|sh| {
-            let mut acc = sh.acc.as_mut().subcols_mut(0, w);
+            let mut acc = sh.acc.as_mut().subcols_mut(0, 2 * w);
             acc.fill(T::default());
             let (r0, nr) = (sh.rows.start, sh.rows.len());
             for (b0, bl) in blocks(&sh.rows.clone()) {
                 pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
+                let (s_a, s_b) = sh.s[..2 * w * bl].split_at_mut(w * bl);
                 for col in 0..w {
                     let (c, b) = (col / (2 * p), col % (2 * p));
                     let (j, sign) = if b < p { (b, 1.0) } else { (b - p, -1.0) };
@@ -301,19 +303,21 @@ impl<T: Real> Design<T> {
                     let m = &sh.mask[j * bl..(j + 1) * bl];
                     let lc = &lam.col(c).try_as_col_major().unwrap().as_slice()[b0..b0 + bl];
                     let nu = &sh.nu[col * nr + (b0 - r0)..col * nr + (b0 - r0) + bl];
-                    let dst = &mut sh.s[col * bl..(col + 1) * bl];
+                    let (da, db) = (&mut s_a[col * bl..(col + 1) * bl], &mut s_b[col * bl..(col + 1) * bl]);
                     for i in 0..bl {
                         let e = m[i] + m[i] - T::from_f64(1.0);
                         let mu = -rho * nu[i];
                         let mu = if mu > T::default() { mu } else { T::default() };
-                        dst[i] = sign * m[i] * lc[i] + e * mu;
+                        da[i] = sign * m[i] * lc[i];
+                        db[i] = e * mu;
                     }
                 }
-                let sv = MatRef::from_column_major_slice(&sh.s[..bl * w], bl, w);
+                let sv = MatRef::from_column_major_slice(&sh.s[..bl * 2 * w], bl, 2 * w);
                 matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
             }
         });
-        reduce_into(q.as_mut(), &self.shards, 0);
+        reduce_into(a.as_mut(), &self.shards, 0);
+        reduce_into(b.as_mut(), &self.shards, w);
     }
 
     /// The d × d Gram XᵀX, summed over shards.

@@ -16,7 +16,7 @@ use crate::pcg::{IdentityPrecond, Precond};
 use crate::precond::{BlockWhitener, NystromPrecond, StructuredPrecond};
 use crate::real::Real;
 use crate::settings::{Activation, Beta, PrecondKind, Rank, Settings};
-use crate::system::{view, view_mut, System};
+use crate::system::{view, System};
 use faer::{Mat, MatRef, Par, Side};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -587,24 +587,15 @@ impl<T: Real> Solver<T> {
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         self.pool.install(f)
     }
-    #[doc(hidden)]
+    /// Applies the u-step operator I + FᵀF/ρ + σ²GᵀG at the current ρ (benchmarks, tests).
     pub fn apply_system(&mut self, u: &[T], out: &mut [T]) {
         let rho = T::from_f64(self.state.rho);
         let (design, sys) = (&mut self.design, &mut self.sys);
         self.pool.install(|| sys.apply(design, rho, u, out));
     }
-    #[doc(hidden)]
+    /// Length of the weight vector (d·nb·k).
     pub fn weights_len(&self) -> usize {
         self.state.u.len()
-    }
-    #[doc(hidden)]
-    pub fn internal_scale(&self) -> f64 {
-        self.scale
-    }
-    #[doc(hidden)]
-    pub fn sys_view(&self, w: &[T]) -> Mat<T> {
-        let _ = view_mut::<T>;
-        view(w, self.sys.d).to_owned()
     }
 }
 
