@@ -395,7 +395,8 @@ impl<T: Real> Solver<T> {
     /// σ the cone block σGu = s against the consensus block u = z (its penalty is ρσ²).
     /// Each change disturbs ADMM, so the imbalance that triggers one grows with the iteration
     /// count, a change is at most 10×, nothing moves once both residuals are within tolerance,
-    /// and σ (which costs a new sketch) moves at most every 20 iterations and 8 times.
+    /// and σ (which costs a new sketch) moves from iteration 50 on, at most every 50 iterations and 8
+    /// times: early residual ratios are dominated by the start-up transient.
     fn balance(&mut self, it: usize, stats: &crate::admm::StepStats) {
         let tol = self.settings.tol_residual;
         if stats.primal_rel <= tol && stats.dual_rel <= tol {
@@ -407,7 +408,7 @@ impl<T: Real> Solver<T> {
         let rc = ratio(stats.primal_rel, stats.dual_rel);
         let new_rho = if rc > 1.0 / thr && rc < thr { rho } else { (rho * rc.clamp(0.1, 10.0)).clamp(1e-8, 1e8) };
         let mut new_sigma = sigma;
-        if self.sys.relu && self.settings.adaptive_sigma && it >= self.last_sigma_change + 20 && self.sigma_changes < 8 {
+        if self.sys.relu && self.settings.adaptive_sigma && it >= 50 && it >= self.last_sigma_change + 50 && self.sigma_changes < 8 {
             let r1 = ratio(stats.primal_blocks[0], stats.dual_blocks[0]);
             let r2 = ratio(stats.primal_blocks[1], stats.dual_blocks[1]);
             let sr = (r2 / r1).sqrt();
