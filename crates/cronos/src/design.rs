@@ -320,10 +320,26 @@ impl<T: Real> Design<T> {
         reduce_into(b.as_mut(), &self.shards, w);
     }
 
-    /// The d × d Gram XᵀX, summed over shards.
-    pub fn gram(&self, par: Par) -> Mat<T> {
-        let mut k = Mat::<T>::zeros(self.d(), self.d());
-        matmul(k.as_mut(), Accum::Replace, self.x.transpose(), self.x.as_ref(), T::from_f64(1.0), par);
+    /// The d × d Gram XᵀX, summed over shards and row blocks (a whole-matrix product would
+    /// let the GEMM pack copies of X, doubling the peak memory).
+    pub fn gram(&self, _par: Par) -> Mat<T> {
+        let d = self.d();
+        let parts: Vec<Mat<T>> = self
+            .shards
+            .par_iter()
+            .map(|sh| {
+                let mut k = Mat::<T>::zeros(d, d);
+                for (b0, bl) in blocks(&sh.rows) {
+                    let xb = self.x.as_ref().subrows(b0, bl);
+                    matmul(k.as_mut(), Accum::Add, xb.transpose(), xb, T::from_f64(1.0), Par::Seq);
+                }
+                k
+            })
+            .collect();
+        let mut k = parts[0].clone();
+        for p in &parts[1..] {
+            k += p;
+        }
         k
     }
 

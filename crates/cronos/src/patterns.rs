@@ -107,8 +107,12 @@ pub fn sample_patterns<T: Real>(x: MatRef<'_, T>, p: usize, seed: u64, par: Par)
             T::from_f64(g)
         });
         draws += batch;
+        // by row blocks: a whole-matrix product would let the GEMM pack a copy of X
         let mut z = Mat::<T>::zeros(n, batch);
-        matmul(z.as_mut(), Accum::Replace, x, h.as_ref(), T::from_f64(1.0), par);
+        for r0 in (0..n).step_by(8192) {
+            let rows = 8192.min(n - r0);
+            matmul(z.as_mut().subrows_mut(r0, rows), Accum::Replace, x.subrows(r0, rows), h.as_ref(), T::from_f64(1.0), par);
+        }
         for j in 0..batch {
             if kept_gates.len() == p {
                 break;
