@@ -322,7 +322,7 @@ impl<T: Real> Design<T> {
 
     /// The d × d Gram XᵀX, summed over shards and row blocks (a whole-matrix product would
     /// let the GEMM pack copies of X, doubling the peak memory).
-    pub fn gram(&self, _par: Par) -> Mat<T> {
+    pub fn gram(&self) -> Mat<T> {
         let d = self.d();
         let parts: Vec<Mat<T>> = self
             .shards

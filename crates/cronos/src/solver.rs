@@ -231,7 +231,7 @@ impl<T: Real> Solver<T> {
         let nu_cols = if relu { 2 * p * k } else { 0 };
         let mut design = Design::new(xs, sampled.patterns, threads, nb * k, nu_cols);
         let sigma = settings.constraint_scale;
-        let gram0 = pool.install(|| design.gram(Par::rayon(0)));
+        let gram0 = pool.install(|| design.gram());
         let mut sys = System::new(&design, relu, &gram0 * faer::Scale(T::from_f64(sigma * sigma)));
         let y = y.to_owned();
         let mut fty = vec![T::default(); len];

@@ -25,7 +25,7 @@ fn setup(n: usize, d: usize, p: usize, relu: bool, k: usize, shards: usize) -> (
     let s = sample_patterns(x.as_ref(), p, 4, Par::Seq);
     let nb = if relu { 2 * s.patterns.p() } else { s.patterns.p() };
     let mut design = Design::new(x.clone(), s.patterns, shards, nb * k, 2 * p * k);
-    let gram = design.gram(Par::Seq);
+    let gram = design.gram();
     let sys = System::new(&design, relu, gram);
     let _ = &mut design;
     (design, sys, x)
