@@ -378,20 +378,9 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             status = Status::MaxIterations;
             break;
         }
-        let mut info = solver.step();
-        if !(info.primal_residual.is_finite() && info.objective.is_finite()) {
-            status = Status::NumericalError;
-            break;
-        }
-        let mut converged = info.primal_residual <= settings.tol_residual && info.relative_gap <= settings.tol_gap;
-        if converged && !info.certified {
-            let c = solver.certify().clone();
-            converged = c.relative_gap <= settings.tol_gap;
-            info.objective = c.objective;
-            info.lower_bound = c.lower_bound;
-            info.relative_gap = c.relative_gap;
-            info.certified = true;
-        }
+        solver.step();
+        // the library's own termination test (NaN, certified convergence, limits)
+        let (info, end) = solver.termination(t_solve.elapsed());
         let mut rec = Record { info: info.clone(), train: None, test: None, val: None };
         if info.certified {
             rec.train = Some(score_of(solver.train_predictions(), &fit));
@@ -447,8 +436,8 @@ pub fn run(a: TrainArgs) -> Result<i32> {
                 write_checkpoint(p, &solver, &records, &best, &fingerprint, &settings)?;
             }
         }
-        if converged {
-            status = Status::Solved;
+        if let Some(s @ (Status::Solved | Status::NumericalError)) = end {
+            status = s;
             break;
         }
         if interrupted {
@@ -460,12 +449,8 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             early = true;
             break;
         }
-        if info.iteration >= settings.max_iter {
-            status = Status::MaxIterations;
-            break;
-        }
-        if settings.time_limit.is_some_and(|l| t_solve.elapsed() >= l) {
-            status = Status::TimeLimit;
+        if let Some(s) = end {
+            status = s;
             break;
         }
     }

@@ -342,13 +342,6 @@ impl<T: Real> Design<T> {
         }
         k
     }
-
-    /// Resets the cone duals ν to zero.
-    pub fn reset_nu(&mut self) {
-        for s in &mut self.shards {
-            s.nu.fill(T::default());
-        }
-    }
 }
 
 /// `a = X[b0..b0+bl, :] · rhs` into the front of `buf`; returns the filled slice.

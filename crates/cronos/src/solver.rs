@@ -441,6 +441,40 @@ impl<T: Real> Solver<T> {
         &self.cert
     }
 
+    /// Termination test after a [`Solver::step`], for callers that drive the loop themselves:
+    /// NaN/Inf → `NumericalError`; certified gap and primal residual within tolerance →
+    /// `Solved` (a claim made on a stale certificate is confirmed on a fresh one first, and the
+    /// last report updated); then the iteration and time limits (`elapsed`: time since the
+    /// solve started). Returns the last report and the status, if the solve should end.
+    pub fn termination(&mut self, elapsed: std::time::Duration) -> (IterInfo, Option<Status>) {
+        let info = self.history.last().cloned().unwrap_or_default();
+        if !(info.primal_residual.is_finite() && info.objective.is_finite()) {
+            return (info, Some(Status::NumericalError));
+        }
+        let mut converged = info.primal_residual <= self.settings.tol_residual && info.relative_gap <= self.settings.tol_gap;
+        if converged && !info.certified {
+            let c = self.certify().clone();
+            converged = c.relative_gap <= self.settings.tol_gap;
+            if let Some(h) = self.history.last_mut() {
+                h.objective = c.objective;
+                h.lower_bound = c.lower_bound;
+                h.relative_gap = c.relative_gap;
+                h.certified = true;
+            }
+        }
+        let info = self.history.last().cloned().unwrap_or(info);
+        let end = if converged {
+            Some(Status::Solved)
+        } else if self.state.iteration >= self.settings.max_iter {
+            Some(Status::MaxIterations)
+        } else if self.settings.time_limit.is_some_and(|l| elapsed >= l) {
+            Some(Status::TimeLimit)
+        } else {
+            None
+        };
+        (info, end)
+    }
+
     /// Runs until a termination criterion holds.
     pub fn solve(&mut self) -> Solution {
         self.solve_with(|_| Control::Continue)
@@ -450,36 +484,14 @@ impl<T: Real> Solver<T> {
     pub fn solve_with(&mut self, mut callback: impl FnMut(&IterInfo) -> Control) -> Solution {
         let t0 = Instant::now();
         let status = loop {
-            let info = self.step();
-            let nan = !(info.primal_residual.is_finite() && info.objective.is_finite());
-            if nan {
-                break Status::NumericalError;
-            }
-            let mut converged = info.primal_residual <= self.settings.tol_residual && info.relative_gap <= self.settings.tol_gap;
-            if converged && !info.certified {
-                // confirm on a fresh certificate before declaring success
-                let c = self.certify().clone();
-                converged = c.relative_gap <= self.settings.tol_gap;
-                if let Some(h) = self.history.last_mut() {
-                    h.objective = c.objective;
-                    h.lower_bound = c.lower_bound;
-                    h.relative_gap = c.relative_gap;
-                    h.certified = true;
-                }
-            }
-            let last = self.history.last().cloned().unwrap_or(info);
+            self.step();
+            let (last, end) = self.termination(t0.elapsed());
             let stop = callback(&last) == Control::Stop;
-            if converged {
-                break Status::Solved;
-            }
-            if stop {
-                break Status::Interrupted;
-            }
-            if self.state.iteration >= self.settings.max_iter {
-                break Status::MaxIterations;
-            }
-            if self.settings.time_limit.is_some_and(|l| t0.elapsed() >= l) {
-                break Status::TimeLimit;
+            match end {
+                Some(s @ (Status::Solved | Status::NumericalError)) => break s,
+                _ if stop => break Status::Interrupted,
+                Some(s) => break s,
+                None => {}
             }
         };
         if !self.history.last().is_some_and(|h| h.certified) {
@@ -583,10 +595,6 @@ impl<T: Real> Solver<T> {
     /// Bytes held by the design (X, patterns, shard buffers and cone duals).
     pub fn design_bytes(&self) -> usize {
         self.design.bytes()
-    }
-    /// Runs `f` on the solver's thread pool.
-    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        self.pool.install(f)
     }
     /// Applies the u-step operator I + FᵀF/ρ + σ²GᵀG at the current ρ (benchmarks, tests).
     pub fn apply_system(&mut self, u: &[T], out: &mut [T]) {
