@@ -4,7 +4,9 @@
 //! Every product over rows is a sum of per-shard products, so a shard is the unit of both
 //! thread parallelism (one shard per worker, each with its own buffers and accumulator,
 //! reduced in shard order so results are bit-identical for a given thread count) and of
-//! any future distribution over processes. Inside a shard, rows are streamed in blocks: a
+//! distribution over processes: with several ranks (see [`crate::comm`]) each holds its own
+//! rows, and every reduction over shards is followed by a sum over ranks in the same tree
+//! order, so K one-thread ranks compute the sums of a K-thread process bit for bit. Inside a shard, rows are streamed in blocks: a
 //! block's 0/1 masks are unpacked once and every kernel is two GEMMs with an elementwise
 //! pass between them, so all P patterns (and all outputs) go through X together.
 //!
@@ -14,12 +16,14 @@
 
 #![allow(non_snake_case)]
 
+use crate::comm::{self, tree_reduce, Comm};
 use crate::patterns::Patterns;
 use crate::real::Real;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Rows per streamed block: large enough for GEMM efficiency, small enough for L2/L3.
 const BLOCK: usize = 1024;
@@ -53,18 +57,31 @@ pub struct Design<T: Real> {
     patterns: Patterns,
     shards: Vec<Shard<T>>,
     width: usize,
+    comm: Arc<dyn Comm>,
+}
+
+/// The row ranges of `threads` shards over `n` rows (clamped to 1..=n shards): the one
+/// partition used by the design and by the solver's own sums over rows.
+pub fn shard_rows(n: usize, threads: usize) -> Vec<Range<usize>> {
+    let threads = threads.clamp(1, n.max(1));
+    (0..threads).map(|t| (t * n / threads)..((t + 1) * n / threads)).collect()
 }
 
 impl<T: Real> Design<T> {
     /// Splits `x` into `threads` row shards with buffers for up to `width` columns per pass
     /// (`2·width` for backward passes) and `nu_cols` dual columns per row.
     pub fn new(x: Mat<T>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize) -> Self {
+        Self::with_comm(x, patterns, threads, width, nu_cols, comm::local())
+    }
+
+    /// As [`Design::new`] for this rank's rows of a distributed design: every reduction over
+    /// rows is also summed over the ranks of `comm`.
+    pub fn with_comm(x: Mat<T>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize, comm: Arc<dyn Comm>) -> Self {
         let (n, d, p) = (x.nrows(), x.ncols(), patterns.p());
-        let threads = threads.clamp(1, n.max(1));
         let width = width.max(p);
-        let shards = (0..threads)
-            .map(|t| {
-                let rows = (t * n / threads)..((t + 1) * n / threads);
+        let shards = shard_rows(n, threads)
+            .into_iter()
+            .map(|rows| {
                 let bl = BLOCK.min(rows.len()).max(1);
                 Shard {
                     mask: vec![T::default(); bl * p],
@@ -76,7 +93,16 @@ impl<T: Real> Design<T> {
                 }
             })
             .collect();
-        Design { x, patterns, shards, width }
+        Design { x, patterns, shards, width, comm }
+    }
+
+    /// The communicator the reductions over rows go through.
+    pub fn comm(&self) -> &dyn Comm {
+        &*self.comm
+    }
+    /// A shared handle to the communicator.
+    pub fn comm_arc(&self) -> Arc<dyn Comm> {
+        self.comm.clone()
     }
 
     /// Number of rows n.
@@ -223,7 +249,7 @@ impl<T: Real> Design<T> {
                     matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
                 }
             });
-            reduce_into(out.as_mut().subcols_mut(c0 * p, w), &self.shards, 0);
+            reduce_into(out.as_mut().subcols_mut(c0 * p, w), &self.shards, 0, &*self.comm);
         }
     }
 
@@ -273,13 +299,16 @@ impl<T: Real> Design<T> {
                 st
             })
             .collect();
-        reduce_into(gts.as_mut(), &self.shards, 0);
-        reduce_into(gtnu.as_mut(), &self.shards, w);
-        stats.iter().fold(SlackStats::default(), |a, b| SlackStats {
+        reduce_into(gts.as_mut(), &self.shards, 0, &*self.comm);
+        reduce_into(gtnu.as_mut(), &self.shards, w, &*self.comm);
+        let st = tree_reduce(stats, |a, b| SlackStats {
             primal_sq: a.primal_sq + b.primal_sq,
             gu_sq: a.gu_sq + b.gu_sq,
             s_sq: a.s_sq + b.s_sq,
-        })
+        });
+        let mut v = [st.primal_sq, st.gu_sq, st.s_sq];
+        self.comm.sum_f64(&mut v);
+        SlackStats { primal_sq: v[0], gu_sq: v[1], s_sq: v[2] }
     }
 
     /// Dual certificate pass (ReLU): for output c, pattern j and sign ± (v / w blocks),
@@ -316,8 +345,8 @@ impl<T: Real> Design<T> {
                 matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
             }
         });
-        reduce_into(a.as_mut(), &self.shards, 0);
-        reduce_into(b.as_mut(), &self.shards, w);
+        reduce_into(a.as_mut(), &self.shards, 0, &*self.comm);
+        reduce_into(b.as_mut(), &self.shards, w, &*self.comm);
     }
 
     /// The d × d Gram XᵀX, summed over shards and row blocks (a whole-matrix product would
@@ -336,10 +365,8 @@ impl<T: Real> Design<T> {
                 k
             })
             .collect();
-        let mut k = parts[0].clone();
-        for p in &parts[1..] {
-            k += p;
-        }
+        let mut k = tree_reduce(parts, |a, b| a + b);
+        sum_mat(k.as_mut(), &*self.comm);
         k
     }
 }
@@ -369,12 +396,58 @@ fn split_rows<'a, T: Real>(mut m: MatMut<'a, T>, shards: &[Shard<T>]) -> Vec<Mat
     out
 }
 
-/// `out = Σ_shards acc[:, c0 .. c0 + out.ncols()]`, in shard order.
-fn reduce_into<T: Real>(mut out: MatMut<'_, T>, shards: &[Shard<T>], c0: usize) {
+/// `out = Σ_shards acc[:, c0 .. c0 + out.ncols()]` in the tree order of
+/// [`comm::tree_reduce`], then summed over ranks.
+fn reduce_into<T: Real>(mut out: MatMut<'_, T>, shards: &[Shard<T>], c0: usize, comm: &dyn Comm) {
     let w = out.ncols();
-    out.copy_from(shards[0].acc.as_ref().subcols(c0, w));
-    for sh in &shards[1..] {
-        out += sh.acc.as_ref().subcols(c0, w);
+    let leaf = |i: usize| shards[i].acc.as_ref().subcols(c0, w);
+    tree_into(out.as_mut(), 0, shards.len().next_power_of_two(), shards.len(), &leaf);
+    sum_mat(out, comm);
+}
+
+/// `out = Σ leaves lo .. min(lo + span, n)` (span a power of two), left half + right half:
+/// the same association as [`comm::tree_reduce`], without its per-node allocations for the
+/// common one- and two-shard cases.
+fn tree_into<'a, T: Real>(mut out: MatMut<'_, T>, lo: usize, span: usize, n: usize, leaf: &dyn Fn(usize) -> MatRef<'a, T>) {
+    if span == 1 {
+        out.copy_from(leaf(lo));
+        return;
+    }
+    let h = span / 2;
+    tree_into(out.as_mut(), lo, h, n, leaf);
+    if lo + h < n {
+        if h == 1 {
+            out += leaf(lo + 1);
+        } else {
+            let mut right = Mat::<T>::zeros(out.nrows(), out.ncols());
+            tree_into(right.as_mut(), lo + h, h, n, leaf);
+            out += right;
+        }
+    }
+}
+
+/// Sums a matrix over ranks in place (no-op on one rank).
+fn sum_mat<T: Real>(mut m: MatMut<'_, T>, comm: &dyn Comm) {
+    if comm.size() == 1 {
+        return;
+    }
+    let (r, c) = (m.nrows(), m.ncols());
+    match m.as_mut().try_as_col_major_mut() {
+        Some(v) if c <= 1 || v.col_stride() == r as isize => {
+            // contiguous: sum in place
+            // SAFETY: column-major with column stride = rows, so the r·c entries are one block.
+            let s = unsafe { std::slice::from_raw_parts_mut(v.as_ptr_mut(), r * c) };
+            comm::sum_real(comm, s);
+        }
+        _ => {
+            let mut buf: Vec<T> = (0..c).flat_map(|j| (0..r).map(move |i| (i, j))).map(|(i, j)| m[(i, j)]).collect();
+            comm::sum_real(comm, &mut buf);
+            for j in 0..c {
+                for i in 0..r {
+                    m[(i, j)] = buf[j * r + i];
+                }
+            }
+        }
     }
 }
 

@@ -39,6 +39,13 @@ pub enum CronosError {
         /// What is wrong.
         reason: String,
     },
+    /// A distributed solve's ranks failed their start-up validation or disagree (settings,
+    /// widths, scalar type); names each rank and its problem.
+    #[error("distributed start-up check failed: {reason}")]
+    Distributed {
+        /// Every failing rank with its problem.
+        reason: String,
+    },
     /// I/O failure.
     #[error("{path}: {source}")]
     Io {

@@ -39,6 +39,9 @@
 
 pub mod admm;
 pub mod certificate;
+pub mod comm;
+#[cfg(feature = "mpi")]
+pub mod comm_mpi;
 pub mod design;
 pub mod error;
 pub mod model;
@@ -52,6 +55,9 @@ pub mod solver;
 pub mod system;
 
 pub use certificate::Certificate;
+pub use comm::{Comm, LocalComm};
+#[cfg(feature = "mpi")]
+pub use comm_mpi::MpiComm;
 pub use error::{CronosError, Result};
 pub use model::{Model, Network};
 pub use real::Real;

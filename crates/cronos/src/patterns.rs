@@ -4,13 +4,19 @@
 //! `u64`s, bit `i % 64` of word `i / 64` being 1 when sample i is active. Duplicates and
 //! all-zero patterns are dropped and more gates are drawn until P distinct patterns exist
 //! (at most `16 P + 64` draws, so tiny data sets with few possible patterns still finish).
+//!
+//! With rows on several ranks, a pattern is a column of bits spread over the ranks: it is
+//! all-zero, or equal to another, only when it is so on every rank. Gates come from the shared
+//! seed (no communication); per batch, each rank counts its active rows per candidate and flags
+//! which earlier patterns each candidate equals on its rows, and one sum over ranks turns these
+//! into the global answers, so every rank keeps the same gates as a single process would.
 
+use crate::comm::{Comm, LocalComm};
 use crate::real::Real;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
-use std::collections::HashSet;
 
 /// Bit-packed activation patterns of the training rows.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,13 +97,20 @@ pub struct SampledPatterns<T: Real> {
 /// Draws Gaussian gates with `seed` until `p` distinct non-zero patterns exist on `x`
 /// (or the draw cap is hit, in which case fewer patterns are returned).
 pub fn sample_patterns<T: Real>(x: MatRef<'_, T>, p: usize, seed: u64, par: Par) -> SampledPatterns<T> {
+    sample_patterns_distributed(x, p, seed, par, &LocalComm)
+}
+
+/// [`sample_patterns`] when `x` holds this rank's rows of a design spread over `comm`:
+/// all-zero and duplicate are decided on the whole column (collective; every rank gets the
+/// same gates, and the patterns of its own rows).
+pub fn sample_patterns_distributed<T: Real>(x: MatRef<'_, T>, p: usize, seed: u64, par: Par, comm: &dyn Comm) -> SampledPatterns<T> {
     let (n, d) = (x.nrows(), x.ncols());
     let max_draws = 16 * p + 64;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
     let words = n.div_ceil(64);
-    let mut seen: HashSet<Vec<u64>> = HashSet::new();
     let mut kept_gates: Vec<Vec<T>> = Vec::with_capacity(p);
     let mut kept_bits: Vec<u64> = Vec::with_capacity(words * p);
+    let mut kept_hash: Vec<u64> = Vec::with_capacity(p);
     let mut draws = 0;
     let zero = T::from_f64(0.0);
     while kept_gates.len() < p && draws < max_draws {
@@ -113,20 +126,57 @@ pub fn sample_patterns<T: Real>(x: MatRef<'_, T>, p: usize, seed: u64, par: Par)
             let rows = 8192.min(n - r0);
             matmul(z.as_mut().subrows_mut(r0, rows), Accum::Replace, x.subrows(r0, rows), h.as_ref(), T::from_f64(1.0), par);
         }
+        let cand: Vec<Vec<u64>> = (0..batch)
+            .map(|j| {
+                let mut w = vec![0u64; words];
+                for i in 0..n {
+                    if z[(i, j)] >= zero {
+                        w[i / 64] |= 1 << (i % 64);
+                    }
+                }
+                w
+            })
+            .collect();
+        drop(z);
+        let cand_hash: Vec<u64> = cand.iter().map(|w| hash_words(w)).collect();
+        // flags: [active rows of candidate j] then, for each j, [equal to kept m] for every
+        // kept pattern m and [equal to candidate i] for every earlier candidate i < j
+        let kb = kept_gates.len();
+        let mut flags = vec![0.0f64; batch + batch * kb + batch * (batch - 1) / 2];
+        for (j, w) in cand.iter().enumerate() {
+            flags[j] = w.iter().map(|b| b.count_ones() as f64).sum();
+        }
+        let mut o = batch;
         for j in 0..batch {
+            for m in 0..kb {
+                let km = &kept_bits[m * words..(m + 1) * words];
+                flags[o + m] = f64::from(u8::from(kept_hash[m] == cand_hash[j] && km == &cand[j][..]));
+            }
+            o += kb;
+            for i in 0..j {
+                flags[o + i] = f64::from(u8::from(cand_hash[i] == cand_hash[j] && cand[i] == cand[j]));
+            }
+            o += j;
+        }
+        comm.sum_f64(&mut flags);
+        let everywhere = comm.size() as f64;
+        // the sequential rule of one process: keep a candidate unless it is all-zero or equals
+        // a pattern kept before it (from an earlier batch or earlier in this one)
+        let mut kept_here: Vec<usize> = Vec::new();
+        let mut o = batch;
+        for j in 0..batch {
+            let row = &flags[o..o + kb + j];
+            o += kb + j;
             if kept_gates.len() == p {
                 break;
             }
-            let mut w = vec![0u64; words];
-            for i in 0..n {
-                if z[(i, j)] >= zero {
-                    w[i / 64] |= 1 << (i % 64);
-                }
-            }
-            if w.iter().all(|&b| b == 0) || !seen.insert(w.clone()) {
+            let dup = row[..kb].iter().any(|&f| f == everywhere) || kept_here.iter().any(|&i| row[kb + i] == everywhere);
+            if flags[j] == 0.0 || dup {
                 continue;
             }
-            kept_bits.extend_from_slice(&w);
+            kept_here.push(j);
+            kept_bits.extend_from_slice(&cand[j]);
+            kept_hash.push(cand_hash[j]);
             kept_gates.push((0..d).map(|i| h[(i, j)]).collect());
         }
     }
@@ -135,9 +185,15 @@ pub fn sample_patterns<T: Real>(x: MatRef<'_, T>, p: usize, seed: u64, par: Par)
     SampledPatterns { gates, patterns: Patterns { n, p: pk, words, bits: kept_bits }, draws }
 }
 
+/// FNV-1a over the words of a pattern (a pre-check before comparing the words).
+fn hash_words(w: &[u64]) -> u64 {
+    w.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b).wrapping_mul(0x0100_0000_01b3))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     fn data(n: usize, d: usize) -> Mat<f64> {
         Mat::from_fn(n, d, |i, j| ((i * 7 + j * 13) % 11) as f64 - 5.0 + if j == d - 1 { 6.0 } else { 0.0 })
