@@ -1,6 +1,6 @@
 //! One CRONOS-AM or baseline run on the bundled Fashion-MNIST, for tuning by hand.
 //!
-//! `cargo run --release -p cronos-deep --example am_run -- am|adam|adamw|sgd EPOCHS [c1 c2 P max_iter head_rows lr]`
+//! `cargo run --release -p cronos-deep --example am_run -- am|am-adamw|adam|adamw|sgd EPOCHS [c1 c2 P max_iter head_rows lr dense]`
 
 use cronos_deep::head::HeadConfig;
 use cronos_deep::{train_am, train_baseline, AmConfig, Arch, BaselineConfig, Dataset, EvalSets, Loss, OptimizerKind};
@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let num = |i: usize, d: f64| a.get(i).map(|s| s.parse::<f64>().expect("number")).unwrap_or(d);
     let method = a.first().map(String::as_str).unwrap_or("am").to_string();
     let epochs = num(1, 2.0) as usize;
-    let arch = Arch::Cnn { c1: num(2, 16.0) as usize, c2: num(3, 32.0) as usize };
+    let arch = Arch::Cnn { c1: num(2, 16.0) as usize, c2: num(3, 32.0) as usize, dense: num(8, 128.0) as usize };
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-mnist"));
     let classes: Vec<f64> = (0..10).map(|c| c as f64).collect();
     let all = Dataset::from_table(&cronos_data::load_idx_dir(dir, cronos_data::Split::Train)?, &classes, &[28, 28, 1], 1.0 / 255.0)?;
@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.train_loss.map(|l| (l * 1e4).round() / 1e4),
             p.val_accuracy.unwrap_or(0.0),
             p.test_accuracy.unwrap_or(0.0),
-            p.head.as_ref().map(|h| format!("obj {:.4e} gap {:.2e} its {} {:.1}s m={}", h.objective, h.relative_gap, h.admm_iterations, h.seconds, h.active_neurons)).unwrap_or_default()
+            p.head.as_ref().map(|h| format!("obj {:.4e} gap {:.2e} its {} {:.1}s m={} warm={}", h.objective, h.relative_gap, h.admm_iterations, h.seconds, h.active_neurons, h.warm_started)).unwrap_or_default()
         )
     };
     let lr = num(7, 1e-3) as f32;

@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = cronos_data::load_idx_dir(std::path::Path::new(dir), cronos_data::Split::Train)?;
     let classes: Vec<f64> = (0..10).map(|c| c as f64).collect();
     let train = Dataset::from_table(&t, &classes, &[28, 28, 1], 1.0 / 255.0)?;
-    let arch = Arch::Cnn { c1, c2 };
+    let arch = Arch::Cnn { c1, c2, dense: 0 };
     let mut feats = arch.build(&[28, 28, 1], 0);
     let mut head = cronos_deep::arch::dense_head(feats.output_len(), 128, 10, 0);
     let mut opt = OptimizerKind::AdamW { lr: 1e-3, weight_decay: 1e-2 }.build();

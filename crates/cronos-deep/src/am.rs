@@ -39,6 +39,9 @@ pub struct AmConfig {
     pub cosine: bool,
     /// Head solves.
     pub head: HeadConfig,
+    /// ADMM iterations of the last head solve, which is made on all training rows: the head
+    /// of the returned model deserves a better solve than the intermediate ones.
+    pub final_max_iter: usize,
     /// Seed of initial weights, batches, patterns and the head-row subset.
     pub seed: u64,
 }
@@ -46,13 +49,14 @@ pub struct AmConfig {
 impl Default for AmConfig {
     fn default() -> Self {
         AmConfig {
-            arch: Arch::Cnn { c1: 16, c2: 32 },
+            arch: Arch::Cnn { c1: 16, c2: 32, dense: 128 },
             epochs: 8,
             batch_size: 128,
             steps_per_head: 0,
             optimizer: OptimizerKind::DAdaptAdamW { weight_decay: 1e-4 },
             cosine: true,
             head: HeadConfig::default(),
+            final_max_iter: 100,
             seed: 0,
         }
     }
@@ -86,6 +90,7 @@ fn head_stats(h: &HeadSolve, seconds: f64) -> HeadStats {
         status: h.solution.status.to_string(),
         seconds,
         active_neurons: h.model.active_neurons(),
+        warm_started: h.warm_started,
     }
 }
 
@@ -133,11 +138,21 @@ pub fn train_am(cfg: &AmConfig, train: &Dataset, sets: EvalSets<'_>, mut on_poin
     let mut prev: Option<cronos::Model<f32>> = None;
     let mut loss_acc = (0.0f64, 0usize);
     let mut head_cfg = cfg.head.clone();
+    let y_all = if head_idx.is_some() { pm1_targets(&train.labels, k) } else { y.clone() };
     loop {
         // (1)–(3): features, convex head, head as layers
         let t0 = clock.seconds();
-        let f = model.features.predict(&head_data.x);
-        let hs = solve_head(&f, &y, &head_cfg, cfg.seed, prev.as_ref())?;
+        let last = done >= total;
+        let hs = if last {
+            let f = model.features.predict(&train.x);
+            // same β per row: the data term sums over n rows instead of the subset's
+            let beta = head_cfg.beta.map(|b| b * n as f64 / head_data.len() as f64);
+            let final_cfg = HeadConfig { max_iter: cfg.final_max_iter.max(1), rows: None, beta, ..head_cfg.clone() };
+            solve_head(&f, &y_all, &final_cfg, cfg.seed, prev.as_ref())?
+        } else {
+            let f = model.features.predict(&head_data.x);
+            solve_head(&f, &y, &head_cfg, cfg.seed, prev.as_ref())?
+        };
         if head_cfg.beta.is_none() {
             // freeze β (the mean over outputs of the first solve's): one objective for the run
             head_cfg.beta = Some(hs.model.beta.iter().sum::<f64>() / hs.model.beta.len().max(1) as f64);
@@ -155,7 +170,7 @@ pub fn train_am(cfg: &AmConfig, train: &Dataset, sets: EvalSets<'_>, mut on_poin
         let p = evaluate(&mut model, &sets, &mut clock, p);
         on_point(&p);
         report.history.push(p);
-        if done >= total {
+        if last {
             report.seconds = clock.seconds();
             report.epochs = batches.epochs();
             report.steps = done;

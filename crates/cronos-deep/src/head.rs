@@ -8,7 +8,7 @@ use crate::relu::Relu;
 use crate::sequential::Sequential;
 use crate::tensor::Tensor;
 use cronos::{Activation, Beta, Model, Network, Settings, Solution, Solver};
-use faer::MatRef;
+use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -68,6 +68,8 @@ pub struct HeadSolve {
     pub model: Model<f32>,
     /// Status, iterations, certificate.
     pub solution: Solution,
+    /// Whether the solve started from the previous head.
+    pub warm_started: bool,
 }
 
 /// Solves the head on features `f` (n × d) and ±1 targets `y` (n × k), warm-started from
@@ -79,17 +81,46 @@ pub fn solve_head(f: &Tensor, y: &Tensor, cfg: &HeadConfig, seed: u64, warm: Opt
     let x = f.mat();
     let yk = y.mat();
     let mut solver = Solver::new(x, yk, cfg.settings(seed))?;
-    if let Some(w) = warm {
-        warm_start(&mut solver, w)?;
-    }
+    let warm_started = match warm {
+        Some(w) => warm_start(&mut solver, w)?,
+        None => false,
+    };
     let solution = solver.solve();
-    Ok(HeadSolve { model: solver.model(), solution })
+    Ok(HeadSolve { model: solver.model(), solution, warm_started })
 }
 
-/// Installs a previous head as the solver's starting point (cold start while the solver
-/// offers no warm start).
-fn warm_start(_solver: &mut Solver<f32>, _model: &Model<f32>) -> Result<()> {
-    Ok(())
+/// Installs a previous head as the solver's starting point. Convex weights only mean the same
+/// neurons under the same gates: the solver draws its gates from the same seed, but on new
+/// features de-duplication may keep other draws (e.g. when ReLU features make several gates
+/// all-active). So every new gate takes the weights of the identical old gate, and neurons
+/// whose gate is new start at zero. Returns whether anything was carried over.
+fn warm_start(solver: &mut Solver<f32>, model: &Model<f32>) -> Result<bool> {
+    let now = solver.model();
+    if now.gates.nrows() != model.gates.nrows() || now.activation != model.activation || now.n_outputs != model.n_outputs {
+        return Ok(false);
+    }
+    let (p_new, p_old, k) = (now.gates.ncols(), model.gates.ncols(), now.n_outputs);
+    let relu = now.activation == Activation::Relu;
+    let (nb_new, nb_old) = if relu { (2 * p_new, 2 * p_old) } else { (p_new, p_old) };
+    let same = |a: usize, b: usize| (0..now.gates.nrows()).all(|i| now.gates[(i, a)] == model.gates[(i, b)]);
+    let map: Vec<Option<usize>> = (0..p_new).map(|j| (0..p_old).find(|&o| same(j, o))).collect();
+    if map.iter().all(Option::is_none) {
+        return Ok(false);
+    }
+    let mut weights = Mat::<f32>::zeros(model.weights.nrows(), nb_new * k);
+    for c in 0..k {
+        for (j, o) in map.iter().enumerate() {
+            let Some(o) = *o else { continue };
+            let sides = if relu { 2 } else { 1 };
+            for side in 0..sides {
+                let (dst, src) = (c * nb_new + side * p_new + j, c * nb_old + side * p_old + o);
+                weights.col_mut(dst).copy_from(model.weights.col(src));
+            }
+        }
+    }
+    let carried = Model::from_parts(now.activation, now.bias, now.n_features, k, now.gates.clone(), weights, now.beta.clone());
+    solver.warm_start(&carried)?;
+    Ok(true)
 }
 
 fn row_major(m: MatRef<'_, f32>) -> Vec<f32> {

@@ -193,11 +193,20 @@ impl Optimizer {
     }
 }
 
-/// Cosine decay from 1 to 0 over `total` steps (the factor for step `t`, 0-based).
+/// Fraction of the steps spent in the linear warm-up of [`cosine`].
+pub const WARMUP: f64 = 0.03;
+
+/// Linear warm-up over the first [`WARMUP`] of the steps, then cosine decay to 0 (the factor
+/// for step `t` of `total`, 0-based). The warm-up keeps the first, large-gradient steps from
+/// killing ReLUs (D-Adaptation's first estimates of d overshoot without it).
 pub fn cosine(t: usize, total: usize) -> f32 {
     if total == 0 {
         return 1.0;
     }
-    let x = (t as f64 / total as f64).min(1.0);
+    let warm = (WARMUP * total as f64).ceil();
+    if (t as f64) < warm {
+        return ((t + 1) as f64 / warm) as f32;
+    }
+    let x = ((t as f64 - warm) / (total as f64 - warm).max(1.0)).min(1.0);
     (0.5 * (1.0 + (std::f64::consts::PI * x).cos())) as f32
 }

@@ -86,6 +86,8 @@ pub struct HeadStats {
     pub seconds: f64,
     /// Hidden neurons of the recovered head.
     pub active_neurons: usize,
+    /// Whether the solve started from the previous head.
+    pub warm_started: bool,
 }
 
 /// The record of a training run.

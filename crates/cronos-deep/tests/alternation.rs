@@ -32,7 +32,7 @@ fn data(n: usize) -> (Tensor, Vec<usize>) {
 fn an_alternation_step_does_not_increase_the_head_objective() {
     let (x, labels) = data(120);
     let y = pm1_targets(&labels, 3);
-    let mut features = Arch::Cnn { c1: 4, c2: 4 }.build(&[8, 8, 1], 3);
+    let mut features = Arch::Cnn { c1: 4, c2: 4, dense: 0 }.build(&[8, 8, 1], 3);
     // a fixed β for both solves: the same objective before and after
     let cfg = HeadConfig { activation: Activation::GatedRelu, n_patterns: 8, beta: Some(0.05), max_iter: 3000, tol_gap: 2e-3, threads: 1, ..HeadConfig::default() };
     let f0 = features.predict(&x);
@@ -53,6 +53,7 @@ fn an_alternation_step_does_not_increase_the_head_objective() {
 
     // re-solve on the new features: the old head is feasible, so the optimum is ≤ l1
     let h1 = solve_head(&f1, &y, &cfg, 0, Some(&h0.model)).unwrap();
+    assert!(h1.warm_started, "the second solve should start from the first head (same gates)");
     let c1 = &h1.solution.certificate;
     assert!(c1.lower_bound <= l1 * (1.0 + 1e-4), "certified bound {} above a feasible value {l1}", c1.lower_bound);
     // certified: objective ≤ optimum / (1 − gap) ≤ l1 / (1 − gap)

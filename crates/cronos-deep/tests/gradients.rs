@@ -69,7 +69,7 @@ fn fixed_gated_head(d: usize, m: usize, k: usize) -> Sequential {
 fn cnn_features_through_a_fixed_gated_head() {
     let x = images(6, 8, 8, 2, 7);
     let labels = vec![0, 1, 2, 1, 0, 2];
-    let mut features = Arch::Cnn { c1: 3, c2: 4 }.build(&[8, 8, 2], 11);
+    let mut features = Arch::Cnn { c1: 3, c2: 4, dense: 5 }.build(&[8, 8, 2], 11);
     // non-zero biases, so that their gradients are exercised off the initial point
     for p in features.params_mut() {
         if p.name == "bias" {
@@ -77,10 +77,10 @@ fn cnn_features_through_a_fixed_gated_head() {
         }
     }
     let d = features.output_len();
-    assert_eq!(d, 2 * 2 * 4);
+    assert_eq!(d, 5);
     let mut head = fixed_gated_head(d, 5, 3);
-    // conv1 (w, b), conv2 (w, b); the head is frozen and must not be counted
-    assert_eq!(check(&mut features, &mut head, &x, &labels, Loss::Squared), 4);
+    // conv1, conv2 and the dense projection (w, b each); the frozen head must not be counted
+    assert_eq!(check(&mut features, &mut head, &x, &labels, Loss::Squared), 6);
 }
 
 #[test]

@@ -10,7 +10,7 @@ fn save_load_reproduces_predictions() {
     let n = 60;
     let x = Tensor::from_vec(he_normal(n * 100, 4, 1), &[n, 10, 10, 1]);
     let labels: Vec<usize> = (0..n).map(|i| i % 4).collect();
-    let mut features = Arch::Cnn { c1: 3, c2: 5 }.build(&[10, 10, 1], 2);
+    let mut features = Arch::Cnn { c1: 3, c2: 5, dense: 6 }.build(&[10, 10, 1], 2);
     let f = features.predict(&x);
     let cfg = HeadConfig { n_patterns: 6, max_iter: 50, threads: 1, ..HeadConfig::default() };
     let h = solve_head(&f, &pm1_targets(&labels, 4), &cfg, 0, None).unwrap();

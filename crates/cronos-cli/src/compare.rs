@@ -1,0 +1,344 @@
+//! `cronos compare`: CRONOS (the convex two-layer model), CRONOS-AM and end-to-end baselines
+//! (SGD with momentum, Adam, AdamW over a learning-rate grid) on one data set, same feature
+//! architecture for the deep methods. Prints a table (best validation accuracy, time to it,
+//! total time including the grid) and writes validation accuracy vs time for each method.
+
+use crate::deep::{head_config, load_data, point_line, DataRequest, DeepOpts, ModelKind, OptimizerArg};
+use crate::data::check_output;
+use crate::DataOpts;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use cronos::{Activation, Beta, Settings, Solver};
+use cronos_deep::loss::{accuracy, pm1_targets};
+use cronos_deep::{default_grid, train_am, train_baseline, AmConfig, BaselineConfig, Dataset, EvalSets, Loss, OptimizerKind, Point, RunReport, Tensor};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Directory of MNIST-style IDX files. Default: the bundled Fashion-MNIST
+    #[arg(value_name = "DIR", conflicts_with = "train")]
+    pub dir: Option<PathBuf>,
+    /// Training data file instead of DIR
+    #[arg(long, value_name = "FILE")]
+    pub train: Option<PathBuf>,
+    /// Test data file (reported, never used for selection)
+    #[arg(long, value_name = "FILE", requires = "train")]
+    pub test: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataOpts,
+    /// Keep only these classes
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub classes: Option<Vec<f64>>,
+    /// Use only the first N training rows
+    #[arg(long, value_name = "N")]
+    pub n_train: Option<usize>,
+    /// Use only the first N test rows
+    #[arg(long, value_name = "N")]
+    pub n_test: Option<usize>,
+    /// Fraction of the training rows held out for validation (model selection)
+    #[arg(long, value_name = "F", default_value_t = 1.0 / 12.0)]
+    pub val_fraction: f64,
+    /// Feature network of the deep methods: cnn or mlp
+    #[arg(long = "model", value_enum, default_value = "cnn")]
+    pub kind: ModelKind,
+    /// Epochs of every deep run
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub epochs: usize,
+    /// Mini-batch size
+    #[arg(long, value_name = "B", default_value_t = 128)]
+    pub batch_size: usize,
+    /// Channels of the two CNN convolutions
+    #[arg(long, value_name = "C1,C2", value_delimiter = ',', default_value = "16,32")]
+    pub channels: Vec<usize>,
+    /// Width of the CNN's dense feature layer (0: none)
+    #[arg(long, value_name = "D", default_value_t = 128)]
+    pub dense: usize,
+    /// Hidden widths of the MLP feature layers
+    #[arg(long, value_name = "H1,...", value_delimiter = ',', default_value = "256")]
+    pub hidden: Vec<usize>,
+    /// Hidden width of the baselines' trainable head
+    #[arg(long, value_name = "M", default_value_t = 128)]
+    pub head_width: usize,
+    /// CRONOS-AM: ADMM iterations per head solve
+    #[arg(long, value_name = "K", default_value_t = 20)]
+    pub head_max_iter: usize,
+    /// CRONOS-AM: ADMM iterations of the last head solve (on all training rows)
+    #[arg(long, value_name = "K", default_value_t = 100)]
+    pub final_head_max_iter: usize,
+    /// CRONOS-AM: rows of the head solves (a fixed random subset; default all)
+    #[arg(long, value_name = "N")]
+    pub head_rows: Option<usize>,
+    /// CRONOS-AM: activation patterns of the head
+    #[arg(long, value_name = "P", default_value_t = 16)]
+    pub head_patterns: usize,
+    /// CRONOS-AM: feature steps between head solves (default: one epoch)
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub steps_per_head: usize,
+    /// Baseline families to run (each over its learning-rate grid)
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',', default_value = "sgd,adam,adamw")]
+    pub baselines: Vec<String>,
+    /// Learning-rate grid of the baselines, overriding the default grid of each family
+    #[arg(long, value_name = "LR,...", value_delimiter = ',')]
+    pub lrs: Option<Vec<f32>>,
+    /// CRONOS (convex two-layer gated ReLU on the raw features): wall-clock limit in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub cronos_time_limit: f64,
+    /// CRONOS: activation patterns
+    #[arg(long, value_name = "P", default_value_t = 16)]
+    pub cronos_patterns: usize,
+    /// Skip the convex two-layer CRONOS run
+    #[arg(long)]
+    pub skip_cronos: bool,
+    /// Random seed (weights, batches, patterns, validation split)
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Solver threads (0: all cores)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Plot of validation accuracy vs time: .svg or .png
+    #[arg(long, value_name = "FILE.svg|.png", default_value = "compare.png")]
+    pub plot: PathBuf,
+    /// Overwrite an existing plot
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object (table and every run) on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output on stderr
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// One run's outcome.
+struct Run {
+    family: String,
+    label: String,
+    report: RunReport,
+}
+
+fn scores(pred: faer::MatRef<'_, f32>) -> Tensor {
+    Tensor::from_vec((0..pred.nrows()).flat_map(|i| (0..pred.ncols()).map(move |j| pred[(i, j)])).collect(), &[pred.nrows(), pred.ncols()])
+}
+
+/// The convex two-layer gated-ReLU model on the raw features, evaluated every 5 iterations
+/// (evaluation time excluded, setup included).
+fn run_cronos(a: &CompareArgs, train: &Dataset, sets: EvalSets<'_>, say: &dyn Fn(&str, &Point)) -> Result<RunReport> {
+    let k = train.n_classes;
+    let flat = |d: &Dataset| Tensor::from_vec(d.x.data.clone(), &[d.len(), d.x.row_len()]);
+    let x = flat(train);
+    let y = pm1_targets(&train.labels, k);
+    let settings = Settings {
+        activation: Activation::GatedRelu,
+        n_patterns: a.cronos_patterns,
+        beta: Beta::Fraction(1e-3),
+        max_iter: 10_000,
+        time_limit: Some(Duration::from_secs_f64(a.cronos_time_limit)),
+        seed: a.seed,
+        threads: a.threads,
+        ..Settings::default()
+    };
+    let t0 = Instant::now();
+    let mut solver = Solver::new(x.mat(), y.mat(), settings).context("CRONOS")?;
+    let setup = t0.elapsed();
+    let t1 = Instant::now();
+    let mut eval = Duration::ZERO;
+    let mut report = RunReport { method: "cronos".into(), ..RunReport::default() };
+    let sets_flat: Vec<Option<Dataset>> = [sets.val, sets.test].iter().map(|s| s.map(|d| Dataset { x: flat(d), labels: d.labels.clone(), n_classes: k })).collect();
+    loop {
+        solver.step();
+        let (info, end) = solver.termination(t1.elapsed() - eval);
+        if info.iteration % 5 == 0 || end.is_some() {
+            let te = Instant::now();
+            let model = solver.model();
+            let acc = |d: &Option<Dataset>| d.as_ref().map(|d| model.predict(d.x.mat()).map(|p| accuracy(&scores(p.as_ref()), &d.labels))).transpose();
+            let p = Point {
+                seconds: (setup + t1.elapsed() - eval).as_secs_f64(),
+                val_accuracy: acc(&sets_flat[0])?,
+                test_accuracy: acc(&sets_flat[1])?,
+                ..Point::default()
+            };
+            eval += te.elapsed();
+            say("cronos", &p);
+            report.history.push(p);
+        }
+        if end.is_some() {
+            report.steps = info.iteration;
+            break;
+        }
+    }
+    report.seconds = (setup + t1.elapsed() - eval).as_secs_f64();
+    Ok(report)
+}
+
+fn family_grid(name: &str, lrs: &Option<Vec<f32>>) -> Result<Vec<OptimizerKind>> {
+    let grid: Vec<OptimizerKind> = default_grid()
+        .into_iter()
+        .filter(|o| matches!((name, o), ("sgd", OptimizerKind::Sgd { .. }) | ("adam", OptimizerKind::Adam { .. }) | ("adamw", OptimizerKind::AdamW { .. })))
+        .collect();
+    if grid.is_empty() {
+        bail!("--baselines: unknown optimizer {name:?} (expected sgd, adam or adamw)");
+    }
+    Ok(match lrs {
+        None => grid,
+        Some(lrs) => lrs
+            .iter()
+            .map(|&lr| match grid[0] {
+                OptimizerKind::Sgd { momentum, weight_decay, .. } => OptimizerKind::Sgd { lr, momentum, weight_decay },
+                OptimizerKind::Adam { weight_decay, .. } => OptimizerKind::Adam { lr, weight_decay },
+                OptimizerKind::AdamW { weight_decay, .. } => OptimizerKind::AdamW { lr, weight_decay },
+                OptimizerKind::DAdaptAdamW { weight_decay } => OptimizerKind::DAdaptAdamW { weight_decay },
+            })
+            .collect(),
+    })
+}
+
+pub fn run(a: CompareArgs) -> Result<i32> {
+    let opts = DeepOpts {
+        kind: if a.kind == ModelKind::Convex { ModelKind::Cnn } else { a.kind },
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        optimizer: OptimizerArg::DadaptAdamw,
+        lr: 1e-3,
+        weight_decay: None,
+        channels: a.channels.clone(),
+        dense: a.dense,
+        hidden: a.hidden.clone(),
+        end_to_end: false,
+        head_width: a.head_width,
+        head_max_iter: a.head_max_iter,
+        final_head_max_iter: a.final_head_max_iter,
+        head_rows: a.head_rows,
+        head_patterns: Some(a.head_patterns),
+        steps_per_head: a.steps_per_head,
+    };
+    let arch = opts.arch()?;
+    if a.epochs == 0 || a.batch_size == 0 {
+        bail!("--epochs and --batch-size must be >= 1");
+    }
+    let grids: Vec<(String, Vec<OptimizerKind>)> = a.baselines.iter().map(|b| family_grid(b.trim(), &a.lrs).map(|g| (b.trim().to_string(), g))).collect::<Result<_>>()?;
+    let ext = a.plot.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    if !matches!(ext.as_deref(), Some("svg") | Some("png")) {
+        bail!("{}: the plot must be a .svg or .png file", a.plot.display());
+    }
+    check_output(&a.plot, a.force, "the plot")?;
+    let req = DataRequest {
+        dir: a.dir.as_deref(),
+        train: a.train.as_deref(),
+        test: a.test.as_deref(),
+        opts: &a.data,
+        classes: a.classes.as_deref(),
+        n_train: a.n_train,
+        n_test: a.n_test,
+        val_fraction: Some(a.val_fraction),
+        cnn: opts.kind == ModelKind::Cnn,
+        seed: a.seed,
+    };
+    let d = load_data(&req)?;
+    let sets = EvalSets { val: d.val.as_ref(), test: d.test.as_ref() };
+    let quiet = a.quiet;
+    let say = move |label: &str, p: &Point| {
+        if !quiet {
+            eprintln!("{}", point_line(label, p));
+        }
+    };
+    let mut runs: Vec<Run> = Vec::new();
+    if !a.skip_cronos {
+        let report = run_cronos(&a, &d.train, sets, &say)?;
+        runs.push(Run { family: "CRONOS (convex 2-layer)".into(), label: format!("gated, P={}", a.cronos_patterns), report });
+    }
+    let am = AmConfig {
+        arch: arch.clone(),
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        steps_per_head: a.steps_per_head,
+        optimizer: opts.optimizer(),
+        cosine: true,
+        head: head_config(&opts, true, None, a.threads),
+        final_max_iter: a.final_head_max_iter,
+        seed: a.seed,
+    };
+    am.validate().context("invalid option")?;
+    let (_, report, _) = train_am(&am, &d.train, sets, |p| say("cronos-am", p))?;
+    runs.push(Run { family: "CRONOS-AM (D-Adapt AdamW)".into(), label: "no learning rate".into(), report });
+    for (family, grid) in &grids {
+        for opt in grid {
+            let cfg = BaselineConfig { arch: arch.clone(), hidden: a.head_width, epochs: a.epochs, batch_size: a.batch_size, optimizer: *opt, cosine: true, loss: Loss::CrossEntropy, evals_per_epoch: 1, seed: a.seed };
+            let label = opt.label();
+            let (_, report) = train_baseline(&cfg, &d.train, sets, |p| say(&label, p))?;
+            runs.push(Run { family: family.clone(), label, report });
+        }
+    }
+    // one row per method family: its best run (by validation accuracy) and the family's total time
+    struct Row {
+        family: String,
+        best: usize,
+        runs: usize,
+        total: f64,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let acc = |j: usize| runs[j].report.best_val().and_then(|p| p.val_accuracy).unwrap_or(f64::NAN);
+        match rows.iter_mut().find(|row| row.family == r.family) {
+            Some(row) => {
+                row.runs += 1;
+                row.total += r.report.seconds;
+                if acc(i) > acc(row.best) {
+                    row.best = i;
+                }
+            }
+            None => rows.push(Row { family: r.family.clone(), best: i, runs: 1, total: r.report.seconds }),
+        }
+    }
+    let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2}%", 100.0 * v));
+    let mut table = String::new();
+    table.push_str(&format!("data: {} ({} train, {} validation, {} test rows), features: {}, {} epochs per deep run\n\n", d.source, d.train.len(), d.val.as_ref().map_or(0, Dataset::len), d.test.as_ref().map_or(0, Dataset::len), arch.name(), a.epochs));
+    table.push_str("| method | best run | runs | best val. acc. | time to best | total time (incl. grid) | test acc. at best val. |\n|---|---|---|---|---|---|---|\n");
+    let mut json_rows = Vec::new();
+    for row in &rows {
+        let r = &runs[row.best];
+        let b = r.report.best_val();
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {:.0} s | {:.0} s | {} |\n",
+            row.family,
+            r.label,
+            row.runs,
+            pct(b.and_then(|p| p.val_accuracy)),
+            b.map_or(f64::NAN, |p| p.seconds),
+            row.total,
+            pct(b.and_then(|p| p.test_accuracy))
+        ));
+        json_rows.push(json!({
+            "method": row.family, "best_run": r.label, "runs": row.runs,
+            "best_validation_accuracy": b.and_then(|p| p.val_accuracy), "seconds_to_best": b.map(|p| p.seconds),
+            "total_seconds": row.total, "test_accuracy_at_best": b.and_then(|p| p.test_accuracy),
+            "final_test_accuracy": r.report.last().and_then(|p| p.test_accuracy),
+        }));
+    }
+    let baseline_total: f64 = runs.iter().filter(|r| grids.iter().any(|(f, _)| *f == r.family)).map(|r| r.report.seconds).sum();
+    table.push_str(&format!("\nall baselines together (the whole grid): {baseline_total:.0} s\n"));
+    let curves: Vec<cronos_plot::CompareCurve> = rows
+        .iter()
+        .map(|row| {
+            let r = &runs[row.best];
+            cronos_plot::CompareCurve {
+                label: if row.runs > 1 { format!("{} ({})", row.family, r.label) } else { row.family.clone() },
+                seconds: r.report.history.iter().map(|p| p.seconds).collect(),
+                accuracy: r.report.history.iter().map(|p| p.val_accuracy.unwrap_or(f64::NAN)).collect(),
+            }
+        })
+        .collect();
+    let title = format!("validation accuracy vs training time: {} on {}", arch.name(), d.source);
+    cronos_plot::write_comparison(&a.plot, &title, &curves).with_context(|| a.plot.display().to_string())?;
+    if a.json {
+        let all: Vec<_> = runs.iter().map(|r| json!({"method": r.family, "run": r.label, "report": r.report})).collect();
+        println!("{}", serde_json::to_string(&json!({"rows": json_rows, "baselines_total_seconds": baseline_total, "runs": all, "plot": a.plot.display().to_string()}))?);
+    } else {
+        print!("{table}");
+        if !quiet {
+            eprintln!("plot written to {}", a.plot.display());
+        }
+    }
+    Ok(0)
+}
