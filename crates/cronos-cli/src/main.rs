@@ -2,7 +2,9 @@
 //! convex optimization, then predict, evaluate and inspect the saved models.
 
 mod commands;
+mod compare;
 mod data;
+mod deep;
 mod train;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -45,6 +47,9 @@ A CSV input may hold one extra column (the label column of the training file): i
     /// Evaluate a saved model on labelled data: accuracy, loss and confusion matrix (MSE/R² for regression)
     #[command(after_help = "Examples:\n  cronos evaluate --model m.safetensors --data data/fashion-mnist   # the t10k test split\n  cronos evaluate --model m.safetensors --data test.npz --json")]
     Evaluate(EvaluateArgs),
+    /// Compare CRONOS, CRONOS-AM and tuned SGD/Adam/AdamW baselines on one data set (table + plot)
+    #[command(after_help = "Examples:\n  cronos compare --epochs 8 --plot compare.png       # CNN on the bundled Fashion-MNIST\n  cronos compare --model mlp --baselines adam --lrs 1e-3,3e-3 --n-train 6000")]
+    Compare(Box<compare::CompareArgs>),
     /// Show what a model file holds: settings, shapes, active neurons, certificate, data fingerprint
     #[command(after_help = "Examples:\n  cronos inspect cronos-model.safetensors\n  cronos inspect cronos-model.safetensors --json")]
     Inspect(InspectArgs),
@@ -209,6 +214,8 @@ pub struct TrainArgs {
     /// No progress output on stderr
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub deep: deep::DeepOpts,
 }
 
 #[derive(Args, Debug)]
@@ -267,6 +274,7 @@ fn main() {
         Command::Predict(a) => commands::predict(a),
         Command::Evaluate(a) => commands::evaluate(a),
         Command::Inspect(a) => commands::inspect(a),
+        Command::Compare(a) => compare::run(*a),
     };
     match res {
         Ok(code) => std::process::exit(code),

@@ -93,6 +93,9 @@ fn spinner(quiet: bool, msg: &str) -> ProgressBar {
 }
 
 pub fn run(a: TrainArgs) -> Result<i32> {
+    if a.deep.kind != crate::deep::ModelKind::Convex {
+        return crate::deep::run(a);
+    }
     let t_start = Instant::now();
     // ---- settings, checked before anything heavy
     let mut settings = Settings { n_patterns: a.patterns, max_iter: a.max_iter, seed: a.seed, threads: a.threads, ..Settings::default() };
