@@ -62,20 +62,30 @@ pub struct CompareArgs {
     #[arg(long, value_name = "M", default_value_t = 128)]
     pub head_width: usize,
     /// CRONOS-AM: ADMM iterations per head solve
-    #[arg(long, value_name = "K", default_value_t = 20)]
+    #[arg(long, value_name = "K", default_value_t = 30)]
     pub head_max_iter: usize,
     /// CRONOS-AM: ADMM iterations of the last head solve (on all training rows)
-    #[arg(long, value_name = "K", default_value_t = 100)]
+    #[arg(long, value_name = "K", default_value_t = 50)]
     pub final_head_max_iter: usize,
-    /// CRONOS-AM: rows of the head solves (a fixed random subset; default all)
-    #[arg(long, value_name = "N")]
-    pub head_rows: Option<usize>,
+    /// CRONOS-AM: rows of the intermediate head solves (a fixed random subset)
+    #[arg(long, value_name = "N", default_value_t = 20000)]
+    pub head_rows: usize,
     /// CRONOS-AM: activation patterns of the head
-    #[arg(long, value_name = "P", default_value_t = 16)]
+    #[arg(long, value_name = "P", default_value_t = 32)]
     pub head_patterns: usize,
     /// CRONOS-AM: feature steps between head solves (default: one epoch)
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub steps_per_head: usize,
+    /// CRONOS-AM runs: one per optimizer of the feature layers
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "dadapt-adamw,adamw")]
+    pub am_optimizers: Vec<OptimizerArg>,
+    /// Epochs of the CRONOS-AM runs (default: --epochs). One AM run replaces a whole grid of
+    /// baseline runs, so "same total time" comparisons give it more epochs
+    #[arg(long, value_name = "N")]
+    pub am_epochs: Option<usize>,
+    /// Learning rate of CRONOS-AM with adamw (a default, not tuned)
+    #[arg(long, value_name = "LR", default_value_t = 1e-3)]
+    pub am_lr: f32,
     /// Baseline families to run (each over its learning-rate grid)
     #[arg(long, value_name = "NAME,...", value_delimiter = ',', default_value = "sgd,adam,adamw")]
     pub baselines: Vec<String>,
@@ -210,7 +220,7 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         head_max_iter: a.head_max_iter,
         final_head_max_iter: a.final_head_max_iter,
         head_rows: a.head_rows,
-        head_patterns: Some(a.head_patterns),
+        head_patterns: a.head_patterns,
         steps_per_head: a.steps_per_head,
     };
     let arch = opts.arch()?;
@@ -248,20 +258,27 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         let report = run_cronos(&a, &d.train, sets, &say)?;
         runs.push(Run { family: "CRONOS (convex 2-layer)".into(), label: format!("gated, P={}", a.cronos_patterns), report });
     }
-    let am = AmConfig {
-        arch: arch.clone(),
-        epochs: a.epochs,
-        batch_size: a.batch_size,
-        steps_per_head: a.steps_per_head,
-        optimizer: opts.optimizer(),
-        cosine: true,
-        head: head_config(&opts, true, None, a.threads),
-        final_max_iter: a.final_head_max_iter,
-        seed: a.seed,
-    };
-    am.validate().context("invalid option")?;
-    let (_, report, _) = train_am(&am, &d.train, sets, |p| say("cronos-am", p))?;
-    runs.push(Run { family: "CRONOS-AM (D-Adapt AdamW)".into(), label: "no learning rate".into(), report });
+    for &o in &a.am_optimizers {
+        let o = DeepOpts { optimizer: o, lr: a.am_lr, ..opts.clone() };
+        let am = AmConfig {
+            arch: arch.clone(),
+            epochs: a.am_epochs.unwrap_or(a.epochs),
+            batch_size: a.batch_size,
+            steps_per_head: a.steps_per_head,
+            optimizer: o.optimizer(),
+            cosine: true,
+            head: head_config(&o, true, None, a.threads),
+            final_max_iter: a.final_head_max_iter,
+            seed: a.seed,
+        };
+        am.validate().context("invalid option")?;
+        let (family, label) = match o.optimizer {
+            OptimizerArg::DadaptAdamw => ("CRONOS-AM (D-Adapt AdamW)".to_string(), "no learning rate".to_string()),
+            _ => (format!("CRONOS-AM ({})", o.optimizer().label()), "default, not tuned".to_string()),
+        };
+        let (_, report, _) = train_am(&am, &d.train, sets, |p| say(&family, p))?;
+        runs.push(Run { family, label, report });
+    }
     for (family, grid) in &grids {
         for opt in grid {
             let cfg = BaselineConfig { arch: arch.clone(), hidden: a.head_width, epochs: a.epochs, batch_size: a.batch_size, optimizer: *opt, cosine: true, loss: Loss::CrossEntropy, evals_per_epoch: 1, seed: a.seed };
@@ -293,21 +310,31 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     }
     let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2}%", 100.0 * v));
     let mut table = String::new();
-    table.push_str(&format!("data: {} ({} train, {} validation, {} test rows), features: {}, {} epochs per deep run\n\n", d.source, d.train.len(), d.val.as_ref().map_or(0, Dataset::len), d.test.as_ref().map_or(0, Dataset::len), arch.name(), a.epochs));
-    table.push_str("| method | best run | runs | best val. acc. | time to best | total time (incl. grid) | test acc. at best val. |\n|---|---|---|---|---|---|---|\n");
+    table.push_str(&format!(
+        "data: {} ({} train, {} validation, {} test rows), features: {}, {} epochs per baseline run, {} per CRONOS-AM run\n\n",
+        d.source,
+        d.train.len(),
+        d.val.as_ref().map_or(0, Dataset::len),
+        d.test.as_ref().map_or(0, Dataset::len),
+        arch.name(),
+        a.epochs,
+        a.am_epochs.unwrap_or(a.epochs)
+    ));
+    table.push_str("| method | best run | runs | best val. acc. | time to best | total time (incl. grid) | test acc. at best val. | final test acc. |\n|---|---|---|---|---|---|---|---|\n");
     let mut json_rows = Vec::new();
     for row in &rows {
         let r = &runs[row.best];
         let b = r.report.best_val();
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {:.0} s | {:.0} s | {} |\n",
+            "| {} | {} | {} | {} | {:.0} s | {:.0} s | {} | {} |\n",
             row.family,
             r.label,
             row.runs,
             pct(b.and_then(|p| p.val_accuracy)),
             b.map_or(f64::NAN, |p| p.seconds),
             row.total,
-            pct(b.and_then(|p| p.test_accuracy))
+            pct(b.and_then(|p| p.test_accuracy)),
+            pct(r.report.last().and_then(|p| p.test_accuracy))
         ));
         json_rows.push(json!({
             "method": row.family, "best_run": r.label, "runs": row.runs,

@@ -78,17 +78,17 @@ pub struct DeepOpts {
     #[arg(long, value_name = "M", default_value_t = 128, help_heading = "Deep models (--model cnn|mlp)")]
     pub head_width: usize,
     /// CRONOS-AM: ADMM iterations per head solve
-    #[arg(long, value_name = "K", default_value_t = 20, help_heading = "Deep models (--model cnn|mlp)")]
+    #[arg(long, value_name = "K", default_value_t = 30, help_heading = "Deep models (--model cnn|mlp)")]
     pub head_max_iter: usize,
     /// CRONOS-AM: ADMM iterations of the last head solve (on all training rows)
-    #[arg(long, value_name = "K", default_value_t = 100, help_heading = "Deep models (--model cnn|mlp)")]
+    #[arg(long, value_name = "K", default_value_t = 50, help_heading = "Deep models (--model cnn|mlp)")]
     pub final_head_max_iter: usize,
-    /// CRONOS-AM: solve the head on this many training rows (a fixed random subset; default all)
-    #[arg(long, value_name = "N", help_heading = "Deep models (--model cnn|mlp)")]
-    pub head_rows: Option<usize>,
-    /// CRONOS-AM: activation patterns of the head (default 16)
-    #[arg(long, value_name = "P", help_heading = "Deep models (--model cnn|mlp)")]
-    pub head_patterns: Option<usize>,
+    /// CRONOS-AM: solve the intermediate heads on this many training rows (a fixed random subset)
+    #[arg(long, value_name = "N", default_value_t = 20000, help_heading = "Deep models (--model cnn|mlp)")]
+    pub head_rows: usize,
+    /// CRONOS-AM: activation patterns of the head (up to P neurons per class)
+    #[arg(long, value_name = "P", default_value_t = 32, help_heading = "Deep models (--model cnn|mlp)")]
+    pub head_patterns: usize,
     /// CRONOS-AM: feature steps between head solves (default: one epoch)
     #[arg(long, value_name = "K", default_value_t = 0, help_heading = "Deep models (--model cnn|mlp)")]
     pub steps_per_head: usize,
@@ -238,10 +238,10 @@ pub fn head_config(o: &DeepOpts, gated_flag_ignored: bool, beta_fraction: Option
     let _ = gated_flag_ignored;
     HeadConfig {
         activation: Activation::GatedRelu,
-        n_patterns: o.head_patterns.unwrap_or(16),
+        n_patterns: o.head_patterns,
         beta_fraction: beta_fraction.unwrap_or(1e-3),
         max_iter: o.head_max_iter,
-        rows: o.head_rows,
+        rows: Some(o.head_rows),
         threads,
         ..HeadConfig::default()
     }

@@ -82,23 +82,23 @@ fn compare_prints_a_table_and_writes_the_plot() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_dir();
     let mut args = vec![
-        "compare", data.to_str().unwrap(), "--channels", "4,8", "--head-max-iter", "5", "--baselines", "sgd,adam", "--lrs", "1e-2,1e-3",
+        "compare", data.to_str().unwrap(), "--channels", "4,8", "--head-max-iter", "5", "--baselines", "sgd,adam", "--lrs", "1e-2,1e-3", "--am-optimizers", "dadapt-adamw,adamw",
         "--cronos-time-limit", "2", "--cronos-patterns", "4", "--plot", "c.svg", "--json",
     ];
     args.extend_from_slice(TINY);
     let s = json(&run(&args, dir.path()));
     let rows = s["rows"].as_array().unwrap();
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
-    assert_eq!(methods.len(), 4, "{methods:?}");
-    assert!(methods[0].starts_with("CRONOS (") && methods[1].starts_with("CRONOS-AM"));
+    assert_eq!(methods.len(), 5, "{methods:?}");
+    assert!(methods[0].starts_with("CRONOS (") && methods[1].starts_with("CRONOS-AM (D-Adapt") && methods[2].starts_with("CRONOS-AM (adamw"));
     for r in rows {
         let acc = r["best_validation_accuracy"].as_f64().unwrap();
         assert!(acc > 0.1 && acc <= 1.0, "{r}");
         assert!(r["seconds_to_best"].as_f64().unwrap() <= r["total_seconds"].as_f64().unwrap() + 1e-9);
     }
     // the grid: two runs per baseline family, total time is their sum
-    assert_eq!(rows[2]["runs"], 2);
-    assert_eq!(s["runs"].as_array().unwrap().len(), 2 + 4);
+    assert_eq!(rows[3]["runs"], 2);
+    assert_eq!(s["runs"].as_array().unwrap().len(), 3 + 4);
     let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("CRONOS-AM"));
 }

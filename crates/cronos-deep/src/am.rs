@@ -56,7 +56,7 @@ impl Default for AmConfig {
             optimizer: OptimizerKind::DAdaptAdamW { weight_decay: 1e-4 },
             cosine: true,
             head: HeadConfig::default(),
-            final_max_iter: 100,
+            final_max_iter: 50,
             seed: 0,
         }
     }
