@@ -42,6 +42,7 @@ pub mod certificate;
 pub mod comm;
 #[cfg(feature = "mpi")]
 pub mod comm_mpi;
+pub mod comm_threads;
 pub mod design;
 pub mod error;
 pub mod model;

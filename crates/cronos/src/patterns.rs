@@ -170,7 +170,7 @@ pub fn sample_patterns_distributed<T: Real>(x: MatRef<'_, T>, p: usize, seed: u6
             if kept_gates.len() == p {
                 break;
             }
-            let dup = row[..kb].iter().any(|&f| f == everywhere) || kept_here.iter().any(|&i| row[kb + i] == everywhere);
+            let dup = row[..kb].contains(&everywhere) || kept_here.iter().any(|&i| row[kb + i] == everywhere);
             if flags[j] == 0.0 || dup {
                 continue;
             }
