@@ -90,3 +90,27 @@ def test_cli_reads_models_without_recorded_settings(tmp_path):
     np.testing.assert_allclose(_scores(tmp_path, path, data).reshape(len(X), -1)[:, 0], p.decision_function(X), atol=1e-4)
     q = cronos.load(path)
     assert list(q.classes_) == ["no", "yes"] and q.time_limit == pytest.approx(30.5)
+
+
+@needs_cli
+def test_logistic_models_cross_over(tmp_path):
+    """`cronos train --loss logistic --beta auto` and the Python defaults with loss='logistic'
+    choose the same beta and the same solution; the loss survives the model file both ways."""
+    data, X, y = _csv(tmp_path, "classification")
+    cli_model = tmp_path / "cli.safetensors"
+    subprocess.run([CLI, "train", "--train", str(data), "--task", "classification", "--loss", "logistic", "--path-points", "4",
+                    "--patterns", "8", "--max-iter", "50", "--threads", "1", "--seed", "0", "--preprocess", "standardize",
+                    "--out", str(cli_model), "--force", "--json"], check=True, capture_output=True)
+    m = cronos.load(cli_model)
+    assert type(m) is cronos.ConvexReLUClassifier and m.loss == "logistic" and m.loss_ == "logistic"
+    cli_scores = _scores(tmp_path, cli_model, data).reshape(len(X), -1)[:, 0]
+    np.testing.assert_allclose(m.decision_function(X), cli_scores, atol=1e-4)
+    p = cronos.ConvexReLUClassifier(loss="logistic", path_points=4, n_patterns=8, max_iter=50, threads=1, seed=0).fit(X.astype(np.float32), y)
+    assert p.beta_fraction_ == pytest.approx(m.beta_fraction, rel=1e-6)
+    assert p.objective_ == pytest.approx(m.objective_, rel=1e-4)
+    np.testing.assert_allclose(p.predict_proba(X), m.predict_proba(X), atol=1e-3)
+    py_model = tmp_path / "py.safetensors"
+    p.save(py_model)
+    out = subprocess.run([CLI, "inspect", str(py_model)], check=True, capture_output=True, text=True).stdout
+    assert "ogistic" in out, out
+    np.testing.assert_allclose(_scores(tmp_path, py_model, data).reshape(len(X), -1)[:, 0], p.decision_function(X), atol=1e-4)

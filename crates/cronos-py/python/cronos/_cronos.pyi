@@ -12,8 +12,13 @@ def fit(
     y: npt.NDArray[np.floating[Any]],
     *,
     activation: str = "relu",
+    loss: str = "squared",
+    sample_weight: Optional[npt.NDArray[np.float64]] = None,
     beta: Optional[float] = None,
     beta_fraction: Optional[float] = None,
+    beta_auto: bool = False,
+    path_points: int = 12,
+    path_min_fraction: float = 1e-5,
     n_patterns: int = 64,
     max_iter: int = 500,
     tol_gap: float = 1e-3,
@@ -32,6 +37,16 @@ def fit(
     released while solving; Ctrl-C stops the solve within one iteration and raises
     ``KeyboardInterrupt``. Invalid settings or data raise ``ValueError``.
 
+    ``loss`` is ``"squared"``, ``"logistic"`` (targets -1/+1 per column) or ``"softmax"``
+    (one positive entry per row, k >= 2). ``sample_weight`` (1-D float64, length n, finite,
+    >= 0, not all zero) weights each row's loss. ``beta_auto=True`` (with neither ``beta``
+    nor ``beta_fraction``) chooses beta by ``cronos::select_beta``: a path of ``path_points``
+    fractions of beta_max down to ``path_min_fraction`` on a stratified 90% of the rows,
+    scored on the rest, then a warm-started refit on all rows at the best fraction (as
+    ``cronos train --beta auto``); data too small to hold rows out (fewer than 5 per class)
+    use the library default fraction 1e-3 and an empty path. Ctrl-C during the path stops
+    it after the current grid point.
+
     Returns a dict with keys ``w1`` (d x m), ``b1`` (m,), ``w2`` (m x k), ``gate_w`` /
     ``gate_b`` (gated ReLU only, else None), ``gates`` ((d+bias) x P), ``weights``
     ((d+bias) x (nb*k), the convex weights), ``beta`` (list of float), ``n_active_neurons``,
@@ -40,7 +55,11 @@ def fit(
     ``objective``, ``lower_bound``, ``relative_gap``, ``objectives`` and ``lower_bounds`` (per output), ``setup_seconds``,
     ``solve_seconds``, ``settings_json`` (the exact ``cronos::Settings`` used, serde JSON, as
     stored in model files) ``x_borrowed`` / ``y_borrowed`` (whether the input was read in place, without a copy)
-    and ``dtype`` (``"f32"`` or ``"f64"``). Arrays have the input dtype.
+    and ``dtype`` (``"f32"`` or ``"f64"``), ``loss``, ``beta_auto``, ``beta_fraction`` (the
+    fraction of beta_max of the fit, None for an absolute beta), ``beta_path`` (with
+    ``beta_auto``: a list of dicts with keys fraction, beta, objective, relative_gap,
+    active_neurons, iterations, seconds, status, train_metric, validation_metric; else None)
+    and ``path_seconds``. Arrays have the input dtype.
     """
     ...
 

@@ -47,6 +47,20 @@ def _check_sample_weight(sample_weight, n: int) -> Optional[np.ndarray]:
     return w
 
 
+_LOSSES = ("squared", "logistic", "softmax")
+
+
+def _check_beta(beta) -> None:
+    if beta is None:
+        return
+    if isinstance(beta, str):
+        if beta != "auto":
+            raise ValueError(f"invalid setting `beta` = {beta!r}: expected 'auto', None or a number >= 0")
+        return
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, (int, float, np.integer, np.floating)):
+        raise ValueError(f"invalid setting `beta` = {beta!r}: expected 'auto', None or a number >= 0")
+
+
 class _CronosEstimator(BaseEstimator):
     """Shared implementation: hyper-parameters, fitting, the recovered network."""
 
@@ -55,8 +69,11 @@ class _CronosEstimator(BaseEstimator):
     def __init__(
         self,
         *,
-        beta: Optional[float] = None,
+        beta="auto",
         beta_fraction: Optional[float] = None,
+        loss: str = "squared",
+        path_points: int = 12,
+        path_min_fraction: float = 1e-5,
         n_patterns: int = 64,
         max_iter: int = 500,
         tol_gap: float = 1e-3,
@@ -69,6 +86,9 @@ class _CronosEstimator(BaseEstimator):
     ) -> None:
         self.beta = beta
         self.beta_fraction = beta_fraction
+        self.loss = loss
+        self.path_points = path_points
+        self.path_min_fraction = path_min_fraction
         self.n_patterns = n_patterns
         self.max_iter = max_iter
         self.tol_gap = tol_gap
@@ -88,11 +108,34 @@ class _CronosEstimator(BaseEstimator):
             return tags
 
     # -- fitting -----------------------------------------------------------------------------
+    def _beta_auto(self) -> bool:
+        """beta='auto' chooses beta on a validation split, unless beta_fraction fixes it."""
+        return isinstance(self.beta, str) and self.beta == "auto" and self.beta_fraction is None
+
+    def _check_loss(self) -> str:
+        if not isinstance(self.loss, str) or self.loss not in _LOSSES:
+            raise ValueError(f"invalid setting `loss` = {self.loss!r}: expected 'squared', 'logistic' or 'softmax'")
+        return self.loss
+
     def _solver_kwargs(self) -> Dict[str, Any]:
+        _check_beta(self.beta)
+        auto = self._beta_auto()
+        absolute = self.beta is not None and not isinstance(self.beta, str)
+        if auto:
+            for name in ("path_points", "path_min_fraction"):
+                v = getattr(self, name)
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                    raise ValueError(f"invalid setting `{name}` = {v!r}: expected a number")
+            if int(self.path_points) != self.path_points:
+                raise ValueError(f"invalid setting `path_points` = {self.path_points!r}: expected an integer >= 1")
         return dict(
             activation=self._activation,
-            beta=None if self.beta is None else float(self.beta),
+            loss=self._check_loss(),
+            beta=float(self.beta) if absolute else None,
             beta_fraction=None if self.beta_fraction is None else float(self.beta_fraction),
+            beta_auto=auto,
+            path_points=int(self.path_points) if auto else 12,
+            path_min_fraction=float(self.path_min_fraction) if auto else 1e-5,
             n_patterns=int(self.n_patterns),
             max_iter=int(self.max_iter),
             tol_gap=float(self.tol_gap),
@@ -123,32 +166,44 @@ class _CronosEstimator(BaseEstimator):
             return X
         return ((X - off.astype(X.dtype)) / scale.astype(X.dtype)).astype(X.dtype, copy=False)
 
-    def _fit_targets(self, X: np.ndarray, Y: np.ndarray, sample_weight) -> None:
-        """Runs the solver on validated X (n x d float) and encoded targets Y (n x k)."""
+    def _fit_targets(self, X: np.ndarray, Y: np.ndarray, sample_weight, row_weight: Optional[np.ndarray] = None) -> None:
+        """Runs the solver on validated X (n x d float) and encoded targets Y (n x k).
+        `row_weight` (class weights per row) multiplies `sample_weight`."""
         n = X.shape[0]
         w = _check_sample_weight(sample_weight, n)
-        if w is not None and (w == w[0]).all() and self.beta is None:
-            # a constant weight scales the objective (and beta_max) uniformly: same minimiser
+        if row_weight is not None:
+            w = row_weight if w is None else w * row_weight
+            if not (w > 0).any():
+                raise ValueError("class_weight and sample_weight leave no row with a positive weight")
+        absolute = self.beta is not None and not isinstance(self.beta, str)
+        if w is not None and (w == w[0]).all() and not absolute:
+            # a constant weight scales the loss and beta_max alike: the same fit at a fraction
+            # of beta_max (and the same path and validation metric for beta='auto')
             w = None
         if self.preprocess not in (None, "none", "standardize", "scale01"):
             raise ValueError(f"invalid setting `preprocess` = {self.preprocess!r}: expected 'standardize', 'scale01' or 'none'")
+        kwargs = self._solver_kwargs()
         self.n_train_ = int(n)
         self.preprocess_offset_, self.preprocess_scale_ = self._preprocess_stats(X, w)
         Xs = self._transform(X)
         Y = np.asarray(Y, dtype=X.dtype)
-        kwargs = self._solver_kwargs()
-        if w is None:
-            res = _cronos.fit(Xs, Y, bias=True, **kwargs)
-        else:
-            # exact for squared loss: scale each row of (X, 1) and y by sqrt(w); rows with zero
-            # weight are dropped. The bias column is appended here (it must be scaled too).
+        if w is not None and not (w > 0).all():
+            # zero-weight rows are removed (as if absent: they take no part in the patterns)
             keep = w > 0
-            sw = np.sqrt(w[keep]).astype(X.dtype)
-            Xb = np.empty((int(keep.sum()), X.shape[1] + 1), dtype=X.dtype)
-            Xb[:, :-1] = Xs[keep] * sw[:, None]
+            Xs, Y, w = Xs[keep], Y[keep], w[keep]
+        if w is not None and kwargs["loss"] == "squared" and not kwargs["beta_auto"]:
+            # squared loss at a fixed beta: scale each row of (X, 1) and y by sqrt(w), exactly
+            # the weighted program, solved as an unweighted one (the loss stays in the u-step,
+            # and the iterates are those of the fit on repeated rows). The bias column is
+            # appended here (it must be scaled too).
+            sw = np.sqrt(w).astype(X.dtype)
+            Xb = np.empty((Xs.shape[0], Xs.shape[1] + 1), dtype=X.dtype)
+            Xb[:, :-1] = Xs * sw[:, None]
             Xb[:, -1] = sw
-            res = _cronos.fit(Xb, Y[keep] * sw[:, None], bias=False, **kwargs)
-            res = _split_bias(res)
+            res = _split_bias(_cronos.fit(Xb, Y * sw[:, None], bias=False, **kwargs))
+        else:
+            # the library's weighted loss (logistic/softmax, and the validation split of beta="auto")
+            res = _cronos.fit(Xs, Y, sample_weight=None if w is None else np.ascontiguousarray(w, dtype=np.float64), bias=True, **kwargs)
         self._set_fitted(res, X.dtype)
 
     def _set_fitted(self, res: Dict[str, Any], dtype) -> None:
@@ -172,6 +227,11 @@ class _CronosEstimator(BaseEstimator):
         self.status_ = str(res["status"])
         self.settings_json_ = str(res.get("settings_json", ""))
         self.n_outputs_ = int(res["w2"].shape[1])
+        self.loss_ = str(res.get("loss", "squared"))
+        frac = res.get("beta_fraction")
+        self.beta_fraction_ = None if frac is None else float(frac)
+        path = res.get("beta_path")
+        self.beta_path_ = None if path is None else [dict(p) for p in path]
         if self.status_ == "numerical_error":
             raise FloatingPointError(
                 "cronos: the solver hit NaN/Inf in its iterates (numerical_error); try preprocess='standardize', "
@@ -219,23 +279,88 @@ def _split_bias(res: Dict[str, Any]) -> Dict[str, Any]:
 
 
 class _Classifier(ClassifierMixin, _CronosEstimator):
-    """Classification by squared loss on ±1 targets (one output for two classes, one-vs-rest
-    outputs for more)."""
+    """Classification: squared loss on ±1 targets (one output for two classes, one-vs-rest
+    outputs for more), binary logistic loss (two classes) or softmax cross-entropy (three or
+    more classes)."""
+
+    def __init__(
+        self,
+        *,
+        beta="auto",
+        beta_fraction: Optional[float] = None,
+        loss: str = "squared",
+        class_weight=None,
+        path_points: int = 12,
+        path_min_fraction: float = 1e-5,
+        n_patterns: int = 64,
+        max_iter: int = 500,
+        tol_gap: float = 1e-3,
+        seed: int = 0,
+        threads: int = 0,
+        preconditioner: str = "structured",
+        preprocess: str = "standardize",
+        time_limit: Optional[float] = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            beta=beta, beta_fraction=beta_fraction, loss=loss, path_points=path_points, path_min_fraction=path_min_fraction,
+            n_patterns=n_patterns, max_iter=max_iter, tol_gap=tol_gap, seed=seed, threads=threads, preconditioner=preconditioner,
+            preprocess=preprocess, time_limit=time_limit, verbose=verbose,
+        )
+        self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None):
-        """Fits the network to labels `y`. `sample_weight` weights each row's squared loss."""
+        """Fits the network to labels `y`. `sample_weight` (and `class_weight`) weight each
+        row's loss."""
         X, y = validate_data(self, X, y, reset=True)
         check_classification_targets(y)
         self.classes_, idx = np.unique(y, return_inverse=True)
         k = len(self.classes_)
         if k < 2:
             raise ValueError("Classifier can't train when only one class is present.")
-        self._fit_targets(X, _encode(idx, k, X.dtype), sample_weight)
+        loss = self._check_loss()
+        if loss == "logistic" and k != 2:
+            raise ValueError(f"loss='logistic' is a binary loss but y has {k} classes; use loss='softmax' (or 'squared')")
+        if loss == "softmax" and k < 3:
+            raise ValueError("loss='softmax' needs at least 3 classes but y has 2; use loss='logistic' (or 'squared')")
+        self._fit_targets(X, _encode(idx, k, X.dtype), sample_weight, self._class_row_weights(idx))
         return self
 
+    def _class_row_weights(self, idx: np.ndarray) -> Optional[np.ndarray]:
+        """Per-row weights of `class_weight` (scikit-learn semantics), None when unweighted."""
+        cw = self.class_weight
+        k = len(self.classes_)
+        if cw is None:
+            return None
+        if isinstance(cw, str):
+            if cw != "balanced":
+                raise ValueError(f"invalid setting `class_weight` = {cw!r}: expected None, 'balanced' or a dict {{class: weight}}")
+            counts = np.bincount(idx, minlength=k).astype(np.float64)
+            per_class = len(idx) / (k * counts)
+        elif isinstance(cw, dict):
+            per_class = np.ones(k)
+            unweighted = []
+            for i, c in enumerate(self.classes_):
+                if c in cw:
+                    v = cw[c]
+                    try:
+                        v = float(v)
+                    except (TypeError, ValueError):
+                        raise ValueError(f"invalid setting `class_weight`: weight {cw[c]!r} of class {c!r} is not a number") from None
+                    if not (np.isfinite(v) and v >= 0):
+                        raise ValueError(f"invalid setting `class_weight`: weight {v!r} of class {c!r} must be finite and >= 0")
+                    per_class[i] = v
+                else:
+                    unweighted.append(c)
+            if unweighted and k - len(unweighted) != len(cw):
+                raise ValueError(f"invalid setting `class_weight`: the classes, {np.asarray(unweighted).tolist()}, are not in class_weight")
+        else:
+            raise ValueError(f"invalid setting `class_weight` = {cw!r}: expected None, 'balanced' or a dict {{class: weight}}")
+        return per_class[idx]
+
     def decision_function(self, X) -> np.ndarray:
-        """Network outputs: shape (n,) for two classes (positive means `classes_[1]`),
-        (n, n_classes) otherwise."""
+        """Network outputs: shape (n,) for two classes (positive means `classes_[1]`; the
+        log-odds for loss='logistic'), (n, n_classes) otherwise."""
         out = self._network_output(X)
         return out[:, 0] if out.shape[1] == 1 else out
 
@@ -245,20 +370,31 @@ class _Classifier(ClassifierMixin, _CronosEstimator):
             return self.classes_[(d > 0).astype(np.intp)]
         return self.classes_[np.argmax(d, axis=1)]
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Softmax of the decision values (for two classes the logistic function of twice the
-        decision value). These are monotone scores that sum to one, NOT calibrated
-        probabilities: the network is trained with squared loss; wrap the estimator in
-        `sklearn.calibration.CalibratedClassifierCV` if calibration matters."""
+    def _proba_scores(self, X) -> np.ndarray:
+        """Scores whose row softmax is `predict_proba` (columns in `classes_` order)."""
         d = self.decision_function(X)
         if d.ndim == 1:
-            d = np.stack([-d, d], axis=1)
-        z = d - d.max(axis=1, keepdims=True)
+            if getattr(self, "loss_", "squared") == "logistic":
+                return np.stack([np.zeros_like(d), d], axis=1)  # softmax of (0, d) = (1 - s(d), s(d))
+            return np.stack([-d, d], axis=1)
+        return d
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in `classes_` order. With loss='logistic' (two classes)
+        [1 - s(d), s(d)] with s the logistic function of the decision value d; with
+        loss='softmax' the softmax of the outputs: both calibrated by the loss they were
+        trained with. With loss='squared' the softmax of the decision values (two classes: of
+        (-d, d)): monotone scores that sum to one, NOT calibrated probabilities; wrap the
+        estimator in `sklearn.calibration.CalibratedClassifierCV` if calibration matters."""
+        z = self._proba_scores(X)
+        z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X) -> np.ndarray:
-        return np.log(self.predict_proba(X))
+        z = self._proba_scores(X)
+        m = z.max(axis=1, keepdims=True)
+        return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
 
 
 def _encode(idx: np.ndarray, k: int, dtype) -> np.ndarray:
@@ -280,8 +416,11 @@ class _Regressor(RegressorMixin, _CronosEstimator):
             return tags
 
     def fit(self, X, y, sample_weight=None):
-        """Fits the network to targets `y` of shape (n,) or (n, k)."""
+        """Fits the network to targets `y` of shape (n,) or (n, k). `sample_weight` weights
+        each row's squared loss."""
         X, y = validate_data(self, X, y, reset=True, multi_output=True, y_numeric=True)
+        if self._check_loss() != "squared":
+            raise ValueError(f"invalid setting `loss` = {self.loss!r}: a classification loss; regressors fit loss='squared' only")
         y = np.asarray(y)
         self._y_1d = y.ndim == 1
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -295,18 +434,28 @@ class _Regressor(RegressorMixin, _CronosEstimator):
 
 _DOC = """{summary}
 
-    Trains a two-layer {net} network with squared loss and weight decay by solving the
-    equivalent convex program (Pilanci & Ergen 2020) with the CRONOS ADMM solver; every fit
-    carries a certified lower bound on the optimal value (`lower_bound_`, `relative_gap_`).
+    Trains a two-layer {net} network with weight decay by solving the equivalent convex
+    program (Pilanci & Ergen 2020) with the CRONOS ADMM solver; every fit carries a certified
+    lower bound on the optimal value (`lower_bound_`, `relative_gap_`).
 
     Parameters
     ----------
-    beta : float or None
-        Group-lasso weight (= weight decay) as it appears in the objective. None (default)
-        uses `beta_fraction`.
+    beta : "auto", float or None, default "auto"
+        Group-lasso weight (= weight decay). "auto" chooses it: a regularization path over
+        `path_points` fractions of beta_max (the smallest beta at which every neuron vanishes),
+        from 1 down to `path_min_fraction`, warm-started point to point, is solved on 90% of
+        the rows (stratified by class for classifiers) and scored on the other 10% (accuracy,
+        or minus the MSE for regression); the best fraction is refitted on all rows
+        (`beta_fraction_`, `beta_path_`). A float is beta as it appears in the objective.
+        None means the fixed library default (beta_fraction 1e-3).
     beta_fraction : float or None
-        beta as a fraction of beta_max (the smallest beta at which every neuron vanishes) per
-        output, in (0, 1]. None with `beta` None means the library default 1e-3.
+        A fixed beta as a fraction of beta_max (per output), in (0, 1]; overrides "auto".
+    loss : {{"squared", "logistic", "softmax"}}, default "squared"
+        {loss_doc}
+    {class_weight_doc}path_points : int, default 12
+        With beta="auto": number of fractions of beta_max on the path.
+    path_min_fraction : float, default 1e-5
+        With beta="auto": smallest fraction of beta_max on the path, in (0, 1].
     n_patterns : int, default 64
         Number of sampled activation patterns P (the network has at most {width} neurons per output).
     max_iter : int, default 500
@@ -335,27 +484,48 @@ _DOC = """{summary}
     output_weights_ : ndarray (n_neurons, n_outputs)
     {gated_attrs}n_iter_, status_, objective_, lower_bound_, relative_gap_ : solve report
     n_active_neurons_ : int
+    loss_ : str
+    beta_ : ndarray
+        beta per output as used by the final fit.
+    beta_fraction_ : float or None
+        The fraction of beta_max of the final fit (chosen when beta="auto"; None for an absolute beta).
+    beta_path_ : list of dict or None
+        With beta="auto": one dict per path point (fraction, beta, objective, relative_gap,
+        active_neurons, iterations, seconds, status, train_metric, validation_metric); empty
+        when the data has too few rows (fewer than 5 in every class) to hold any out, then
+        the library default fraction 1e-3 is used. None otherwise.
     {cls_attrs}n_features_in_ : int
+    """
+
+_CLS_LOSS = (
+    "'squared': ±1 targets (one output for two classes, one-vs-rest outputs otherwise), as the CLI's "
+    "default; 'logistic': binary cross-entropy (two classes only); 'softmax': multinomial cross-entropy "
+    "(three or more classes). Logistic and softmax give calibrated `predict_proba`."
+)
+_REG_LOSS = "Regressors fit the squared loss only (the parameter exists for symmetry with the classifiers and the CLI)."
+_CLS_WEIGHT = """class_weight : None, "balanced" or dict, default None
+        Weights of each class in the loss, multiplying `sample_weight` (scikit-learn semantics;
+        "balanced" is n_samples / (n_classes * count of the class)).
     """
 
 _GATED_ATTRS = "gate_weights_, gate_bias_ : gate vectors of each neuron (a neuron is on when x.gate_w + gate_b >= 0)\n    "
 
 
 class ConvexReLUClassifier(_Classifier):
-    __doc__ = _DOC.format(summary="Two-layer ReLU network classifier trained by convex optimisation.", net="ReLU", width="2 * n_patterns", gated_attrs="", cls_attrs="classes_ : ndarray\n    ")
+    __doc__ = _DOC.format(summary="Two-layer ReLU network classifier trained by convex optimisation.", net="ReLU", width="2 * n_patterns", gated_attrs="", cls_attrs="classes_ : ndarray\n    ", loss_doc=_CLS_LOSS, class_weight_doc=_CLS_WEIGHT)
     _activation = "relu"
 
 
 class ConvexReLURegressor(_Regressor):
-    __doc__ = _DOC.format(summary="Two-layer ReLU network regressor trained by convex optimisation.", net="ReLU", width="2 * n_patterns", gated_attrs="", cls_attrs="")
+    __doc__ = _DOC.format(summary="Two-layer ReLU network regressor trained by convex optimisation.", net="ReLU", width="2 * n_patterns", gated_attrs="", cls_attrs="", loss_doc=_REG_LOSS, class_weight_doc="")
     _activation = "relu"
 
 
 class GatedReLUClassifier(_Classifier):
-    __doc__ = _DOC.format(summary="Two-layer gated-ReLU network classifier trained by convex optimisation.", net="gated-ReLU", width="n_patterns", gated_attrs=_GATED_ATTRS, cls_attrs="classes_ : ndarray\n    ")
+    __doc__ = _DOC.format(summary="Two-layer gated-ReLU network classifier trained by convex optimisation.", net="gated-ReLU", width="n_patterns", gated_attrs=_GATED_ATTRS, cls_attrs="classes_ : ndarray\n    ", loss_doc=_CLS_LOSS, class_weight_doc=_CLS_WEIGHT)
     _activation = "gated_relu"
 
 
 class GatedReLURegressor(_Regressor):
-    __doc__ = _DOC.format(summary="Two-layer gated-ReLU network regressor trained by convex optimisation.", net="gated-ReLU", width="n_patterns", gated_attrs=_GATED_ATTRS, cls_attrs="")
+    __doc__ = _DOC.format(summary="Two-layer gated-ReLU network regressor trained by convex optimisation.", net="gated-ReLU", width="n_patterns", gated_attrs=_GATED_ATTRS, cls_attrs="", loss_doc=_REG_LOSS, class_weight_doc="")
     _activation = "gated_relu"

@@ -10,6 +10,11 @@ gated ReLU, ``classes`` for classification) and the JSON metadata string under
 Class labels: the CLI stores numeric labels (f64 in the metadata). Non-numeric labels (e.g.
 strings) are written as their indices 0..c-1 in the CLI fields and the real labels as JSON
 under ``__metadata__["cronos_python_classes"]``, which :func:`load` restores.
+
+The loss is part of the settings (``settings.loss``, as the CLI writes it). Estimator
+parameters the CLI format cannot express (``beta="auto"``, ``class_weight``, the path
+options) and the fitted ``beta_fraction_`` / ``beta_path_`` are stored as JSON under
+``__metadata__["cronos_python_params"]``; the CLI ignores that key.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ import numpy as np
 FORMAT_VERSION = 1
 METADATA_KEY = "cronos"
 PY_CLASSES_KEY = "cronos_python_classes"
+PY_PARAMS_KEY = "cronos_python_params"
+_LOSS_TO_RUST = {"squared": "Squared", "logistic": "Logistic", "softmax": "Softmax"}
+_LOSS_FROM_RUST = {v: k for k, v in _LOSS_TO_RUST.items()}
 
 _PathLike = Union[str, "os.PathLike[str]"]
 
@@ -146,13 +154,15 @@ def _settings_json(est) -> Dict[str, Any]:
 
 
 def _settings_from_params(est) -> Dict[str, Any]:
-    if est.beta is not None:
+    if est.beta is not None and not isinstance(est.beta, str):
         beta = {"Value": float(est.beta)}
     else:
-        beta = {"Fraction": float(1e-3 if est.beta_fraction is None else est.beta_fraction)}
+        frac = est.beta_fraction if est.beta_fraction is not None else getattr(est, "beta_fraction_", None)
+        beta = {"Fraction": float(1e-3 if frac is None else frac)}
     tl = est.time_limit
     return {
         "activation": "Relu" if est._activation == "relu" else "GatedRelu",
+        "loss": _LOSS_TO_RUST.get(getattr(est, "loss_", "squared"), "Squared"),
         "beta": beta,
         "n_patterns": int(est.n_patterns),
         "bias": True,
@@ -233,6 +243,26 @@ def save(model, path: _PathLike) -> None:
         "task": task,
         "preprocess": _PRE_TO_RUST[model.preprocess if off is not None else "none"],
     }
+    frac = getattr(model, "beta_fraction_", None)
+    beta_path = getattr(model, "beta_path_", None)
+    if beta_path is not None:
+        meta["metrics"]["beta_auto"] = True
+        meta["metrics"]["beta_fraction"] = frac
+    cw = getattr(model, "class_weight", None)
+    if isinstance(cw, dict):
+        cw = {"pairs": [[k.item() if hasattr(k, "item") else k, float(v)] for k, v in cw.items()]}
+    extra[PY_PARAMS_KEY] = json.dumps(
+        {
+            "beta": model.beta if (model.beta is None or isinstance(model.beta, str)) else float(model.beta),
+            "beta_fraction": None if model.beta_fraction is None else float(model.beta_fraction),
+            "loss": model.loss,
+            "class_weight": cw,
+            "path_points": int(model.path_points),
+            "path_min_fraction": float(model.path_min_fraction),
+            "beta_fraction_": None if frac is None else float(frac),
+            "beta_path_": beta_path,
+        }
+    )
     md = {METADATA_KEY: json.dumps(meta)}
     md.update(extra)
     write_safetensors(path, tensors, md)
@@ -266,10 +296,14 @@ def load(path: _PathLike):
         classify = isinstance(task, dict) and "Classification" in task
         cls = (E.GatedReLUClassifier if gated else E.ConvexReLUClassifier) if classify else (E.GatedReLURegressor if gated else E.ConvexReLURegressor)
         beta = s["beta"]
+        loss = _LOSS_FROM_RUST.get(s.get("loss", "Squared"))
+        if loss is None:
+            raise ValueError(f"{p}: unknown loss {s.get('loss')!r} (written by a newer cronos?)")
         params = dict(
             beta=beta["Value"] if "Value" in beta else None,
             # the library default Fraction(1e-3) maps back to beta_fraction=None (same fit)
             beta_fraction=None if beta.get("Fraction") == 1e-3 else beta.get("Fraction"),
+            loss=loss,
             n_patterns=int(s["n_patterns"]),
             max_iter=int(s["max_iter"]),
             tol_gap=float(s["tol_gap"]),
@@ -279,8 +313,19 @@ def load(path: _PathLike):
             preprocess=_PRE_FROM_RUST.get(meta.get("preprocess", "None"), "none"),
             time_limit=None if s.get("time_limit") is None else s["time_limit"]["secs"] + s["time_limit"]["nanos"] * 1e-9,
         )
+        # models saved from Python: the parameters of the fit exactly (beta="auto", class_weight, path)
+        py = json.loads(md[PY_PARAMS_KEY]) if PY_PARAMS_KEY in md else {}
+        for name in ("beta", "beta_fraction", "loss", "path_points", "path_min_fraction"):
+            if name in py:
+                params[name] = py[name]
+        if classify:
+            cw = py.get("class_weight")
+            params["class_weight"] = {k: v for k, v in cw["pairs"]} if isinstance(cw, dict) else cw
         est = cls(**params)
         est.settings_json_ = json.dumps(s)
+        est.loss_ = loss
+        est.beta_fraction_ = py["beta_fraction_"] if "beta_fraction_" in py else beta.get("Fraction")
+        est.beta_path_ = py.get("beta_path_")
         for name in ["gates", "weights", "w1", "b1", "w2", "preprocess_offset", "preprocess_scale"] + (["gate_w", "gate_b"] if gated else []):
             if name not in tensors:
                 raise ValueError(f"{p}: missing tensor `{name}`")
