@@ -356,7 +356,9 @@ pub fn run(a: CompareArgs) -> Result<i32> {
             }
         })
         .collect();
-    let title = format!("validation accuracy vs training time: {} on {}", arch.name(), d.source);
+    // the data set's own name: a full path would not fit in the title
+    let name = std::path::Path::new(&d.source).file_name().map_or(d.source.clone(), |n| n.to_string_lossy().into_owned());
+    let title = format!("validation accuracy vs training time: {} on {name}", arch.name());
     cronos_plot::write_comparison(&a.plot, &title, &curves).with_context(|| a.plot.display().to_string())?;
     if a.json {
         let all: Vec<_> = runs.iter().map(|r| json!({"method": r.family, "run": r.label, "report": r.report})).collect();
