@@ -116,6 +116,7 @@ fn settings_of(a: &TrainArgs) -> Result<Settings> {
         (a.n_test.is_some(), "--n-test"),
         (a.plot.is_some(), "--plot"),
         (a.class_weight != crate::ClassWeightArg::None, "--class-weight"),
+        (a.deep.kind != crate::deep::ModelKind::Convex, "--model cnn|mlp"),
     ];
     if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
         bail!("{flag} is not supported with --distributed");
@@ -446,5 +447,12 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
         "status: {status} after {iterations} ADMM iterations, {solve_seconds:.2}s on {size} ranks ({:.3}s per iteration, {:.0} bytes summed per iteration); objective {:.6e}, lower bound {:.6e}, gap {:.3e}; model saved to {}",
         solve_seconds / iterations.max(1) as f64, bytes_per_iter, certificate.objective, certificate.lower_bound, certificate.relative_gap, a.out.display()
     ));
-    Ok(if status == Status::Interrupted { 130 } else { 0 })
+    Ok(match status {
+        Status::Interrupted => 130,
+        Status::NumericalError => {
+            eprintln!("error: {}: the solver hit a numerical error (NaN/Inf); saved the last model", train_path.display());
+            1
+        }
+        _ => 0,
+    })
 }
