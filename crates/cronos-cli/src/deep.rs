@@ -151,7 +151,12 @@ pub struct DataRequest<'a> {
 
 fn keep(t: cronos_data::Table, classes: Option<&[f64]>, n: Option<usize>) -> cronos_data::Table {
     let labels = t.labels.clone().unwrap_or_default();
-    let mut idx: Vec<usize> = (0..t.n).filter(|&i| classes.is_none_or(|c| c.contains(&labels[i]))).collect();
+    let mut idx: Vec<usize> = (0..t.n)
+        .filter(|&i| match classes {
+            Some(c) => c.contains(&labels[i]),
+            None => true,
+        })
+        .collect();
     if let Some(n) = n {
         idx.truncate(n);
     }

@@ -60,7 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let f = feats.predict(&hs.x);
     println!("features of {} rows ({} wide): {:.2} s", hs.len(), f.row_len(), t0.elapsed().as_secs_f64());
     let y = pm1_targets(&hs.labels, 10);
-    for act in [cronos::Activation::GatedRelu] {
+    {
+        let act = cronos::Activation::GatedRelu;
         let cfg = HeadConfig { activation: act, n_patterns: p, max_iter: iters, ..HeadConfig::default() };
         let t0 = Instant::now();
         let h = solve_head(&f, &y, &cfg, 0, None)?;

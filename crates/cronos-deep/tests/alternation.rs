@@ -20,7 +20,7 @@ fn data(n: usize) -> (Tensor, Vec<usize>) {
             let on = match labels[i] {
                 0 => r < 4 && c < 4,
                 1 => r >= 4 && c >= 4,
-                _ => r >= 2 && r < 6 && c >= 2 && c < 6,
+                _ => (2..6).contains(&r) && (2..6).contains(&c),
             };
             x[i * 64 + p] = on as u8 as f32 * 0.5 + noise[i * 64 + p];
         }

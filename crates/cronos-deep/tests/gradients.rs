@@ -33,7 +33,7 @@ fn check(features: &mut Sequential, head: &mut Sequential, x: &Tensor, labels: &
         // small enough not to cross a gate or pooling switch (the gated head is discontinuous in its
         // input), large enough for f32 forward passes
         let eps = 2e-4f32;
-        let mut at = |sign: f32, features: &mut Sequential, head: &mut Sequential| {
+        let at = |sign: f32, features: &mut Sequential, head: &mut Sequential| {
             {
                 let p = if t < n_feat { features.params_mut().remove(t) } else { head.params_mut().remove(t - n_feat) };
                 p.value.iter_mut().zip(&v).for_each(|(w, d)| *w += sign * eps * d);
