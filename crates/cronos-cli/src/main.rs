@@ -1,9 +1,11 @@
 //! The `cronos` command: train two-layer ReLU networks to a certified global optimum by
 //! convex optimization, then predict, evaluate and inspect the saved models.
 
+mod auto_beta;
 mod commands;
 mod compare;
 mod data;
+mod distributed;
 mod deep;
 mod train;
 
@@ -102,6 +104,38 @@ pub enum PreprocessArg {
     Standardize,
 }
 
+/// `--beta`: `auto` or a value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BetaArg {
+    /// Chosen on a validation split.
+    Auto,
+    /// An absolute β.
+    Value(f64),
+}
+
+fn parse_beta(s: &str) -> Result<BetaArg, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(BetaArg::Auto);
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(BetaArg::Value(v)),
+        _ => Err(format!("`{s}`: expected `auto` or a finite number >= 0")),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    Squared,
+    Logistic,
+    Softmax,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClassWeightArg {
+    None,
+    Balanced,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TaskArg {
     Auto,
@@ -148,9 +182,22 @@ pub struct TrainArgs {
     /// Number of sampled activation patterns P (hidden neurons: up to 2P per output)
     #[arg(long, value_name = "P", default_value_t = 64)]
     pub patterns: usize,
-    /// Weight decay β, absolute (default: a fraction 1e-3 of β_max)
-    #[arg(long, value_name = "B", conflicts_with = "beta_fraction")]
-    pub beta: Option<f64>,
+    /// Weight decay β: `auto` (default: chosen on a validation split from a regularization
+    /// path, then refit on all rows) or an absolute value
+    #[arg(long, value_name = "auto|B", conflicts_with = "beta_fraction", value_parser = parse_beta)]
+    pub beta: Option<BetaArg>,
+    /// Loss: squared (one-vs-all ±1 targets for classes), logistic (2 classes) or softmax (3+ classes)
+    #[arg(long, value_enum, default_value = "squared")]
+    pub loss: LossArg,
+    /// Class weights in the loss: `balanced` (n / (classes · n_class)) or none
+    #[arg(long, value_enum, default_value = "none")]
+    pub class_weight: ClassWeightArg,
+    /// With --beta auto: points of the β grid (from β_max down to --path-min-fraction·β_max)
+    #[arg(long, value_name = "N", default_value_t = 12)]
+    pub path_points: usize,
+    /// With --beta auto: smallest fraction of β_max on the grid
+    #[arg(long, value_name = "F", default_value_t = 1e-5)]
+    pub path_min_fraction: f64,
     /// Weight decay as a fraction of β_max, in (0, 1]
     #[arg(long, value_name = "F")]
     pub beta_fraction: Option<f64>,
@@ -214,6 +261,9 @@ pub struct TrainArgs {
     /// No progress output on stderr
     #[arg(long, short)]
     pub quiet: bool,
+    /// Rows spread over MPI ranks: run as `mpirun -np K cronos train --distributed ...` (needs a build with `--features mpi`); each rank reads its own rows, rank 0 prints and writes
+    #[arg(long)]
+    pub distributed: bool,
     #[command(flatten)]
     pub deep: deep::DeepOpts,
 }
@@ -270,6 +320,7 @@ pub struct Exit(pub i32);
 fn main() {
     let cli = Cli::parse();
     let res = match cli.command {
+        Command::Train(a) if a.distributed => distributed::run(*a),
         Command::Train(a) => train::run(*a),
         Command::Predict(a) => commands::predict(a),
         Command::Evaluate(a) => commands::evaluate(a),

@@ -99,11 +99,14 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     let t_start = Instant::now();
     // ---- settings, checked before anything heavy
     let mut settings = Settings { n_patterns: a.patterns, max_iter: a.max_iter, seed: a.seed, threads: a.threads, ..Settings::default() };
-    if let Some(b) = a.beta {
+    // β: a value, a fraction of β_max, or (default) chosen on a validation split
+    let beta_auto = a.beta_fraction.is_none() && !matches!(a.beta, Some(crate::BetaArg::Value(_)));
+    if let Some(crate::BetaArg::Value(b)) = a.beta {
         settings.beta = Beta::Value(b);
     } else if let Some(f) = a.beta_fraction {
         settings.beta = Beta::Fraction(f);
     }
+    let path_settings = crate::auto_beta::path_settings(&a)?;
     if a.gated {
         settings.activation = Activation::GatedRelu;
     }
@@ -235,6 +238,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     } else {
         Task::Regression
     };
+    settings.loss = crate::auto_beta::loss_for(a.loss, &task)?;
 
     // ---- validation split (seeded shuffle)
     let (fit_t, val_t) = match a.val_fraction {
@@ -291,9 +295,22 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     };
     drop(fit_x_raw);
 
-    // ---- setup
+    // ---- β (path on a validation split of the fitting rows), then setup
+    let weights = crate::auto_beta::class_weights(a.class_weight, &task, &fit.labels)?;
+    let choice = if beta_auto {
+        let c = crate::auto_beta::choose(fit.x.as_ref(), fit.y.as_ref(), weights.as_deref(), &settings, &path_settings, a.quiet)
+            .with_context(|| format!("{}", train_path.display()))?;
+        settings.beta = Beta::Fraction(c.fraction);
+        Some(c)
+    } else {
+        None
+    };
     let sp = spinner(a.quiet, "setup: sampling patterns, Gram matrix, preconditioner");
-    let mut solver = Solver::new(fit.x.as_ref(), fit.y.as_ref(), settings.clone()).with_context(|| format!("{}", train_path.display()))?;
+    let mut solver = Solver::new_weighted(fit.x.as_ref(), fit.y.as_ref(), weights.as_deref(), settings.clone()).with_context(|| format!("{}", train_path.display()))?;
+    if let Some(c) = &choice {
+        // warm start from the chosen path model (a different pattern count means a cold start)
+        let _ = solver.warm_start(&c.model);
+    }
     sp.finish_and_clear();
     let mut records: Vec<Record> = Vec::new();
     let mut best: Option<Best> = None;
@@ -587,6 +604,13 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     summary.insert("active_neurons".into(), json!(active));
     summary.insert("n_patterns".into(), json!(n_patterns));
     summary.insert("beta".into(), json!(if beta.len() == 1 { json!(beta[0]) } else { json!(beta) }));
+    summary.insert("loss".into(), json!(format!("{:?}", settings.loss).to_lowercase()));
+    summary.insert("beta_auto".into(), json!(choice.is_some()));
+    if let Some(c) = &choice {
+        summary.insert("beta_fraction".into(), json!(c.fraction));
+        summary.insert("path_seconds".into(), json!(c.seconds));
+        summary.insert("beta_path".into(), serde_json::to_value(&c.path)?);
+    }
     summary.insert("n_train".into(), json!(fit.x.nrows()));
     summary.insert("n_test".into(), metrics["n_test"].clone());
     summary.insert("n_validation".into(), metrics["n_validation"].clone());

@@ -449,6 +449,7 @@ impl ModelFile {
         meta.preprocess = self.preprocessing.kind;
         meta.settings.activation = m.activation;
         meta.settings.bias = m.bias;
+        meta.settings.loss = m.loss;
         let json = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
         let mut tensors: Vec<(&str, Vec<usize>, Vec<u8>)> = vec![
             ("gates", vec![m.gates.nrows(), m.gates.ncols()], row_major_bytes(m.gates.as_ref())),
@@ -567,7 +568,7 @@ impl ModelFile {
             }
             get("classes", &[c.len()])?;
         }
-        let model = Model::from_parts(s.activation, s.bias, d, k, gates, weights, meta.beta.clone());
+        let model = Model::from_parts(s.activation, s.bias, d, k, gates, weights, meta.beta.clone()).with_loss(s.loss);
         // the recovered network must be present with consistent shapes (other tools read it)
         let m = model.network().width();
         get("w1", &[d, m])?;

@@ -4,17 +4,20 @@
 //! For one output, weak duality of the (ReLU) program gives, for any λ ∈ Rⁿ and multipliers
 //! μ_g ≥ 0 with ‖F_gᵀλ + G_gᵀμ_g‖₂ ≤ β for every group g,
 //!
-//!   p* ≥ ⟨λ, y⟩ − ½‖λ‖².
+//!   p* ≥ −ℓ*(−λ)    (= ⟨λ, y⟩ − ½‖λ‖² for the squared loss; see [`crate::loss`] for the others).
 //!
-//! We take the residual λ = y − Fz of the returned weights and μ_g = t_g·max(0, −ρσν_g) from
+//! We take λ = −∇ℓ(Fz) at the returned weights (the residual y − Fz for the squared loss) and μ_g = t_g·max(0, −ρσν_g) from
 //! the cone duals (exact at the optimum by the KKT conditions, with t_g = 1), t_g ≥ 0 chosen per
 //! group to minimise ‖q_g‖, then scale λ and μ by the largest
 //! t ≤ β / max_g‖q_g‖ (q_g = F_gᵀλ + G_gᵀμ_g) that keeps them feasible, choosing t to
-//! maximise the concave bound t⟨λ,y⟩ − ½t²‖λ‖². Gated ReLU has no μ. Outputs are
-//! independent problems, so bounds and objectives add up.
+//! maximise the concave bound −ℓ*(−tλ) (in closed form for the squared loss, by golden-section
+//! search otherwise). Gated ReLU has no μ. Outputs are independent problems for separable
+//! losses, so bounds and objectives add up; a coupled loss (softmax) gets one bound, reported
+//! in the first output's entry.
 
 use crate::admm::AdmmState;
 use crate::design::Design;
+use crate::loss::{Loss, LossData};
 use crate::real::Real;
 use crate::system::System;
 use faer::{Mat, MatRef};
@@ -22,7 +25,7 @@ use faer::{Mat, MatRef};
 /// Objective, lower bound and gap of the current iterate.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Certificate {
-    /// ½‖Fz − y‖² + β Σ‖z_g‖, summed over outputs (in the user's scaling).
+    /// ℓ(Fz) + β Σ‖z_g‖, summed over outputs (in the user's scaling).
     pub objective: f64,
     /// Certified lower bound on the optimal value.
     pub lower_bound: f64,
@@ -58,20 +61,14 @@ pub fn certify<T: Real>(
     st: &AdmmState<T>,
     design: &mut Design<T>,
     sys: &mut System<T>,
-    y: MatRef<'_, T>,
+    loss: &LossData<T>,
     beta: &[f64],
     sigma: f64,
     ws: &mut CertWorkspace<T>,
 ) -> Certificate {
-    let (n, k, d, nbd) = (y.nrows(), y.ncols(), sys.d, sys.block_len());
+    let (k, d, nbd) = (loss.k(), sys.d, sys.block_len());
     sys.f(design, &st.z, ws.fz.as_mut());
-    // λ = y − Fz, stored in place of Fz temporarily
-    let lam = &mut ws.lam;
-    for c in 0..k {
-        for i in 0..n {
-            lam[(i, c)] = y[(i, c)] - ws.fz[(i, c)];
-        }
-    }
+    loss.neg_grad(ws.fz.as_ref(), ws.lam.as_mut());
     if sys.relu {
         design.certificate_pass(ws.lam.as_ref(), T::from_f64(st.rho * sigma), crate::system::view_mut(&mut ws.q, d), crate::system::view_mut(&mut ws.qb, d));
         // per group, the best multiple t ≥ 0 of the ADMM multipliers: q = a + t·b with
@@ -89,28 +86,69 @@ pub fn certify<T: Real>(
         sys.ft(design, ws.lam.as_ref(), &mut ws.q);
     }
     let mut out = Certificate::default();
+    let mut qmax = vec![0.0f64; k];
     for c in 0..k {
-        let (mut ly, mut ll) = (0.0, 0.0);
-        for i in 0..n {
-            let l = ws.lam[(i, c)].to_f64();
-            ly += l * y[(i, c)].to_f64();
-            ll += l * l;
-        }
-        let (mut qmax, mut reg): (f64, f64) = (0.0, 0.0);
+        let mut reg = 0.0;
         for g in 0..sys.nb {
             let s = c * nbd + g * d..c * nbd + (g + 1) * d;
-            qmax = qmax.max(crate::real::sum_sq(&ws.q[s.clone()]).sqrt());
+            qmax[c] = qmax[c].max(crate::real::sum_sq(&ws.q[s.clone()]).sqrt());
             reg += crate::real::sum_sq(&st.z[s]).sqrt();
         }
-        let obj = 0.5 * ll + beta[c] * reg;
-        let tmax = if qmax > 0.0 { beta[c] / qmax } else { f64::INFINITY };
-        let t = if ll > 0.0 { (ly / ll).clamp(0.0, tmax) } else { 0.0 };
-        let lb = (t * ly - 0.5 * t * t * ll).max(0.0);
-        out.objectives.push(obj);
-        out.lower_bounds.push(lb);
+        out.objectives.push(beta[c] * reg);
+    }
+    // sums over rows are also summed over ranks (no-ops in one process)
+    let comm = design.comm_arc();
+    let mut loss_values = loss.value(ws.fz.as_ref());
+    crate::distributed::sum_rows(&*comm, &mut loss_values);
+    for (o, v) in out.objectives.iter_mut().zip(loss_values) {
+        *o += v;
+    }
+    let units: Vec<std::ops::Range<usize>> = if loss.loss.coupled() { vec![0..k] } else { (0..k).map(|c| c..c + 1).collect() };
+    out.lower_bounds = vec![0.0; k];
+    for unit in units {
+        let tmax = unit.clone().map(|c| if qmax[c] > 0.0 { beta[c] / qmax[c] } else { f64::INFINITY }).fold(f64::INFINITY, f64::min);
+        let hi = tmax.min(crate::distributed::min_scalar(&*comm, loss.t_domain(ws.lam.as_ref(), unit.clone())));
+        let lam = ws.lam.as_ref();
+        let dual = |t: f64| crate::distributed::sum_scalar(&*comm, loss.dual(lam, unit.clone(), t));
+        let t = match loss.loss {
+            Loss::Squared => {
+                // the bound is t·a − t²·b/2: maximised at a/b
+                let (d1, d2) = (dual(1.0), dual(2.0));
+                // from D(1) = a − b/2 and D(2) = 2a − 2b
+                let b = 2.0 * d1 - d2;
+                let a = d1 + 0.5 * b;
+                if b > 0.0 { (a / b).clamp(0.0, hi) } else { 0.0 }
+            }
+            _ => golden_max(dual, 0.0, if hi.is_finite() { hi } else { 1.0 }),
+        };
+        out.lower_bounds[unit.start] = dual(t).max(0.0);
     }
     out.objective = out.objectives.iter().sum();
     out.lower_bound = out.lower_bounds.iter().sum();
     out.relative_gap = if out.objective > 0.0 { (out.objective - out.lower_bound) / out.objective } else { 0.0 };
     out
+}
+
+/// Maximiser of a concave function on [a, b] by golden-section search.
+fn golden_max(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> f64 {
+    const R: f64 = 0.618_033_988_749_895;
+    let (mut x1, mut x2) = (b - R * (b - a), a + R * (b - a));
+    let (mut f1, mut f2) = (f(x1), f(x2));
+    for _ in 0..48 {
+        if f1 < f2 {
+            a = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = a + R * (b - a);
+            f2 = f(x2);
+        } else {
+            b = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = b - R * (b - a);
+            f1 = f(x1);
+        }
+    }
+    // the end points too: the maximiser may sit on the boundary (e.g. the feasibility limit)
+    [a, b, 0.5 * (a + b)].into_iter().max_by(|p, q| f(*p).total_cmp(&f(*q))).unwrap_or(a)
 }

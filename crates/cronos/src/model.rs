@@ -9,6 +9,7 @@
 use crate::error::{invalid_data, Result};
 use crate::patterns::Patterns;
 use crate::real::Real;
+use crate::loss::Loss;
 use crate::settings::Activation;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -33,6 +34,8 @@ pub struct Model<T: Real> {
     pub weights: Mat<T>,
     /// β per output.
     pub beta: Vec<f64>,
+    /// The loss it was fitted with (decides what [`Model::predict_proba`] means).
+    pub loss: Loss,
 }
 
 /// The recovered network f(x) = Σ_m σ_m(x) (x̃ᵀw1_m) α_m, with σ_m the ReLU gate of the
@@ -54,7 +57,12 @@ pub struct Network<T: Real> {
 impl<T: Real> Model<T> {
     /// Assembles a model from its parts.
     pub fn from_parts(activation: Activation, bias: bool, n_features: usize, n_outputs: usize, gates: Mat<T>, weights: Mat<T>, beta: Vec<f64>) -> Self {
-        Model { activation, bias, n_features, n_outputs, gates, weights, beta }
+        Model { activation, bias, n_features, n_outputs, gates, weights, beta, loss: Loss::Squared }
+    }
+    /// The same model, marked as fitted with `loss`.
+    pub fn with_loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
     }
     /// Patterns P.
     pub fn n_patterns(&self) -> usize {
@@ -98,6 +106,18 @@ impl<T: Real> Model<T> {
     pub fn predict(&self, x: MatRef<'_, T>) -> Result<Mat<T>> {
         self.check(x)?;
         Ok(self.network().predict_unchecked(x))
+    }
+
+    /// Class probabilities: the sigmoid of each output (logistic loss) or the softmax over
+    /// outputs (softmax loss) of [`Model::predict`].
+    ///
+    /// # Errors
+    /// For a model fitted with the squared loss (its outputs are not probabilities), and as
+    /// [`Model::predict`].
+    pub fn predict_proba(&self, x: MatRef<'_, T>) -> Result<Mat<T>> {
+        let mut s = self.predict(x)?;
+        crate::loss::scores_to_proba(self.loss, s.as_mut())?;
+        Ok(s)
     }
 
     /// Predictions of the convex model, Σ_j 1[x̃ᵀh_j ≥ 0] x̃ᵀ(v_j − w_j): equal to

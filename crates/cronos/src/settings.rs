@@ -4,7 +4,8 @@
 //! | field | default | valid range | meaning |
 //! |---|---|---|---|
 //! | `activation` | `Relu` | `Relu`, `GatedRelu` | cone-constrained ReLU program or its unconstrained gated relaxation |
-//! | `beta` | `Fraction(1e-3)` | value ≥ 0 / fraction in (0, 1] | group-lasso weight β, absolute or as a fraction of β_max = max_g ‖F_gᵀy‖ |
+//! | `loss` | `Squared` | `Squared`, `Logistic`, `Softmax` | data-fitting loss (see [`crate::loss`]); other than unweighted squared, it is split off as r = Fu |
+//! | `beta` | `Fraction(1e-3)` | value ≥ 0 / fraction in (0, 1] | group-lasso weight β, absolute or as a fraction of β_max = max_g ‖F_gᵀ∇ℓ(0)‖ (= max_g ‖F_gᵀy‖ for the squared loss) |
 //! | `n_patterns` | 64 | ≥ 1 | activation patterns P (distinct, non-zero) |
 //! | `bias` | `true` | | append a column of ones to X |
 //! | `rho` | `None` (scale-aware) | > 0 | initial ADMM penalty ρ (data are normalised internally, see [`crate::solver`]) |
@@ -77,6 +78,8 @@ pub enum Rank {
 pub struct Settings {
     /// ReLU or gated ReLU.
     pub activation: Activation,
+    /// Data-fitting loss.
+    pub loss: crate::loss::Loss,
     /// Group-lasso weight.
     pub beta: Beta,
     /// Number of activation patterns P.
@@ -123,6 +126,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             activation: Activation::Relu,
+            loss: crate::loss::Loss::Squared,
             beta: Beta::Fraction(1e-3),
             n_patterns: 64,
             bias: true,

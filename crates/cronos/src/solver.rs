@@ -5,13 +5,14 @@
 //! and the two constraint blocks of the u-step are balanced); by positive homogeneity this
 //! is the same program with β/c, and weights are scaled back by 1/c on the way out.
 
-use crate::admm::{rescale_duals, step, AdmmState, AdmmWorkspace, StepInput};
+use crate::admm::{rescale_duals, step, AdmmState, AdmmWorkspace, Split, StepInput};
 use crate::certificate::{certify, CertWorkspace, Certificate};
 use crate::design::Design;
 use crate::error::{invalid_data, invalid_setting, CronosError, Result};
+use crate::loss::{Loss, LossData};
 use crate::model::Model;
 use crate::nystrom::{nystrom, NystromFactor};
-use crate::patterns::sample_patterns;
+use crate::patterns::sample_patterns_distributed;
 use crate::pcg::{IdentityPrecond, Precond};
 use crate::precond::{BlockWhitener, NystromPrecond, StructuredPrecond};
 use crate::real::Real;
@@ -145,9 +146,16 @@ pub struct Solver<T: Real> {
     state: AdmmState<T>,
     ws: AdmmWorkspace<T>,
     cert_ws: CertWorkspace<T>,
-    y: Mat<T>,
+    loss: LossData<T>,
+    /// Scale η of the loss split r = Fu, or `None` for the unweighted squared loss.
+    eta: Option<f64>,
     fty: Vec<T>,
     beta: Vec<f64>,
+    /// β_max per output (internal scaling): all neurons are zero for β ≥ β_max (gated), or
+    /// an upper bound of that threshold (ReLU).
+    beta_max: Vec<f64>,
+    /// Iteration count at the start of the current solve (after the last change of β).
+    iter_base: usize,
     scale: f64,
     sigma: f64,
     gram0: Mat<T>,
@@ -182,7 +190,38 @@ impl<T: Real> Solver<T> {
     /// # Errors
     /// A typed error naming the field and value for bad settings or data.
     pub fn new(x: MatRef<'_, T>, y: MatRef<'_, T>, settings: Settings) -> Result<Self> {
+        Self::new_weighted(x, y, None, settings)
+    }
+
+    /// As [`Solver::new`], with per-sample weights in the loss (`None`: all 1).
+    ///
+    /// # Errors
+    /// Also for weights that are negative, not finite, all zero or of the wrong length, and
+    /// for targets that do not fit `settings.loss` (±1 for logistic, one-hot for softmax).
+    pub fn new_weighted(x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings) -> Result<Self> {
+        Self::new_distributed_weighted(x, y, weights, settings, crate::comm::local())
+    }
+
+    /// As [`Solver::new`] for one rank of a solve whose rows are spread over the ranks of
+    /// `comm` (collective: every rank calls it with its own rows of x and y, and the same
+    /// settings). Sums over rows go through `comm`; everything else is replicated, and the
+    /// result matches a single process on all rows (see [`crate::distributed`]).
+    ///
+    /// # Errors
+    /// As [`Solver::new`]; a rank that fails validation, or disagrees with rank 0 on the
+    /// settings, width, output count or scalar type, fails every rank with
+    /// [`CronosError::Distributed`] naming it.
+    pub fn new_distributed(x: MatRef<'_, T>, y: MatRef<'_, T>, settings: Settings, comm: std::sync::Arc<dyn crate::comm::Comm>) -> Result<Self> {
+        Self::new_distributed_weighted(x, y, None, settings, comm)
+    }
+
+    /// [`Solver::new_distributed`] with per-sample weights (this rank's rows).
+    ///
+    /// # Errors
+    /// As [`Solver::new_distributed`].
+    pub fn new_distributed_weighted(x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings, comm: std::sync::Arc<dyn crate::comm::Comm>) -> Result<Self> {
         let t0 = Instant::now();
+        crate::distributed::startup_check(x, y, weights, &settings, &*comm)?;
         settings.validate()?;
         let (n, d_user, k) = (x.nrows(), x.ncols(), y.ncols());
         if n == 0 || d_user == 0 {
@@ -196,20 +235,14 @@ impl<T: Real> Solver<T> {
         }
         check_finite(x, "x")?;
         check_finite(y, "y")?;
+        let loss = LossData::new(settings.loss, y, weights)?;
         let threads = settings.thread_count();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .map_err(|e| invalid_setting("threads", threads, e.to_string()))?;
         let d = d_user + settings.bias as usize;
-        let mut ss = 0.0;
-        for j in 0..d_user {
-            for i in 0..n {
-                let v = x[(i, j)].to_f64();
-                ss += v * v;
-            }
-        }
-        ss += if settings.bias { n as f64 } else { 0.0 };
+        let ss = crate::distributed::frobenius_sq(x, settings.bias, threads, &*comm);
         if ss == 0.0 {
             return Err(invalid_data("x", "all values are zero (and no bias)"));
         }
@@ -218,7 +251,7 @@ impl<T: Real> Solver<T> {
         let xs = Mat::<T>::from_fn(n, d, |i, j| if j < d_user { x[(i, j)] * inv } else { inv });
         let relu = settings.activation == Activation::Relu;
         let p_req = settings.n_patterns;
-        let sampled = pool.install(|| sample_patterns(xs.as_ref(), p_req, settings.seed, Par::rayon(0)));
+        let sampled = pool.install(|| sample_patterns_distributed(xs.as_ref(), p_req, settings.seed, Par::rayon(0), &*comm));
         let p = sampled.patterns.p();
         let nb = if relu { 2 * p } else { p };
         let len = d * nb * k;
@@ -229,26 +262,36 @@ impl<T: Real> Solver<T> {
             _ => {}
         }
         let nu_cols = if relu { 2 * p * k } else { 0 };
-        let mut design = Design::new(xs, sampled.patterns, threads, nb * k, nu_cols);
+        let mut design = Design::with_comm(xs, sampled.patterns, threads, nb * k, nu_cols, comm);
         let sigma = settings.constraint_scale;
         let gram0 = pool.install(|| design.gram());
         let mut sys = System::new(&design, relu, &gram0 * faer::Scale(T::from_f64(sigma * sigma)));
-        let y = y.to_owned();
+        // β_max per output: the largest group norm of Fᵀλ₀, λ₀ = −∇ℓ(0) (= y for the squared
+        // loss, whose u-step then needs Fᵀy itself)
+        let mut lam0 = Mat::<T>::zeros(n, k);
+        loss.neg_grad(Mat::<T>::zeros(n, k).as_ref(), lam0.as_mut());
         let mut fty = vec![T::default(); len];
-        pool.install(|| sys.ft(&mut design, y.as_ref(), &mut fty));
-        // β_max per output: the largest group norm of Fᵀy
+        pool.install(|| sys.ft(&mut design, lam0.as_ref(), &mut fty));
+        drop(lam0);
         let nbd = sys.block_len();
-        let beta: Vec<f64> = (0..k)
-            .map(|c| match settings.beta {
-                Beta::Value(b) => b / scale,
-                Beta::Fraction(f) => {
-                    let bmax = (0..nb)
-                        .map(|g| crate::real::sum_sq(&fty[c * nbd + g * d..c * nbd + (g + 1) * d]).sqrt())
-                        .fold(0.0, f64::max);
-                    f * bmax
-                }
-            })
+        let mut beta_max: Vec<f64> = (0..k)
+            .map(|c| (0..nb).map(|g| crate::real::sum_sq(&fty[c * nbd + g * d..c * nbd + (g + 1) * d]).sqrt()).fold(0.0, f64::max))
             .collect();
+        if settings.loss.coupled() {
+            let m = beta_max.iter().copied().fold(0.0, f64::max);
+            beta_max.iter_mut().for_each(|b| *b = m);
+        }
+        let eta = if settings.loss == Loss::Squared && loss.unweighted() {
+            None
+        } else {
+            fty = Vec::new();
+            // η² = curvature. On Pullover vs Coat (gated, logistic, 150 its) curvature/4 gave a
+            // 10× smaller gap (3.5e-3 vs 4e-2), but instances with uneven sample weights then
+            // converge much worse (rows of small weight have little curvature): folding √w
+            // into the rows of X would make the curvature uniform and allow the smaller η.
+            Some(settings.loss.curvature().sqrt())
+        };
+        let beta = beta_values(settings.beta, &beta_max, scale);
         let rho = settings.rho.unwrap_or(1.0);
         let white_eig = if relu && settings.preconditioner == PrecondKind::Structured {
             let g64 = Mat::<f64>::from_fn(d, d, |i, j| sys.gram[(i, j)].to_f64());
@@ -263,16 +306,29 @@ impl<T: Real> Solver<T> {
         } else {
             None
         };
+        let split_len = if eta.is_some() { n * k } else { 0 };
+        let mut state = AdmmState::zeros(len, rho, sigma);
+        state.r = vec![T::default(); split_len];
+        state.theta = vec![T::default(); split_len];
+        if let Some(eta) = eta {
+            // θ consistent with r = 0: the r-step's fixed point has ∇ℓ(r) = ρηθ. Starting
+            // from θ = 0 instead makes the dual residual look huge and residual balancing
+            // drives ρ down for hundreds of iterations.
+            init_theta(&loss, &mut state, eta);
+        }
         let mut solver = Solver {
             pool,
             precond: AnyPrecond::None(IdentityPrecond),
             white_eig,
-            state: AdmmState::zeros(len, rho, sigma),
-            ws: AdmmWorkspace::new(len),
+            state,
+            ws: AdmmWorkspace::new(len, split_len),
             cert_ws: CertWorkspace::new(n, k, len),
-            y,
+            loss,
+            eta,
             fty,
             beta,
+            beta_max,
+            iter_base: 0,
             scale,
             sigma,
             gram0,
@@ -294,10 +350,16 @@ impl<T: Real> Solver<T> {
         Ok(solver)
     }
 
+    /// The ρ of the operator I + FᵀF/ρ + GᵀG: the ADMM penalty for the squared loss, 1/η²
+    /// (independent of the penalty) with a loss split.
+    fn sys_rho(&self) -> f64 {
+        self.eta.map_or(self.state.rho, |e| 1.0 / (e * e))
+    }
+
     /// (Re)builds the preconditioner for the current ρ.
     fn build_precond(&mut self) -> Result<()> {
         let (nbd, d, seed, rank) = (self.sys.block_len(), self.sys.d, self.settings.seed, self.settings.rank);
-        let rho = self.state.rho;
+        let rho = self.sys_rho();
         let (design, sys) = (&mut self.design, &mut self.sys);
         self.precond = match self.settings.preconditioner {
             PrecondKind::None => AnyPrecond::None(IdentityPrecond),
@@ -345,8 +407,10 @@ impl<T: Real> Solver<T> {
         self.sys.gram = &self.gram0 * faer::Scale(T::from_f64(sigma * sigma));
         self.sigma = sigma;
         let sigma_changed = sigma != old_sigma;
+        let sys_rho = self.sys_rho();
         match &mut self.precond {
-            AnyPrecond::Structured(p) if !sigma_changed => p.set_rho(rho),
+            _ if self.eta.is_some() && !sigma_changed => {}
+            AnyPrecond::Structured(p) if !sigma_changed => p.set_rho(sys_rho),
             AnyPrecond::None(_) => {}
             _ => self.build_precond()?,
         }
@@ -357,9 +421,10 @@ impl<T: Real> Solver<T> {
     pub fn step(&mut self) -> IterInfo {
         let t = self.history.last().map_or(0.0, |h| h.seconds);
         let t0 = Instant::now();
-        let it = self.state.iteration + 1;
+        let it = self.state.iteration + 1 - self.iter_base;
         let cg_tol = (self.settings.cg_tol / (it as f64).powf(1.5)).max(self.settings.cg_floor::<T>());
-        let inp = StepInput { fty: &self.fty, beta: &self.beta, gamma: self.settings.gamma, cg_tol, cg_max_iter: self.settings.cg_max_iter, sigma: self.sigma };
+        let split = self.eta.map(|eta| Split { loss: &self.loss, eta });
+        let inp = StepInput { fty: &self.fty, beta: &self.beta, gamma: self.settings.gamma, cg_tol, cg_max_iter: self.settings.cg_max_iter, sigma: self.sigma, split, split_dual: self.settings.adaptive_rho && it % 5 == 0 };
         let (st, design, sys, pre, ws) = (&mut self.state, &mut self.design, &mut self.sys, self.precond.as_dyn(), &mut self.ws);
         let stats = self.pool.install(|| step(st, design, sys, pre, &inp, ws));
         self.cg_total += stats.cg_iterations;
@@ -425,8 +490,8 @@ impl<T: Real> Solver<T> {
 
     /// Recomputes the certificate at the current weights.
     pub fn certify(&mut self) -> &Certificate {
-        let (st, design, sys, y, beta, cw, sigma) = (&self.state, &mut self.design, &mut self.sys, self.y.as_ref(), &self.beta, &mut self.cert_ws, self.sigma);
-        let mut cert = self.pool.install(|| certify(st, design, sys, y, beta, sigma, cw));
+        let (st, design, sys, loss, beta, cw, sigma) = (&self.state, &mut self.design, &mut self.sys, &self.loss, &self.beta, &mut self.cert_ws, self.sigma);
+        let mut cert = self.pool.install(|| certify(st, design, sys, loss, beta, sigma, cw));
         // Every bound ever certified stays valid: keep the best one per output.
         if self.best_lower.len() != cert.lower_bounds.len() {
             self.best_lower = cert.lower_bounds.clone();
@@ -447,6 +512,8 @@ impl<T: Real> Solver<T> {
     /// last report updated); then the iteration and time limits (`elapsed`: time since the
     /// solve started). Returns the last report and the status, if the solve should end.
     pub fn termination(&mut self, elapsed: std::time::Duration) -> (IterInfo, Option<Status>) {
+        // ranks must stop together: rank 0's clock decides
+        let elapsed = crate::distributed::agree_elapsed(self.design.comm(), elapsed);
         let info = self.history.last().cloned().unwrap_or_default();
         if !(info.primal_residual.is_finite() && info.objective.is_finite()) {
             return (info, Some(Status::NumericalError));
@@ -465,7 +532,7 @@ impl<T: Real> Solver<T> {
         let info = self.history.last().cloned().unwrap_or(info);
         let end = if converged {
             Some(Status::Solved)
-        } else if self.state.iteration >= self.settings.max_iter {
+        } else if self.state.iteration - self.iter_base >= self.settings.max_iter {
             Some(Status::MaxIterations)
         } else if self.settings.time_limit.is_some_and(|l| elapsed >= l) {
             Some(Status::TimeLimit)
@@ -499,7 +566,7 @@ impl<T: Real> Solver<T> {
         }
         Solution {
             status,
-            iterations: self.state.iteration,
+            iterations: self.state.iteration - self.iter_base,
             cg_iterations: self.cg_total,
             certificate: self.cert.clone(),
             setup_seconds: self.setup_seconds,
@@ -516,11 +583,12 @@ impl<T: Real> Solver<T> {
             self.settings.activation,
             self.settings.bias,
             self.d_user,
-            self.y.ncols(),
+            self.loss.k(),
             self.gates.clone(),
             view(&w, self.sys.d).to_owned(),
             self.beta.iter().map(|b| b * self.scale).collect(),
         )
+        .with_loss(self.settings.loss)
     }
 
     /// The ADMM state (for checkpoints); the cone duals ν are included in `nu`.
@@ -598,10 +666,96 @@ impl<T: Real> Solver<T> {
     }
     /// Applies the u-step operator I + FᵀF/ρ + σ²GᵀG at the current ρ (benchmarks, tests).
     pub fn apply_system(&mut self, u: &[T], out: &mut [T]) {
-        let rho = T::from_f64(self.state.rho);
+        let rho = T::from_f64(self.sys_rho());
         let (design, sys) = (&mut self.design, &mut self.sys);
         self.pool.install(|| sys.apply(design, rho, u, out));
     }
+    /// Changes the gap tolerance and the iteration limit of the next solves (the path solves
+    /// each point to a looser gap than a final fit).
+    pub fn set_limits(&mut self, tol_gap: f64, max_iter: usize) {
+        self.settings.tol_gap = tol_gap;
+        self.settings.max_iter = max_iter.max(1);
+    }
+
+    /// β_max per output in the user's scaling: the smallest β at which every neuron is zero
+    /// (gated ReLU; for ReLU an upper bound of it, see [`crate::path::relu_beta_max`]).
+    pub fn beta_max(&self) -> Vec<f64> {
+        self.beta_max.iter().map(|b| b * self.scale).collect()
+    }
+
+    /// The loss with its targets and weights.
+    pub fn loss(&self) -> &LossData<T> {
+        &self.loss
+    }
+
+    /// Changes β for the next solve, keeping the iterates as a warm start (the operator and
+    /// the preconditioner do not depend on β). The iteration limit and the forcing sequence
+    /// of CG restart; the history and the kept lower bound (valid for the old β only) are cleared.
+    ///
+    /// # Errors
+    /// For an invalid β.
+    pub fn set_beta(&mut self, beta: Beta) -> Result<()> {
+        let s = Settings { beta, ..Settings::default() };
+        s.validate()?;
+        self.settings.beta = beta;
+        self.beta = beta_values(beta, &self.beta_max, self.scale);
+        self.iter_base = self.state.iteration;
+        self.history.clear();
+        self.best_lower.clear();
+        self.certify();
+        Ok(())
+    }
+
+    /// Starts from the weights of `model` (duals reset): a model of the same shape fitted on
+    /// similar data (another β, more rows, features of a previous alternation step).
+    ///
+    /// # Errors
+    /// When the model's activation, patterns, outputs or input width differ from this problem.
+    pub fn warm_start(&mut self, model: &Model<T>) -> Result<()> {
+        let (d, len) = (self.sys.d, self.state.u.len());
+        if model.activation != self.settings.activation || model.bias != self.settings.bias {
+            return Err(invalid_data("model", "activation or bias differs from the solver's settings"));
+        }
+        if model.weights.nrows() != d || model.weights.nrows() * model.weights.ncols() != len {
+            return Err(invalid_data(
+                "model",
+                format!("weights are {} × {} but this problem needs {d} × {}", model.weights.nrows(), model.weights.ncols(), len / d),
+            ));
+        }
+        let scale = T::from_f64(self.scale);
+        for j in 0..model.weights.ncols() {
+            for i in 0..d {
+                self.state.z[j * d + i] = model.weights[(i, j)] * scale;
+            }
+        }
+        self.state.u.copy_from_slice(&self.state.z);
+        for v in [&mut self.state.lam, &mut self.state.gts, &mut self.state.gtnu, &mut self.state.theta] {
+            v.fill(T::default());
+        }
+        for sh in self.design.shards_mut() {
+            sh.nu.fill(T::default());
+        }
+        let (d_, sys) = (self.sys.d, &mut self.sys);
+        if self.eta.is_some() {
+            // r = Fu (so the first u-step does not pull towards zero predictions)
+            let n = self.loss.n();
+            let r = &mut self.state.r;
+            let (design, u) = (&mut self.design, &self.state.u);
+            self.pool.install(|| sys.f(design, u, crate::system::view_mut(r, n)));
+            init_theta(&self.loss, &mut self.state, self.eta.unwrap_or(1.0));
+        }
+        if self.sys.relu {
+            // s = max(0, σGu) with γ = 0 keeps ν = 0
+            let (st, design, sigma) = (&mut self.state, &mut self.design, T::from_f64(self.sigma));
+            self.pool.install(|| {
+                design.slack_pass(crate::system::view(&st.u, d_), sigma, T::default(), crate::system::view_mut(&mut st.gts, d_), crate::system::view_mut(&mut st.gtnu, d_))
+            });
+        }
+        self.best_lower.clear();
+        self.certify();
+        Ok(())
+    }
+
     /// Length of the weight vector (d·nb·k).
     pub fn weights_len(&self) -> usize {
         self.state.u.len()
@@ -627,6 +781,30 @@ pub struct Checkpoint<T> {
     /// Number of σ changes so far.
     #[serde(default)]
     pub sigma_changes: usize,
+}
+
+/// θ = ∇ℓ(r)/(ρη), the scaled multiplier of ηFu = ηr at the current r.
+fn init_theta<T: Real>(loss: &LossData<T>, st: &mut AdmmState<T>, eta: f64) {
+    let n = loss.n();
+    let mut lam = Mat::<T>::zeros(n, loss.k());
+    loss.neg_grad(crate::system::view(&st.r, n), lam.as_mut());
+    let f = -1.0 / (st.rho * eta);
+    for c in 0..loss.k() {
+        for i in 0..n {
+            st.theta[c * n + i] = T::from_f64(f * lam[(i, c)].to_f64());
+        }
+    }
+}
+
+/// β per output in the solver's internal scaling.
+fn beta_values(beta: Beta, beta_max: &[f64], scale: f64) -> Vec<f64> {
+    beta_max
+        .iter()
+        .map(|bmax| match beta {
+            Beta::Value(b) => b / scale,
+            Beta::Fraction(f) => f * bmax,
+        })
+        .collect()
 }
 
 fn contiguous<T: Real>(m: MatRef<'_, T>) -> Vec<T> {

@@ -1,0 +1,336 @@
+//! The regularization path and automatic choice of β.
+//!
+//! β_max is the smallest β at which every neuron is zero: 0 is optimal iff the gradient
+//! condition ‖F_gᵀ∇ℓ(0)‖ ≤ β holds for every group, so β_max = max_g ‖F_gᵀ∇ℓ(0)‖ exactly
+//! for gated ReLU (for ReLU this is the same bound with the cone multipliers set to zero, so
+//! every neuron is zero there too). The path solves a geometric grid of fractions of β_max
+//! from 1 downward, each solve warm-started from the previous one on the same operator and
+//! preconditioner (neither depends on β), to a looser gap than a final fit: it only has to
+//! rank the β values. [`fit_auto`] holds out a stratified validation split, runs the path on
+//! the rest, picks the β with the best validation metric and refits on all rows.
+
+use crate::error::{invalid_setting, Result};
+use crate::loss::Loss;
+use crate::model::Model;
+use crate::real::Real;
+use crate::settings::{Beta, Settings};
+use crate::solver::{Solution, Solver, Status};
+use faer::{Mat, MatRef};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Settings of the path and of the automatic choice of β.
+///
+/// | field | default | meaning |
+/// |---|---|---|
+/// | `n_betas` | 12 | grid points, β_max·1 down to β_max·`min_fraction` (geometric) |
+/// | `min_fraction` | 1e-5 | smallest fraction of β_max |
+/// | `tol_gap` | 1e-2 | certified relative gap per path point (a final refit uses the solver's own `tol_gap`) |
+/// | `max_iter` | 200 | ADMM iterations per path point |
+/// | `validation_fraction` | 0.1 | rows held out by [`fit_auto`] (stratified by class for classification) |
+/// | `patience` | 3 | stop after this many points without a better validation metric |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PathSettings {
+    /// Number of grid points.
+    pub n_betas: usize,
+    /// Smallest fraction of β_max.
+    pub min_fraction: f64,
+    /// Gap tolerance per point.
+    pub tol_gap: f64,
+    /// Iterations per point.
+    pub max_iter: usize,
+    /// Held-out fraction for [`fit_auto`].
+    pub validation_fraction: f64,
+    /// Early stop of the path on the validation metric.
+    pub patience: usize,
+}
+
+impl Default for PathSettings {
+    fn default() -> Self {
+        PathSettings { n_betas: 12, min_fraction: 1e-5, tol_gap: 1e-2, max_iter: 200, validation_fraction: 0.1, patience: 3 }
+    }
+}
+
+impl PathSettings {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// `InvalidSetting` naming the field and value.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_betas < 1 {
+            return Err(invalid_setting("n_betas", self.n_betas, "need at least one grid point"));
+        }
+        if !(self.min_fraction > 0.0 && self.min_fraction <= 1.0) {
+            return Err(invalid_setting("min_fraction", self.min_fraction, "must lie in (0, 1]"));
+        }
+        if !(self.tol_gap > 0.0) {
+            return Err(invalid_setting("tol_gap", self.tol_gap, "must be > 0"));
+        }
+        if self.max_iter == 0 {
+            return Err(invalid_setting("max_iter", 0, "must be >= 1"));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(invalid_setting("validation_fraction", self.validation_fraction, "must lie in (0, 1)"));
+        }
+        Ok(())
+    }
+
+    /// The grid of fractions of β_max, from 1 down to `min_fraction`.
+    pub fn fractions(&self) -> Vec<f64> {
+        let n = self.n_betas;
+        if n == 1 {
+            return vec![self.min_fraction];
+        }
+        (0..n).map(|i| self.min_fraction.powf(i as f64 / (n - 1) as f64)).collect()
+    }
+}
+
+/// One solved point of the path.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PathPoint {
+    /// β / β_max.
+    pub fraction: f64,
+    /// β of the first output (user scaling).
+    pub beta: f64,
+    /// Objective of the returned weights.
+    pub objective: f64,
+    /// Certified relative gap.
+    pub relative_gap: f64,
+    /// Non-zero neurons.
+    pub active_neurons: usize,
+    /// ADMM iterations spent on this point.
+    pub iterations: usize,
+    /// Seconds spent on this point.
+    pub seconds: f64,
+    /// How the point's solve ended.
+    pub status: Status,
+    /// Metric on the training rows (accuracy, or −MSE for regression).
+    pub train_metric: f64,
+    /// Metric on the validation rows, if any.
+    pub validation_metric: Option<f64>,
+}
+
+/// What the metric of a problem is: accuracy for classification (softmax/logistic, or squared
+/// loss with ±1 targets), −MSE for regression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Metric {
+    /// Fraction of correct labels (argmax over outputs, or the sign for one output).
+    Accuracy,
+    /// Minus the mean squared error (so larger is better).
+    NegMse,
+}
+
+impl Metric {
+    /// The natural metric for `loss` and targets `y`.
+    pub fn for_problem<T: Real>(loss: Loss, y: MatRef<'_, T>) -> Metric {
+        let pm1 = (0..y.ncols()).all(|c| (0..y.nrows()).all(|i| y[(i, c)].to_f64().abs() == 1.0));
+        if loss != Loss::Squared || pm1 {
+            Metric::Accuracy
+        } else {
+            Metric::NegMse
+        }
+    }
+    /// The metric of scores `s` against targets `y` (both n × k).
+    pub fn eval<T: Real>(self, s: MatRef<'_, T>, y: MatRef<'_, T>) -> f64 {
+        let (n, k) = (y.nrows(), y.ncols());
+        if n == 0 {
+            return f64::NAN;
+        }
+        match self {
+            Metric::Accuracy => {
+                let hit = (0..n).filter(|&i| class_of(s, i) == class_of(y, i)).count();
+                hit as f64 / n as f64
+            }
+            Metric::NegMse => {
+                let mut e = 0.0;
+                for c in 0..k {
+                    for i in 0..n {
+                        let d = s[(i, c)].to_f64() - y[(i, c)].to_f64();
+                        e += d * d;
+                    }
+                }
+                -e / (n * k) as f64
+            }
+        }
+    }
+}
+
+/// The class of row `i`: the sign for one output, the argmax for several.
+fn class_of<T: Real>(m: MatRef<'_, T>, i: usize) -> usize {
+    if m.ncols() == 1 {
+        return (m[(i, 0)].to_f64() > 0.0) as usize;
+    }
+    (0..m.ncols()).max_by(|&a, &b| m[(i, a)].to_f64().total_cmp(&m[(i, b)].to_f64())).unwrap_or(0)
+}
+
+/// Solves the path on `solver`'s data: for each fraction of the grid, [`Solver::set_beta`]
+/// and a warm-started solve to `ps.tol_gap`. `validate` scores each point's model on
+/// held-out data (return `None` when there is none); the path stops early after
+/// `ps.patience` points without improvement. `on_point` sees each point and its model.
+pub fn solve_path<T: Real>(
+    solver: &mut Solver<T>,
+    ps: &PathSettings,
+    mut validate: impl FnMut(&Model<T>) -> Option<f64>,
+    mut on_point: impl FnMut(&PathPoint, &Model<T>),
+) -> Result<Vec<PathPoint>> {
+    ps.validate()?;
+    let (tol, iters) = (solver.settings().tol_gap, solver.settings().max_iter);
+    solver.set_limits(ps.tol_gap, ps.max_iter);
+    let metric = Metric::for_problem(solver.settings().loss, solver.loss().y());
+    let mut points: Vec<PathPoint> = Vec::new();
+    let (mut best, mut since_best) = (f64::NEG_INFINITY, 0);
+    for f in ps.fractions() {
+        let t0 = Instant::now();
+        solver.set_beta(Beta::Fraction(f))?;
+        // at β_max zero is optimal and the certificate of the zero start already says so
+        let sol: Option<Solution> = if f < 1.0 { Some(solver.solve()) } else { None };
+        let cert = solver.certify().clone();
+        let model = solver.model();
+        let p = PathPoint {
+            fraction: f,
+            beta: solver.beta().first().copied().unwrap_or(0.0),
+            objective: cert.objective,
+            relative_gap: cert.relative_gap,
+            active_neurons: model.active_neurons(),
+            iterations: sol.as_ref().map_or(0, |s| s.iterations),
+            seconds: t0.elapsed().as_secs_f64(),
+            status: sol.as_ref().map_or(Status::Solved, |s| s.status),
+            train_metric: metric.eval(solver.train_predictions(), solver.loss().y()),
+            validation_metric: validate(&model),
+        };
+        on_point(&p, &model);
+        let v = p.validation_metric;
+        points.push(p);
+        if let Some(v) = v {
+            if v > best {
+                (best, since_best) = (v, 0);
+            } else {
+                since_best += 1;
+                if since_best >= ps.patience {
+                    break;
+                }
+            }
+        }
+    }
+    solver.set_limits(tol, iters);
+    Ok(points)
+}
+
+/// The outcome of [`fit_auto`].
+pub struct AutoFit<T: Real> {
+    /// The solver refitted on all rows at the chosen β (its [`Solver::model`] is the result).
+    pub solver: Solver<T>,
+    /// The refit's solution.
+    pub solution: Solution,
+    /// The path on the training part, with validation metrics.
+    pub path: Vec<PathPoint>,
+    /// The chosen fraction of β_max.
+    pub fraction: f64,
+    /// Seconds of the path (setup included) and of the refit (setup included).
+    pub path_seconds: f64,
+    /// Seconds of the refit.
+    pub refit_seconds: f64,
+}
+
+/// Rows held out for validation: a seeded shuffle within each class (or of all rows for
+/// regression), taking `fraction` of each. Returns (train rows, validation rows), sorted.
+pub fn stratified_split<T: Real>(y: MatRef<'_, T>, metric: Metric, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let n = y.nrows();
+    let classes = if metric == Metric::Accuracy { (0..n).map(|i| class_of(y, i)).max().unwrap_or(0) + 1 } else { 1 };
+    let mut by_class = vec![Vec::new(); classes];
+    for i in 0..n {
+        by_class[if classes > 1 { class_of(y, i) } else { 0 }].push(i);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_0f_5b117);
+    let (mut tr, mut va) = (Vec::new(), Vec::new());
+    for mut rows in by_class {
+        rows.shuffle(&mut rng);
+        let m = ((rows.len() as f64 * fraction).round() as usize).min(rows.len().saturating_sub(1));
+        va.extend_from_slice(&rows[..m]);
+        tr.extend_from_slice(&rows[m..]);
+    }
+    tr.sort_unstable();
+    va.sort_unstable();
+    (tr, va)
+}
+
+fn take_rows<T: Real>(m: MatRef<'_, T>, rows: &[usize]) -> Mat<T> {
+    Mat::from_fn(rows.len(), m.ncols(), |i, j| m[(rows[i], j)])
+}
+
+/// The β chosen on a validation split by [`select_beta`].
+pub struct BetaChoice<T: Real> {
+    /// The chosen fraction of β_max.
+    pub fraction: f64,
+    /// The path on the training part, with validation metrics.
+    pub path: Vec<PathPoint>,
+    /// The path's model at the chosen β (a warm start for the refit).
+    pub model: Model<T>,
+    /// Seconds of the whole selection (split, setup, path).
+    pub seconds: f64,
+}
+
+/// Holds out `ps.validation_fraction` of the rows (stratified), runs the path on the rest and
+/// returns the fraction of β_max with the best validation metric (the larger β on ties).
+///
+/// # Errors
+/// As [`Solver::new_weighted`], and for invalid path settings or too few rows to hold out.
+pub fn select_beta<T: Real>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    weights: Option<&[f64]>,
+    settings: &Settings,
+    ps: &PathSettings,
+    mut on_point: impl FnMut(&PathPoint),
+) -> Result<BetaChoice<T>> {
+    ps.validate()?;
+    let t0 = Instant::now();
+    let metric = Metric::for_problem(settings.loss, y);
+    let (tr, va) = stratified_split(y, metric, ps.validation_fraction, settings.seed);
+    if va.is_empty() || tr.is_empty() {
+        return Err(invalid_setting("validation_fraction", ps.validation_fraction, format!("leaves no rows to hold out from {}", y.nrows())));
+    }
+    let (xt, yt, xv, yv) = (take_rows(x, &tr), take_rows(y, &tr), take_rows(x, &va), take_rows(y, &va));
+    let wt: Option<Vec<f64>> = weights.map(|w| tr.iter().map(|&i| w[i]).collect());
+    let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings.clone())?;
+    let mut best: Option<(f64, f64, Model<T>)> = None;
+    let path = solve_path(
+        &mut solver,
+        ps,
+        |m| m.predict(xv.as_ref()).ok().map(|s| metric.eval(s.as_ref(), yv.as_ref())),
+        |p, m| {
+            let v = p.validation_metric.unwrap_or(f64::NEG_INFINITY);
+            if best.as_ref().map_or(true, |b| v > b.0) {
+                best = Some((v, p.fraction, m.clone()));
+            }
+            on_point(p);
+        },
+    )?;
+    let (_, fraction, model) = best.expect("the path has at least one point");
+    Ok(BetaChoice { fraction, path, model, seconds: t0.elapsed().as_secs_f64() })
+}
+
+/// `beta = auto`: [`select_beta`], then a refit on all rows at the chosen fraction of β_max
+/// with `settings`' tolerances, warm-started from the chosen path model.
+///
+/// # Errors
+/// As [`select_beta`].
+pub fn fit_auto<T: Real>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    weights: Option<&[f64]>,
+    settings: Settings,
+    ps: &PathSettings,
+    on_point: impl FnMut(&PathPoint),
+) -> Result<AutoFit<T>> {
+    let choice = select_beta(x, y, weights, &settings, ps, on_point)?;
+    let t1 = Instant::now();
+    let mut solver = Solver::new_weighted(x, y, weights, Settings { beta: Beta::Fraction(choice.fraction), ..settings })?;
+    // a model from other rows may have a different pattern count: then start cold
+    let _ = solver.warm_start(&choice.model);
+    let solution = solver.solve();
+    Ok(AutoFit { solver, solution, path: choice.path, fraction: choice.fraction, path_seconds: choice.seconds, refit_seconds: t1.elapsed().as_secs_f64() })
+}
