@@ -12,11 +12,11 @@
 //! rank is in collectives; an unexpected error there aborts the MPI job.
 
 use crate::data::{self, accuracy, check_output, to_mat};
-use crate::{PrecondArg, PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
+use crate::{PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
 use anyhow::{anyhow, bail, Context, Result};
 use cronos::comm::{all_gather_f64, Comm};
 use cronos::design::shard_rows;
-use cronos::{Activation, Beta, PrecondKind, Settings, Solver, Status};
+use cronos::{Settings, Solver, Status};
 use cronos_data::{LoadOptions, Split, Table};
 use cronos_model::{Classes, Metadata, ModelFile, PreprocessKind, Preprocessing, Task};
 use faer::Mat;
@@ -24,7 +24,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The MPI communicator (a build without the `mpi` feature says how to get one).
 #[cfg(feature = "mpi")]
@@ -77,38 +77,11 @@ fn fatal(comm: &dyn Comm, e: anyhow::Error) -> ! {
 }
 
 fn settings_of(a: &TrainArgs) -> Result<Settings> {
-    let mut s = Settings { n_patterns: a.patterns, max_iter: a.max_iter, seed: a.seed, threads: a.threads, ..Settings::default() };
+    if a.beta == Some(crate::BetaArg::Auto) {
+        bail!("--beta auto is not supported with --distributed (it needs a validation split): give --beta B or --beta-fraction F");
+    }
     // without --beta / --beta-fraction: the library default, a fraction 1e-3 of β_max
-    match a.beta {
-        Some(crate::BetaArg::Value(b)) => s.beta = Beta::Value(b),
-        Some(crate::BetaArg::Auto) => bail!("--beta auto is not supported with --distributed (it needs a validation split): give --beta B or --beta-fraction F"),
-        None => {
-            if let Some(f) = a.beta_fraction {
-                s.beta = Beta::Fraction(f);
-            }
-        }
-    }
-    if a.gated {
-        s.activation = Activation::GatedRelu;
-    }
-    if let Some(t) = a.time_limit {
-        if !(t.is_finite() && t > 0.0) {
-            bail!("--time-limit {t}: must be a positive number of seconds");
-        }
-        s.time_limit = Some(Duration::from_secs_f64(t));
-    }
-    if let Some(t) = a.tol_gap {
-        s.tol_gap = t;
-    }
-    if let Some(c) = a.certificate_every {
-        s.certificate_every = c;
-    }
-    s.preconditioner = match a.preconditioner {
-        PrecondArg::None => PrecondKind::None,
-        PrecondArg::Nystrom => PrecondKind::Nystrom,
-        PrecondArg::Structured => PrecondKind::Structured,
-    };
-    s.validate().context("invalid option")?;
+    let (s, _) = crate::train::solver_settings(a)?;
     let unsupported = [
         (a.val_fraction.is_some(), "--val-fraction"),
         (a.checkpoint.is_some(), "--checkpoint"),

@@ -98,36 +98,8 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     }
     let t_start = Instant::now();
     // ---- settings, checked before anything heavy
-    let mut settings = Settings { n_patterns: a.patterns, max_iter: a.max_iter, seed: a.seed, threads: a.threads, ..Settings::default() };
-    // β: a value, a fraction of β_max, or (default) chosen on a validation split
-    let beta_auto = a.beta_fraction.is_none() && !matches!(a.beta, Some(crate::BetaArg::Value(_)));
-    if let Some(crate::BetaArg::Value(b)) = a.beta {
-        settings.beta = Beta::Value(b);
-    } else if let Some(f) = a.beta_fraction {
-        settings.beta = Beta::Fraction(f);
-    }
+    let (mut settings, beta_auto) = solver_settings(&a)?;
     let path_settings = crate::auto_beta::path_settings(&a)?;
-    if a.gated {
-        settings.activation = Activation::GatedRelu;
-    }
-    if let Some(t) = a.time_limit {
-        if !(t.is_finite() && t > 0.0) {
-            bail!("--time-limit {t}: must be a positive number of seconds");
-        }
-        settings.time_limit = Some(Duration::from_secs_f64(t));
-    }
-    if let Some(t) = a.tol_gap {
-        settings.tol_gap = t;
-    }
-    if let Some(c) = a.certificate_every {
-        settings.certificate_every = c;
-    }
-    settings.preconditioner = match a.preconditioner {
-        PrecondArg::None => PrecondKind::None,
-        PrecondArg::Nystrom => PrecondKind::Nystrom,
-        PrecondArg::Structured => PrecondKind::Structured,
-    };
-    settings.validate().context("invalid option")?;
     if let Some(f) = a.val_fraction {
         if !(f > 0.0 && f < 1.0) {
             bail!("--val-fraction {f}: must lie in (0, 1)");
@@ -658,6 +630,41 @@ pub fn run(a: TrainArgs) -> Result<i32> {
 }
 
 
+
+/// The solver settings from the command line (validated), and whether β is to be chosen
+/// automatically (no `--beta VALUE` / `--beta-fraction`; `settings.beta` then keeps the
+/// library default). Shared by the single-process and the distributed `train`.
+pub fn solver_settings(a: &TrainArgs) -> Result<(Settings, bool)> {
+    let mut settings = Settings { n_patterns: a.patterns, max_iter: a.max_iter, seed: a.seed, threads: a.threads, ..Settings::default() };
+    let beta_auto = a.beta_fraction.is_none() && !matches!(a.beta, Some(crate::BetaArg::Value(_)));
+    if let Some(crate::BetaArg::Value(b)) = a.beta {
+        settings.beta = Beta::Value(b);
+    } else if let Some(f) = a.beta_fraction {
+        settings.beta = Beta::Fraction(f);
+    }
+    if a.gated {
+        settings.activation = Activation::GatedRelu;
+    }
+    if let Some(t) = a.time_limit {
+        if !(t.is_finite() && t > 0.0) {
+            bail!("--time-limit {t}: must be a positive number of seconds");
+        }
+        settings.time_limit = Some(Duration::from_secs_f64(t));
+    }
+    if let Some(t) = a.tol_gap {
+        settings.tol_gap = t;
+    }
+    if let Some(c) = a.certificate_every {
+        settings.certificate_every = c;
+    }
+    settings.preconditioner = match a.preconditioner {
+        PrecondArg::None => PrecondKind::None,
+        PrecondArg::Nystrom => PrecondKind::Nystrom,
+        PrecondArg::Structured => PrecondKind::Structured,
+    };
+    settings.validate().context("invalid option")?;
+    Ok((settings, beta_auto))
+}
 
 fn pct(v: Option<f64>) -> String {
     v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into())
