@@ -5,8 +5,8 @@ mod auto_beta;
 mod commands;
 mod compare;
 mod data;
-mod distributed;
 mod deep;
+mod distributed;
 mod train;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -43,17 +43,25 @@ enum Command {
     #[command(after_help = TRAIN_EXAMPLES)]
     Train(Box<TrainArgs>),
     /// Predict with a saved model; writes labels (classification) or values (regression)
-    #[command(after_help = "Examples:\n  cronos predict --model m.safetensors --input x.npy --out pred.npy\n  cronos predict --model m.safetensors --input new.csv --out pred.csv --scores\n\n\
-A CSV input may hold one extra column (the label column of the training file): it is ignored.")]
+    #[command(
+        after_help = "Examples:\n  cronos predict --model m.safetensors --input x.npy --out pred.npy\n  cronos predict --model m.safetensors --input new.csv --out pred.csv --scores\n\n\
+A CSV input may hold one extra column (the label column of the training file): it is ignored."
+    )]
     Predict(PredictArgs),
     /// Evaluate a saved model on labelled data: accuracy, loss and confusion matrix (MSE/R² for regression)
-    #[command(after_help = "Examples:\n  cronos evaluate --model m.safetensors --data data/fashion-mnist   # the t10k test split\n  cronos evaluate --model m.safetensors --data test.npz --json")]
+    #[command(
+        after_help = "Examples:\n  cronos evaluate --model m.safetensors --data data/fashion-mnist   # the t10k test split\n  cronos evaluate --model m.safetensors --data test.npz --json"
+    )]
     Evaluate(EvaluateArgs),
     /// Compare CRONOS, CRONOS-AM and tuned SGD/Adam/AdamW baselines on one data set (table + plot)
-    #[command(after_help = "Examples:\n  cronos compare --epochs 8 --plot compare.png       # CNN on the bundled Fashion-MNIST\n  cronos compare --model mlp --baselines adam --lrs 1e-3,3e-3 --n-train 6000")]
+    #[command(
+        after_help = "Examples:\n  cronos compare --epochs 8 --plot compare.png       # CNN on the bundled Fashion-MNIST\n  cronos compare --model mlp --baselines adam --lrs 1e-3,3e-3 --n-train 6000"
+    )]
     Compare(Box<compare::CompareArgs>),
     /// Show what a model file holds: settings, shapes, active neurons, certificate, data fingerprint
-    #[command(after_help = "Examples:\n  cronos inspect cronos-model.safetensors\n  cronos inspect cronos-model.safetensors --json")]
+    #[command(
+        after_help = "Examples:\n  cronos inspect cronos-model.safetensors\n  cronos inspect cronos-model.safetensors --json"
+    )]
     Inspect(InspectArgs),
 }
 
@@ -204,6 +212,13 @@ pub struct TrainArgs {
     /// Train a gated-ReLU network (unconstrained program) instead of a ReLU network
     #[arg(long)]
     pub gated: bool,
+    /// Gated ReLU: draw gate hyperplanes near the origin (the paper's h ~ N(0, I)) instead of through the
+    /// mean of the data
+    #[arg(long)]
+    pub raw_gates: bool,
+    /// Gated ReLU: start Newton polishing once the certified gap is below this (0: never)
+    #[arg(long, value_name = "GAP")]
+    pub polish_below: Option<f64>,
     /// Maximum ADMM iterations
     #[arg(long, value_name = "K", default_value_t = 500)]
     pub max_iter: usize,
@@ -235,7 +250,12 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub patience: usize,
     /// Model file to write
-    #[arg(long, short, value_name = "FILE", default_value = "cronos-model.safetensors")]
+    #[arg(
+        long,
+        short,
+        value_name = "FILE",
+        default_value = "cronos-model.safetensors"
+    )]
     pub out: PathBuf,
     /// Overwrite existing output files
     #[arg(long)]

@@ -3,7 +3,10 @@
 use crate::data::{self, accuracy, check_output, mse, r2, select_rows, to_mat};
 use crate::{PrecondArg, PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
 use anyhow::{anyhow, bail, Context, Result};
-use cronos::{Activation, Beta, Certificate, Checkpoint, IterInfo, Model, PrecondKind, Settings, Solver, Status};
+use cronos::{
+    Activation, Beta, Certificate, Checkpoint, IterInfo, Model, PrecondKind, Settings, Solver,
+    Status,
+};
 use cronos_data::{Split, Table};
 use cronos_model::{Classes, Metadata, ModelFile, PreprocessKind, Preprocessing, Task};
 use faer::Mat;
@@ -85,7 +88,11 @@ impl Out {
 }
 
 fn spinner(quiet: bool, msg: &str) -> ProgressBar {
-    let pb = if quiet { ProgressBar::hidden() } else { ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()) };
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    };
     pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap());
     pb.set_message(msg.to_string());
     pb.enable_steady_tick(Duration::from_millis(120));
@@ -111,7 +118,10 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     // ---- outputs, checked before training
     check_output(&a.out, a.force, "the model")?;
     if let Some(p) = &a.plot {
-        let ext = p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
         if !matches!(ext.as_deref(), Some("svg") | Some("png")) {
             bail!("{}: the plot must be a .svg or .png file", p.display());
         }
@@ -123,10 +133,16 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     if let Some(p) = &a.checkpoint {
         if a.resume {
             if !p.is_file() {
-                bail!("{}: no such checkpoint file (--resume needs one)", p.display());
+                bail!(
+                    "{}: no such checkpoint file (--resume needs one)",
+                    p.display()
+                );
             }
         } else if p.exists() && !a.force {
-            bail!("{}: already exists (use --resume to continue from it, or --force to overwrite)", p.display());
+            bail!(
+                "{}: already exists (use --resume to continue from it, or --force to overwrite)",
+                p.display()
+            );
         } else {
             check_output(p, true, "the checkpoint")?;
         }
@@ -138,10 +154,16 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     let (train_path, test_path): (PathBuf, Option<PathBuf>) = match (&a.train, &a.dir) {
         (Some(t), _) => (t.clone(), a.test.clone()),
         (None, Some(d)) => (d.clone(), Some(d.clone())),
-        (None, None) => (PathBuf::from(BUNDLED_DATA), Some(PathBuf::from(BUNDLED_DATA))),
+        (None, None) => (
+            PathBuf::from(BUNDLED_DATA),
+            Some(PathBuf::from(BUNDLED_DATA)),
+        ),
     };
     if a.train.is_none() && !train_path.is_dir() {
-        bail!("{}: not a directory of IDX files (use --train FILE for a data file)", train_path.display());
+        bail!(
+            "{}: not a directory of IDX files (use --train FILE for a data file)",
+            train_path.display()
+        );
     }
     let train_t = data::load(&train_path, &opts, Split::Train)?;
     let test_t = match &test_path {
@@ -154,7 +176,13 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     if let (Some(t), Some(p)) = (&test_t, &test_path) {
         data::labels(t, p)?;
         if t.d != train_t.d {
-            bail!("{}: {} features but the training data {} has {}", p.display(), t.d, train_path.display(), train_t.d);
+            bail!(
+                "{}: {} features but the training data {} has {}",
+                p.display(),
+                t.d,
+                train_path.display(),
+                train_t.d
+            );
         }
     }
     if train_t.n == 0 {
@@ -163,7 +191,10 @@ pub fn run(a: TrainArgs) -> Result<i32> {
 
     // ---- class subset
     let mut train_idx: Vec<usize> = (0..train_t.n).collect();
-    let mut test_idx: Vec<usize> = test_t.as_ref().map(|t| (0..t.n).collect()).unwrap_or_default();
+    let mut test_idx: Vec<usize> = test_t
+        .as_ref()
+        .map(|t| (0..t.n).collect())
+        .unwrap_or_default();
     if let Some(cl) = &a.classes {
         if cl.len() < 2 {
             bail!("--classes: give at least two classes (e.g. --classes 0,6)");
@@ -171,7 +202,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         let present = Classes::from_labels(&train_labels);
         for &c in cl {
             if present.index_of(c).is_none() {
-                bail!("{}: class {c} given in --classes does not occur in the labels (classes: {})", train_path.display(), fmt_list(&present.labels));
+                bail!(
+                    "{}: class {c} given in --classes does not occur in the labels (classes: {})",
+                    train_path.display(),
+                    fmt_list(&present.labels)
+                );
             }
         }
         train_idx.retain(|&i| cl.contains(&train_labels[i]));
@@ -204,7 +239,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     let task = if classification {
         let c = Classes::from_labels(&train_labels);
         if c.len() < 2 {
-            bail!("{}: only one class ({}) in the training labels; a classifier needs two", train_path.display(), fmt_list(&c.labels));
+            bail!(
+                "{}: only one class ({}) in the training labels; a classifier needs two",
+                train_path.display(),
+                fmt_list(&c.labels)
+            );
         }
         Task::Classification(c)
     } else {
@@ -218,7 +257,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             let n = train_t.n;
             let nv = ((n as f64) * f).round() as usize;
             if nv == 0 || nv >= n {
-                bail!("--val-fraction {f}: leaves {} validation and {} training rows of {n}", nv, n - nv.min(n));
+                bail!(
+                    "--val-fraction {f}: leaves {} validation and {} training rows of {n}",
+                    nv,
+                    n - nv.min(n)
+                );
             }
             let mut perm: Vec<usize> = (0..n).collect();
             let mut s = a.seed ^ 0x9e37_79b9_7f4a_7c15;
@@ -234,7 +277,10 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             let (mut fit, mut val) = (fit.to_vec(), val.to_vec());
             fit.sort_unstable();
             val.sort_unstable();
-            (select_rows(&train_t, &fit), Some(select_rows(&train_t, &val)))
+            (
+                select_rows(&train_t, &fit),
+                Some(select_rows(&train_t, &val)),
+            )
         }
         None => (train_t.clone(), None),
     };
@@ -254,7 +300,9 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         pre.apply(x.as_mut());
         let labels = t.labels.clone().unwrap_or_default();
         let y = match &task {
-            Task::Classification(c) => c.encode(&labels).map_err(|e| anyhow!("{}: {e}", path.display()))?,
+            Task::Classification(c) => c
+                .encode(&labels)
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?,
             Task::Regression => data::targets(&labels),
         };
         Ok(Split3 { x, labels, y })
@@ -270,15 +318,31 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     // ---- β (path on a validation split of the fitting rows), then setup
     let weights = crate::auto_beta::class_weights(a.class_weight, &task, &fit.labels)?;
     let choice = if beta_auto {
-        let c = crate::auto_beta::choose(fit.x.as_ref(), fit.y.as_ref(), weights.as_deref(), &settings, &path_settings, a.quiet)
-            .with_context(|| format!("{}", train_path.display()))?;
+        let c = crate::auto_beta::choose(
+            fit.x.as_ref(),
+            fit.y.as_ref(),
+            weights.as_deref(),
+            &settings,
+            &path_settings,
+            a.quiet,
+        )
+        .with_context(|| format!("{}", train_path.display()))?;
         settings.beta = Beta::Fraction(c.fraction);
         Some(c)
     } else {
         None
     };
-    let sp = spinner(a.quiet, "setup: sampling patterns, Gram matrix, preconditioner");
-    let mut solver = Solver::new_weighted(fit.x.as_ref(), fit.y.as_ref(), weights.as_deref(), settings.clone()).with_context(|| format!("{}", train_path.display()))?;
+    let sp = spinner(
+        a.quiet,
+        "setup: sampling patterns, Gram matrix, preconditioner",
+    );
+    let mut solver = Solver::new_weighted(
+        fit.x.as_ref(),
+        fit.y.as_ref(),
+        weights.as_deref(),
+        settings.clone(),
+    )
+    .with_context(|| format!("{}", train_path.display()))?;
     if let Some(c) = &choice {
         // warm start from the chosen path model (a different pattern count means a cold start)
         let _ = solver.warm_start(&c.model);
@@ -289,17 +353,28 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     if a.resume {
         let p = a.checkpoint.as_ref().unwrap();
         let bytes = std::fs::read(p).with_context(|| format!("{}", p.display()))?;
-        let cf: CheckpointFile = bincode::deserialize(&bytes).map_err(|e| anyhow!("{}: not a cronos checkpoint or corrupted: {e}", p.display()))?;
+        let cf: CheckpointFile = bincode::deserialize(&bytes)
+            .map_err(|e| anyhow!("{}: not a cronos checkpoint or corrupted: {e}", p.display()))?;
         if cf.magic != CHECKPOINT_MAGIC {
-            bail!("{}: not a cronos checkpoint (or from another version)", p.display());
+            bail!(
+                "{}: not a cronos checkpoint (or from another version)",
+                p.display()
+            );
         }
         if cf.fingerprint != fingerprint {
-            bail!("{}: checkpoint was taken on different training data (fingerprint {} vs {})", p.display(), cf.fingerprint, fingerprint);
+            bail!(
+                "{}: checkpoint was taken on different training data (fingerprint {} vs {})",
+                p.display(),
+                cf.fingerprint,
+                fingerprint
+            );
         }
         if cf.settings != settings_key(&settings) {
             bail!("{}: checkpoint was taken with different settings (only --max-iter and --time-limit may change)", p.display());
         }
-        solver.restore(cf.solver).with_context(|| format!("{}", p.display()))?;
+        solver
+            .restore(cf.solver)
+            .with_context(|| format!("{}", p.display()))?;
         records = cf.records;
         best = cf.best;
     }
@@ -315,13 +390,22 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         });
     }
 
-    let pb = if a.quiet { ProgressBar::hidden() } else { ProgressBar::with_draw_target(Some(settings.max_iter as u64), ProgressDrawTarget::stderr()) };
+    let pb = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(settings.max_iter as u64), ProgressDrawTarget::stderr())
+    };
     pb.set_style(
-        ProgressStyle::with_template("{spinner} ADMM [{bar:30}] {pos}/{len} it  {elapsed} elapsed, ETA {eta}  {msg}")
-            .unwrap()
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} ADMM [{bar:30}] {pos}/{len} it  {elapsed} elapsed, ETA {eta}  {msg}",
+        )
+        .unwrap()
+        .progress_chars("=> "),
     );
-    let out = Out { pb: pb.clone(), quiet: a.quiet };
+    let out = Out {
+        pb: pb.clone(),
+        quiet: a.quiet,
+    };
     let start_iter = records.len();
     pb.set_position(start_iter as u64);
     if !a.quiet {
@@ -337,7 +421,11 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             solver.n_patterns(),
             fmt_list(&solver.beta()),
             solver.setup_seconds(),
-            if a.resume { format!(", resumed at iteration {start_iter}") } else { String::new() }
+            if a.resume {
+                format!(", resumed at iteration {start_iter}")
+            } else {
+                String::new()
+            }
         ));
         out.line("    iter   objective  cert. gap   primal     dual       train    test     CG   elapsed");
     }
@@ -373,7 +461,12 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         solver.step();
         // the library's own termination test (NaN, certified convergence, limits)
         let (info, end) = solver.termination(t_solve.elapsed());
-        let mut rec = Record { info: info.clone(), train: None, test: None, val: None };
+        let mut rec = Record {
+            info: info.clone(),
+            train: None,
+            test: None,
+            val: None,
+        };
         if info.certified {
             rec.train = Some(score_of(solver.train_predictions(), &fit));
             let model = solver.model();
@@ -397,7 +490,10 @@ pub fn run(a: TrainArgs) -> Result<i32> {
                         since: 0,
                         rows: model.weights.nrows(),
                         cols: model.weights.ncols(),
-                        weights: (0..model.weights.ncols()).flat_map(|j| (0..model.weights.nrows()).map(move |i| (i, j))).map(|(i, j)| model.weights[(i, j)]).collect(),
+                        weights: (0..model.weights.ncols())
+                            .flat_map(|j| (0..model.weights.nrows()).map(move |i| (i, j)))
+                            .map(|(i, j)| model.weights[(i, j)])
+                            .collect(),
                         objective: info.objective,
                         lower_bound: info.lower_bound,
                         relative_gap: info.relative_gap,
@@ -450,11 +546,17 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     let solve_seconds = t_solve.elapsed().as_secs_f64();
 
     // ---- the model to save: the best validation iterate, or the last one
-    let (model, certificate, best_iteration): (Model<f32>, Certificate, Option<usize>) = match &best {
+    let (model, certificate, best_iteration): (Model<f32>, Certificate, Option<usize>) = match &best
+    {
         Some(b) => {
             let mut m = solver.model();
             m.weights = Mat::from_fn(b.rows, b.cols, |i, j| b.weights[j * b.rows + i]);
-            let c = Certificate { objective: b.objective, lower_bound: b.lower_bound, relative_gap: b.relative_gap, ..Certificate::default() };
+            let c = Certificate {
+                objective: b.objective,
+                lower_bound: b.lower_bound,
+                relative_gap: b.relative_gap,
+                ..Certificate::default()
+            };
             (m, c, Some(b.iteration))
         }
         None => (solver.model(), solver.certify().clone(), None),
@@ -464,15 +566,40 @@ pub fn run(a: TrainArgs) -> Result<i32> {
 
     // ---- final metrics with the saved network
     let train_pred = model.predict(fit.x.as_ref())?;
-    let test_pred = test.as_ref().map(|t| model.predict(t.x.as_ref())).transpose()?;
-    let val_pred = val.as_ref().map(|v| model.predict(v.x.as_ref())).transpose()?;
+    let test_pred = test
+        .as_ref()
+        .map(|t| model.predict(t.x.as_ref()))
+        .transpose()?;
+    let val_pred = val
+        .as_ref()
+        .map(|v| model.predict(v.x.as_ref()))
+        .transpose()?;
     let mut metrics = serde_json::Map::new();
-    let status_s = if early { "early_stopped".to_string() } else { status.to_string() };
+    let status_s = if early {
+        "early_stopped".to_string()
+    } else {
+        status.to_string()
+    };
     match &classes {
         Some(c) => {
-            metrics.insert("train_accuracy".into(), json!(accuracy(&c.decode(train_pred.as_ref()), &fit.labels)));
-            metrics.insert("test_accuracy".into(), json!(test_pred.as_ref().zip(test.as_ref()).map(|(p, t)| accuracy(&c.decode(p.as_ref()), &t.labels))));
-            metrics.insert("validation_accuracy".into(), json!(val_pred.as_ref().zip(val.as_ref()).map(|(p, v)| accuracy(&c.decode(p.as_ref()), &v.labels))));
+            metrics.insert(
+                "train_accuracy".into(),
+                json!(accuracy(&c.decode(train_pred.as_ref()), &fit.labels)),
+            );
+            metrics.insert(
+                "test_accuracy".into(),
+                json!(test_pred
+                    .as_ref()
+                    .zip(test.as_ref())
+                    .map(|(p, t)| accuracy(&c.decode(p.as_ref()), &t.labels))),
+            );
+            metrics.insert(
+                "validation_accuracy".into(),
+                json!(val_pred
+                    .as_ref()
+                    .zip(val.as_ref())
+                    .map(|(p, v)| accuracy(&c.decode(p.as_ref()), &v.labels))),
+            );
             metrics.insert("train_mse".into(), json!(null));
             metrics.insert("test_mse".into(), json!(null));
             metrics.insert("test_r2".into(), json!(null));
@@ -480,10 +607,31 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         None => {
             metrics.insert("train_accuracy".into(), json!(null));
             metrics.insert("test_accuracy".into(), json!(null));
-            metrics.insert("train_mse".into(), json!(mse(train_pred.as_ref(), fit.y.as_ref())));
-            metrics.insert("test_mse".into(), json!(test_pred.as_ref().zip(test.as_ref()).map(|(p, t)| mse(p.as_ref(), t.y.as_ref()))));
-            metrics.insert("test_r2".into(), json!(test_pred.as_ref().zip(test.as_ref()).map(|(p, t)| r2(p.as_ref(), t.y.as_ref()))));
-            metrics.insert("validation_mse".into(), json!(val_pred.as_ref().zip(val.as_ref()).map(|(p, v)| mse(p.as_ref(), v.y.as_ref()))));
+            metrics.insert(
+                "train_mse".into(),
+                json!(mse(train_pred.as_ref(), fit.y.as_ref())),
+            );
+            metrics.insert(
+                "test_mse".into(),
+                json!(test_pred
+                    .as_ref()
+                    .zip(test.as_ref())
+                    .map(|(p, t)| mse(p.as_ref(), t.y.as_ref()))),
+            );
+            metrics.insert(
+                "test_r2".into(),
+                json!(test_pred
+                    .as_ref()
+                    .zip(test.as_ref())
+                    .map(|(p, t)| r2(p.as_ref(), t.y.as_ref()))),
+            );
+            metrics.insert(
+                "validation_mse".into(),
+                json!(val_pred
+                    .as_ref()
+                    .zip(val.as_ref())
+                    .map(|(p, v)| mse(p.as_ref(), v.y.as_ref()))),
+            );
         }
     }
     metrics.insert("objective".into(), json!(certificate.objective));
@@ -493,7 +641,10 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     metrics.insert("cg_iterations".into(), json!(cg_iterations));
     metrics.insert("active_neurons".into(), json!(model.active_neurons()));
     metrics.insert("n_test".into(), json!(test.as_ref().map(|t| t.x.nrows())));
-    metrics.insert("n_validation".into(), json!(val.as_ref().map(|v| v.x.nrows())));
+    metrics.insert(
+        "n_validation".into(),
+        json!(val.as_ref().map(|v| v.x.nrows())),
+    );
     metrics.insert("best_iteration".into(), json!(best_iteration));
 
     // ---- save
@@ -520,50 +671,94 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         for r in &records {
             let mut v = serde_json::to_value(&r.info)?;
             let o = v.as_object_mut().unwrap();
-            let (tk, vk) = if classes.is_some() { ("train_accuracy", "test_accuracy") } else { ("train_mse", "test_mse") };
+            let (tk, vk) = if classes.is_some() {
+                ("train_accuracy", "test_accuracy")
+            } else {
+                ("train_mse", "test_mse")
+            };
             let conv = |x: Option<f64>| x.map(|v| if classes.is_some() { v } else { -v });
             o.insert(tk.into(), json!(conv(r.train)));
             o.insert(vk.into(), json!(conv(r.test)));
-            o.insert(if classes.is_some() { "validation_accuracy" } else { "validation_mse" }.into(), json!(conv(r.val)));
+            o.insert(
+                if classes.is_some() {
+                    "validation_accuracy"
+                } else {
+                    "validation_mse"
+                }
+                .into(),
+                json!(conv(r.val)),
+            );
             s.push_str(&serde_json::to_string(&v)?);
             s.push('\n');
         }
         cronos_data::atomic_write(p, a.force, |w| w.write_all(s.as_bytes()))?;
     }
     if let Some(p) = &a.plot {
-        let acc = |f: fn(&Record) -> Option<f64>| -> Vec<Option<f64>> { records.iter().map(|r| if classes.is_some() { f(r) } else { None }).collect() };
+        let acc = |f: fn(&Record) -> Option<f64>| -> Vec<Option<f64>> {
+            records
+                .iter()
+                .map(|r| if classes.is_some() { f(r) } else { None })
+                .collect()
+        };
         let series = cronos_plot::Series {
             seconds: records.iter().map(|r| r.info.seconds).collect(),
             objective: records.iter().map(|r| r.info.objective).collect(),
             relative_gap: records.iter().map(|r| r.info.relative_gap).collect(),
             train_accuracy: acc(|r| r.train),
             test_accuracy: acc(|r| r.test.or(r.val)),
-            cg_iterations: records.iter().map(|r| r.info.cg_iterations as f64).collect(),
+            cg_iterations: records
+                .iter()
+                .map(|r| r.info.cg_iterations as f64)
+                .collect(),
             primal_residual: records.iter().map(|r| r.info.primal_residual).collect(),
             dual_residual: records.iter().map(|r| r.info.dual_residual).collect(),
         };
         // one β per output: show the range, so the title fits whatever the class count
-        let (lo, hi) = beta.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &b| (l.min(b), h.max(b)));
-        let beta_text = if beta.len() == 1 || lo == hi { format!("{lo:.4}") } else { format!("{lo:.4}…{hi:.4} ({} outputs)", beta.len()) };
+        let (lo, hi) = beta
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), &b| (l.min(b), h.max(b)));
+        let beta_text = if beta.len() == 1 || lo == hi {
+            format!("{lo:.4}")
+        } else {
+            format!("{lo:.4}…{hi:.4} ({} outputs)", beta.len())
+        };
         let source = std::path::Path::new(&mf.metadata.data_source)
             .file_name()
-            .map_or(mf.metadata.data_source.clone(), |f| f.to_string_lossy().into_owned());
+            .map_or(mf.metadata.data_source.clone(), |f| {
+                f.to_string_lossy().into_owned()
+            });
         let title = format!(
             "cronos: {}, {}, n={}, P={}, β={}",
-            if settings.activation == Activation::Relu { "convex ReLU" } else { "convex gated ReLU" },
+            if settings.activation == Activation::Relu {
+                "convex ReLU"
+            } else {
+                "convex gated ReLU"
+            },
             source,
             fit.x.nrows(),
             n_patterns,
             beta_text
         );
-        cronos_plot::write_report(p, &cronos_plot::ReportInfo { title }, &series).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+        cronos_plot::write_report(p, &cronos_plot::ReportInfo { title }, &series)
+            .map_err(|e| anyhow!("{}: {e}", p.display()))?;
     }
 
     // ---- summary
     let total = t_start.elapsed().as_secs_f64();
     let mut summary = serde_json::Map::new();
     summary.insert("status".into(), json!(status_s));
-    for k in ["objective", "lower_bound", "relative_gap", "train_accuracy", "test_accuracy", "validation_accuracy", "train_mse", "test_mse", "test_r2", "validation_mse"] {
+    for k in [
+        "objective",
+        "lower_bound",
+        "relative_gap",
+        "train_accuracy",
+        "test_accuracy",
+        "validation_accuracy",
+        "train_mse",
+        "test_mse",
+        "test_r2",
+        "validation_mse",
+    ] {
         if let Some(v) = metrics.get(k) {
             summary.insert(k.into(), v.clone());
         }
@@ -575,8 +770,18 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     summary.insert("cg_iterations".into(), json!(cg_iterations));
     summary.insert("active_neurons".into(), json!(active));
     summary.insert("n_patterns".into(), json!(n_patterns));
-    summary.insert("beta".into(), json!(if beta.len() == 1 { json!(beta[0]) } else { json!(beta) }));
-    summary.insert("loss".into(), json!(format!("{:?}", settings.loss).to_lowercase()));
+    summary.insert(
+        "beta".into(),
+        json!(if beta.len() == 1 {
+            json!(beta[0])
+        } else {
+            json!(beta)
+        }),
+    );
+    summary.insert(
+        "loss".into(),
+        json!(format!("{:?}", settings.loss).to_lowercase()),
+    );
     summary.insert("beta_auto".into(), json!(choice.is_some()));
     if let Some(c) = &choice {
         summary.insert("beta_fraction".into(), json!(c.fraction));
@@ -587,8 +792,18 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     summary.insert("n_test".into(), metrics["n_test"].clone());
     summary.insert("n_validation".into(), metrics["n_validation"].clone());
     summary.insert("n_features".into(), json!(fit.x.ncols()));
-    summary.insert("task".into(), json!(if classes.is_some() { "classification" } else { "regression" }));
-    summary.insert("classes".into(), json!(classes.as_ref().map(|c| c.labels.clone())));
+    summary.insert(
+        "task".into(),
+        json!(if classes.is_some() {
+            "classification"
+        } else {
+            "regression"
+        }),
+    );
+    summary.insert(
+        "classes".into(),
+        json!(classes.as_ref().map(|c| c.labels.clone())),
+    );
     summary.insert("best_iteration".into(), json!(best_iteration));
     summary.insert("model_path".into(), json!(a.out.display().to_string()));
     summary.insert("data_fingerprint".into(), json!(fingerprint));
@@ -607,35 +822,60 @@ pub fn run(a: TrainArgs) -> Result<i32> {
                 "accuracy: train {}, test {}{}",
                 pct(f("train_accuracy")),
                 pct(f("test_accuracy")),
-                f("validation_accuracy").map(|v| format!(", validation {} (best at iteration {})", pct(Some(v)), best_iteration.unwrap_or(0))).unwrap_or_default()
+                f("validation_accuracy")
+                    .map(|v| format!(
+                        ", validation {} (best at iteration {})",
+                        pct(Some(v)),
+                        best_iteration.unwrap_or(0)
+                    ))
+                    .unwrap_or_default()
             ),
-            None => eprintln!("MSE: train {:.4e}, test {}, test R² {}", f("train_mse").unwrap_or(f64::NAN), opt(f("test_mse")), opt(f("test_r2"))),
+            None => eprintln!(
+                "MSE: train {:.4e}, test {}, test R² {}",
+                f("train_mse").unwrap_or(f64::NAN),
+                opt(f("test_mse")),
+                opt(f("test_r2"))
+            ),
         }
-        eprintln!("{active} active neurons of {} convex blocks; model saved to {}", mf.model.weights.ncols(), a.out.display());
+        eprintln!(
+            "{active} active neurons of {} convex blocks; model saved to {}",
+            mf.model.weights.ncols(),
+            a.out.display()
+        );
         if let Some(p) = &a.plot {
             eprintln!("report plot: {}", p.display());
         }
     }
     if status == Status::Interrupted && !early {
         if !a.quiet {
-            eprintln!("interrupted: saved the best model so far to {}", a.out.display());
+            eprintln!(
+                "interrupted: saved the best model so far to {}",
+                a.out.display()
+            );
         }
         return Ok(130);
     }
     if status == Status::NumericalError {
-        eprintln!("error: {}: the solver hit a numerical error (NaN/Inf); saved the last model", train_path.display());
+        eprintln!(
+            "error: {}: the solver hit a numerical error (NaN/Inf); saved the last model",
+            train_path.display()
+        );
         return Ok(1);
     }
     Ok(0)
 }
 
-
-
 /// The solver settings from the command line (validated), and whether β is to be chosen
 /// automatically (no `--beta VALUE` / `--beta-fraction`; `settings.beta` then keeps the
 /// library default). Shared by the single-process and the distributed `train`.
 pub fn solver_settings(a: &TrainArgs) -> Result<(Settings, bool)> {
-    let mut settings = Settings { n_patterns: a.patterns, max_iter: a.max_iter, seed: a.seed, threads: a.threads, ..Settings::default() };
+    let mut settings = Settings {
+        n_patterns: a.patterns,
+        max_iter: a.max_iter,
+        seed: a.seed,
+        threads: a.threads,
+        ..Settings::default()
+    };
     let beta_auto = a.beta_fraction.is_none() && !matches!(a.beta, Some(crate::BetaArg::Value(_)));
     if let Some(crate::BetaArg::Value(b)) = a.beta {
         settings.beta = Beta::Value(b);
@@ -644,6 +884,10 @@ pub fn solver_settings(a: &TrainArgs) -> Result<(Settings, bool)> {
     }
     if a.gated {
         settings.activation = Activation::GatedRelu;
+    }
+    settings.centered_gates = !a.raw_gates;
+    if let Some(g) = a.polish_below {
+        settings.polish_below = g;
     }
     if let Some(t) = a.time_limit {
         if !(t.is_finite() && t > 0.0) {
@@ -667,7 +911,8 @@ pub fn solver_settings(a: &TrainArgs) -> Result<(Settings, bool)> {
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into())
+    v.map(|v| format!("{:.2}%", 100.0 * v))
+        .unwrap_or_else(|| "-".into())
 }
 fn opt(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
@@ -699,13 +944,22 @@ fn prep_lenient(t: &Table, path: &Path, pre: &Preprocessing, task: &Task) -> Res
     pre.apply(x.as_mut());
     let labels = t.labels.clone().unwrap_or_default();
     let y = match task {
-        Task::Classification(c) => c.encode(&labels).map_err(|e| anyhow!("{}: {e}", path.display()))?,
+        Task::Classification(c) => c
+            .encode(&labels)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?,
         Task::Regression => data::targets(&labels),
     };
     Ok(Split3 { x, labels, y })
 }
 
-fn write_checkpoint(p: &Path, solver: &Solver<f32>, records: &[Record], best: &Option<Best>, fp: &str, settings: &Settings) -> Result<()> {
+fn write_checkpoint(
+    p: &Path,
+    solver: &Solver<f32>,
+    records: &[Record],
+    best: &Option<Best>,
+    fp: &str,
+    settings: &Settings,
+) -> Result<()> {
     let cf = CheckpointFile {
         magic: CHECKPOINT_MAGIC.into(),
         fingerprint: fp.into(),
@@ -718,4 +972,3 @@ fn write_checkpoint(p: &Path, solver: &Solver<f32>, records: &[Record], best: &O
     cronos_data::atomic_write(p, true, |w| w.write_all(&bytes))?;
     Ok(())
 }
-

@@ -26,31 +26,69 @@ use std::time::Duration;
 /// # Errors
 /// The same error as a single process on one rank; across ranks,
 /// [`crate::CronosError::Distributed`] naming each failing rank and its problem.
-pub fn startup_check<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: &Settings, comm: &dyn Comm) -> Result<()> {
+pub fn startup_check<T: Real>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    weights: Option<&[f64]>,
+    settings: &Settings,
+    comm: &dyn Comm,
+) -> Result<()> {
     if comm.size() == 1 {
         return Ok(());
     }
     let local = validate_local(x, y, weights, settings);
     // threads may differ per machine; everything else must not
-    let key = format!("{:?}", Settings { threads: 0, ..settings.clone() });
+    let key = format!(
+        "{:?}",
+        Settings {
+            threads: 0,
+            ..settings.clone()
+        }
+    );
     let facts = [
-        Fact { name: "the settings hash (all options but threads)", value: fnv1a(key.as_bytes()) },
-        Fact { name: "the number of features", value: x.ncols() as u64 },
-        Fact { name: "the number of outputs", value: y.ncols() as u64 },
-        Fact { name: "the scalar type (f32 = 32, f64 = 64)", value: 8 * std::mem::size_of::<T>() as u64 },
-        Fact { name: "whether sample weights are given (1 = yes)", value: u64::from(weights.is_some()) },
+        Fact {
+            name: "the settings hash (all options but threads)",
+            value: fnv1a(key.as_bytes()),
+        },
+        Fact {
+            name: "the number of features",
+            value: x.ncols() as u64,
+        },
+        Fact {
+            name: "the number of outputs",
+            value: y.ncols() as u64,
+        },
+        Fact {
+            name: "the scalar type (f32 = 32, f64 = 64)",
+            value: 8 * std::mem::size_of::<T>() as u64,
+        },
+        Fact {
+            name: "whether sample weights are given (1 = yes)",
+            value: u64::from(weights.is_some()),
+        },
     ];
     check_agreement(comm, local, &facts)
 }
 
-fn validate_local<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: &Settings) -> Result<()> {
+fn validate_local<T: Real>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    weights: Option<&[f64]>,
+    settings: &Settings,
+) -> Result<()> {
     settings.validate()?;
     let (n, d, k) = (x.nrows(), x.ncols(), y.ncols());
     if n == 0 || d == 0 {
-        return Err(invalid_data("x", format!("empty data on this rank: {n} rows × {d} columns")));
+        return Err(invalid_data(
+            "x",
+            format!("empty data on this rank: {n} rows × {d} columns"),
+        ));
     }
     if y.nrows() != n {
-        return Err(invalid_data("y", format!("{} rows but x has {n}", y.nrows())));
+        return Err(invalid_data(
+            "y",
+            format!("{} rows but x has {n}", y.nrows()),
+        ));
     }
     if k == 0 {
         return Err(invalid_data("y", "no output column"));
@@ -59,7 +97,10 @@ fn validate_local<T: Real>(x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&
         for j in 0..m.ncols() {
             for i in 0..m.nrows() {
                 if !m[(i, j)].to_f64().is_finite() {
-                    return Err(invalid_data(what, format!("non-finite value at local row {i}, column {j}")));
+                    return Err(invalid_data(
+                        what,
+                        format!("non-finite value at local row {i}, column {j}"),
+                    ));
                 }
             }
         }
@@ -89,6 +130,34 @@ pub fn frobenius_sq<T: Real>(x: MatRef<'_, T>, bias: bool, threads: usize, comm:
     ss[0]
 }
 
+/// Column means of `x` over all rows of all ranks, in the reduction order of
+/// [`frobenius_sq`] (so the result is bitwise independent of how rows are split).
+pub fn column_means<T: Real>(x: MatRef<'_, T>, threads: usize, comm: &dyn Comm) -> Vec<f64> {
+    let d = x.ncols();
+    let parts: Vec<Vec<f64>> = shard_rows(x.nrows(), threads)
+        .into_iter()
+        .map(|rows| {
+            let mut s = vec![0.0; d + 1];
+            for (j, sj) in s.iter_mut().enumerate().take(d) {
+                for i in rows.clone() {
+                    *sj += x[(i, j)].to_f64();
+                }
+            }
+            s[d] = rows.len() as f64;
+            s
+        })
+        .collect();
+    let mut s = tree_reduce(parts, |mut a, b| {
+        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+        a
+    });
+    comm.sum_f64(&mut s);
+    let n = s[d].max(1.0);
+    s.truncate(d);
+    s.iter_mut().for_each(|v| *v /= n);
+    s
+}
+
 /// Rank 0's `elapsed` on every rank (a time limit must end all ranks at the same iteration).
 pub fn agree_elapsed(comm: &dyn Comm, elapsed: Duration) -> Duration {
     if comm.size() == 1 {
@@ -116,5 +185,8 @@ pub fn min_scalar(comm: &dyn Comm, v: f64) -> f64 {
     if comm.size() == 1 {
         return v;
     }
-    crate::comm::all_gather_f64(comm, &[v]).iter().map(|a| a[0]).fold(f64::INFINITY, f64::min)
+    crate::comm::all_gather_f64(comm, &[v])
+        .iter()
+        .map(|a| a[0])
+        .fold(f64::INFINITY, f64::min)
 }

@@ -18,6 +18,9 @@
 //! GᵀG = blkdiag(XᵀX) exactly, the system matrix does not depend on y (all outputs share
 //! it), all P patterns go through X together as GEMMs, and rows live in shards. Every
 //! solution carries a certified lower bound on the optimal value (see [`certificate`]).
+//! Gated-ReLU solves finish with Newton steps on the active neurons once ADMM has found
+//! them (see [`polish`]): ADMM's slow linear tail is replaced by a few Newton-CG steps, and
+//! gate hyperplanes pass through the data mean so that patterns split the rows evenly.
 //!
 //! ```
 //! use cronos::{Activation, Settings, Solver, Status};
@@ -52,6 +55,7 @@ pub mod nystrom;
 pub mod path;
 pub mod patterns;
 pub mod pcg;
+pub mod polish;
 pub mod precond;
 pub mod real;
 pub mod settings;
@@ -65,7 +69,9 @@ pub use comm_mpi::MpiComm;
 pub use error::{CronosError, Result};
 pub use loss::{Loss, LossData};
 pub use model::{Model, Network};
-pub use path::{fit_auto, select_beta, solve_path, AutoFit, BetaChoice, Metric, PathPoint, PathSettings};
+pub use path::{
+    fit_auto, select_beta, solve_path, AutoFit, BetaChoice, Metric, PathPoint, PathSettings,
+};
 pub use real::Real;
 pub use settings::{Activation, Beta, PrecondKind, Rank, Settings};
 pub use solver::{Checkpoint, Control, IterInfo, Solution, Solver, Status};

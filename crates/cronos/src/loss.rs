@@ -52,7 +52,12 @@ impl Loss {
 pub fn scores_to_proba<T: Real>(loss: Loss, mut s: MatMut<'_, T>) -> Result<()> {
     let (n, k) = (s.nrows(), s.ncols());
     match loss {
-        Loss::Squared => return Err(invalid_data("model", "predict_proba needs a model fitted with the logistic or softmax loss")),
+        Loss::Squared => {
+            return Err(invalid_data(
+                "model",
+                "predict_proba needs a model fitted with the logistic or softmax loss",
+            ))
+        }
         Loss::Logistic => {
             for c in 0..k {
                 for i in 0..n {
@@ -129,10 +134,20 @@ impl<T: Real> LossData<T> {
         let w = match weights {
             Some(w) => {
                 if w.len() != n {
-                    return Err(invalid_data("sample_weight", format!("{} weights for {n} rows", w.len())));
+                    return Err(invalid_data(
+                        "sample_weight",
+                        format!("{} weights for {n} rows", w.len()),
+                    ));
                 }
-                if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
-                    return Err(invalid_data("sample_weight", format!("weight {v} at row {i}: weights must be finite and >= 0")));
+                if let Some((i, v)) = w
+                    .iter()
+                    .enumerate()
+                    .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+                {
+                    return Err(invalid_data(
+                        "sample_weight",
+                        format!("weight {v} at row {i}: weights must be finite and >= 0"),
+                    ));
                 }
                 if w.iter().all(|v| *v == 0.0) {
                     return Err(invalid_data("sample_weight", "all weights are zero"));
@@ -156,19 +171,35 @@ impl<T: Real> LossData<T> {
             }
             Loss::Softmax => {
                 if k < 2 {
-                    return Err(invalid_data("y", format!("softmax loss needs one-hot targets with at least 2 columns, got {k}")));
+                    return Err(invalid_data(
+                        "y",
+                        format!(
+                            "softmax loss needs one-hot targets with at least 2 columns, got {k}"
+                        ),
+                    ));
                 }
                 labels.reserve(n);
                 for i in 0..n {
                     let pos: Vec<usize> = (0..k).filter(|&c| y[(i, c)].to_f64() > 0.0).collect();
                     if pos.len() != 1 {
-                        return Err(invalid_data("y", format!("softmax loss needs one-hot rows, row {i} has {} positive entries", pos.len())));
+                        return Err(invalid_data(
+                            "y",
+                            format!(
+                                "softmax loss needs one-hot rows, row {i} has {} positive entries",
+                                pos.len()
+                            ),
+                        ));
                     }
                     labels.push(pos[0]);
                 }
             }
         }
-        Ok(LossData { loss, y: y.to_owned(), w, labels })
+        Ok(LossData {
+            loss,
+            y: y.to_owned(),
+            w,
+            labels,
+        })
     }
 
     /// Rows n.
@@ -201,7 +232,12 @@ impl<T: Real> LossData<T> {
                 for (c, o) in out.iter_mut().enumerate() {
                     for i in 0..n {
                         let (ri, yi) = (r[(i, c)].to_f64(), self.y[(i, c)].to_f64());
-                        *o += self.w[i] * if self.loss == Loss::Squared { 0.5 * (ri - yi) * (ri - yi) } else { log1pexp(-yi * ri) };
+                        *o += self.w[i]
+                            * if self.loss == Loss::Squared {
+                                0.5 * (ri - yi) * (ri - yi)
+                            } else {
+                                log1pexp(-yi * ri)
+                            };
                     }
                 }
             }
@@ -224,7 +260,11 @@ impl<T: Real> LossData<T> {
                 for c in 0..k {
                     for i in 0..n {
                         let (ri, yi) = (r[(i, c)].to_f64(), self.y[(i, c)].to_f64());
-                        let g = if self.loss == Loss::Squared { yi - ri } else { yi * sigmoid(-yi * ri) };
+                        let g = if self.loss == Loss::Squared {
+                            yi - ri
+                        } else {
+                            yi * sigmoid(-yi * ri)
+                        };
                         lam[(i, c)] = T::from_f64(self.w[i] * g);
                     }
                 }
@@ -237,6 +277,38 @@ impl<T: Real> LossData<T> {
                     for c in 0..k {
                         let e = if c == self.labels[i] { 1.0 } else { 0.0 };
                         lam[(i, c)] = T::from_f64(self.w[i] * (e - p[c]));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out = ∇²ℓ(r) v` (n × k; per row for softmax, elementwise otherwise): the loss's part
+    /// of the Newton system of [`crate::polish`].
+    pub fn hess_vec(&self, r: MatRef<'_, T>, v: MatRef<'_, T>, mut out: MatMut<'_, T>) {
+        let (n, k) = (self.n(), self.k());
+        match self.loss {
+            Loss::Squared | Loss::Logistic => {
+                for c in 0..k {
+                    for i in 0..n {
+                        let h = if self.loss == Loss::Squared {
+                            1.0
+                        } else {
+                            let s = sigmoid(self.y[(i, c)].to_f64() * r[(i, c)].to_f64());
+                            s * (1.0 - s)
+                        };
+                        out[(i, c)] = T::from_f64(self.w[i] * h * v[(i, c)].to_f64());
+                    }
+                }
+            }
+            Loss::Softmax => {
+                let (mut row, mut p) = (vec![0.0; k], vec![0.0; k]);
+                for i in 0..n {
+                    (0..k).for_each(|c| row[c] = r[(i, c)].to_f64());
+                    softmax_row(&row, &mut p);
+                    let pv: f64 = (0..k).map(|c| p[c] * v[(i, c)].to_f64()).sum();
+                    for c in 0..k {
+                        out[(i, c)] = T::from_f64(self.w[i] * p[c] * (v[(i, c)].to_f64() - pv));
                     }
                 }
             }
@@ -264,7 +336,8 @@ impl<T: Real> LossData<T> {
                     for i in 0..n {
                         let w = self.w[i];
                         if w > 0.0 {
-                            let a = (t * lam[(i, c)].to_f64() * self.y[(i, c)].to_f64() / w).clamp(0.0, 1.0);
+                            let a = (t * lam[(i, c)].to_f64() * self.y[(i, c)].to_f64() / w)
+                                .clamp(0.0, 1.0);
                             v -= w * (xlogx(a) + xlogx(1.0 - a));
                         }
                     }
@@ -296,7 +369,9 @@ impl<T: Real> LossData<T> {
                 let w = self.w[i];
                 let a = match self.loss {
                     Loss::Squared => continue,
-                    Loss::Logistic => lam[(i, c)].to_f64() * self.y[(i, c)].to_f64() / w.max(1e-300),
+                    Loss::Logistic => {
+                        lam[(i, c)].to_f64() * self.y[(i, c)].to_f64() / w.max(1e-300)
+                    }
                     // q_label = 1 − tλ_label/w ≥ 0
                     Loss::Softmax if c == self.labels[i] => lam[(i, c)].to_f64() / w.max(1e-300),
                     Loss::Softmax => continue,
@@ -324,7 +399,8 @@ impl<T: Real> LossData<T> {
             Loss::Logistic => {
                 for c in 0..k {
                     for i in 0..n {
-                        let (v, y, wt) = (r[(i, c)].to_f64(), self.y[(i, c)].to_f64(), self.w[i] * tau);
+                        let (v, y, wt) =
+                            (r[(i, c)].to_f64(), self.y[(i, c)].to_f64(), self.w[i] * tau);
                         r[(i, c)] = T::from_f64(prox_logistic(v, y, wt));
                     }
                 }
@@ -389,7 +465,14 @@ struct SoftmaxProx {
 
 impl SoftmaxProx {
     fn new(k: usize) -> Self {
-        SoftmaxProx { v: vec![0.0; k], r: vec![0.0; k], p: vec![0.0; k], g: vec![0.0; k], dir: vec![0.0; k], trial: vec![0.0; k] }
+        SoftmaxProx {
+            v: vec![0.0; k],
+            r: vec![0.0; k],
+            p: vec![0.0; k],
+            g: vec![0.0; k],
+            dir: vec![0.0; k],
+            trial: vec![0.0; k],
+        }
     }
     fn solve(&mut self, label: usize, wt: f64) {
         let k = self.v.len();
@@ -459,10 +542,15 @@ mod tests {
         let y = Mat::<f64>::from_fn(n, k, |i, c| if (i + c) % 3 == 0 { 1.0 } else { -1.0 });
         let onehot = Mat::<f64>::from_fn(n, k, |i, c| (c == i % k) as u8 as f64);
         let w: Vec<f64> = (0..n).map(|i| 0.5 + i as f64).collect();
-        for (loss, y) in [(Loss::Logistic, &y), (Loss::Softmax, &onehot), (Loss::Squared, &y)] {
+        for (loss, y) in [
+            (Loss::Logistic, &y),
+            (Loss::Softmax, &onehot),
+            (Loss::Squared, &y),
+        ] {
             let ld = LossData::new(loss, y.as_ref(), Some(&w)).unwrap();
             for (tau, sc) in [(1e-3, 1.0), (1.0, 1.0), (50.0, 1.0), (1.0, 40.0)] {
-                let v = Mat::<f64>::from_fn(n, k, |i, c| sc * ((i * 7 + c * 3) % 5) as f64 - 2.0 * sc);
+                let v =
+                    Mat::<f64>::from_fn(n, k, |i, c| sc * ((i * 7 + c * 3) % 5) as f64 - 2.0 * sc);
                 let mut r = v.clone();
                 ld.prox(r.as_mut(), tau);
                 let mut lam = Mat::<f64>::zeros(n, k);
@@ -471,7 +559,10 @@ mod tests {
                     for i in 0..n {
                         let g = -lam[(i, c)] + (r[(i, c)] - v[(i, c)]) / tau;
                         let scale = 1.0 + w[i] + v[(i, c)].abs() / tau;
-                        assert!(g.abs() <= 1e-10 * scale, "{loss:?} τ={tau} scale {sc}: residual {g} at ({i},{c})");
+                        assert!(
+                            g.abs() <= 1e-10 * scale,
+                            "{loss:?} τ={tau} scale {sc}: residual {g} at ({i},{c})"
+                        );
                     }
                 }
             }
@@ -486,7 +577,11 @@ mod tests {
         let y = Mat::<f64>::from_fn(n, k, |i, c| if (i * c) % 2 == 0 { 1.0 } else { -1.0 });
         let onehot = Mat::<f64>::from_fn(n, k, |i, c| (c == (i * 2) % k) as u8 as f64);
         let w: Vec<f64> = (0..n).map(|i| 1.0 + 0.3 * i as f64).collect();
-        for (loss, y) in [(Loss::Logistic, &y), (Loss::Softmax, &onehot), (Loss::Squared, &y)] {
+        for (loss, y) in [
+            (Loss::Logistic, &y),
+            (Loss::Softmax, &onehot),
+            (Loss::Squared, &y),
+        ] {
             let ld = LossData::new(loss, y.as_ref(), Some(&w)).unwrap();
             let r = Mat::<f64>::from_fn(n, k, |i, c| 0.7 * i as f64 - 1.1 * c as f64);
             let mut lam = Mat::<f64>::zeros(n, k);
@@ -500,7 +595,11 @@ mod tests {
             }
             // −ℓ*(−λ) = ℓ(r) + ⟨λ, r⟩ with λ = −∇ℓ(r)
             let dual = ld.dual(lam.as_ref(), 0..k, 1.0);
-            assert!((dual - (value + inner)).abs() <= 1e-10 * (1.0 + value.abs()), "{loss:?}: {dual} vs {}", value + inner);
+            assert!(
+                (dual - (value + inner)).abs() <= 1e-10 * (1.0 + value.abs()),
+                "{loss:?}: {dual} vs {}",
+                value + inner
+            );
             assert!(ld.t_domain(lam.as_ref(), 0..k) >= 1.0);
         }
     }

@@ -8,6 +8,7 @@
 //! | `beta` | `Fraction(1e-3)` | value ≥ 0 / fraction in (0, 1] | group-lasso weight β, absolute or as a fraction of β_max = max_g ‖F_gᵀ∇ℓ(0)‖ (= max_g ‖F_gᵀy‖ for the squared loss) |
 //! | `n_patterns` | 64 | ≥ 1 | activation patterns P (distinct, non-zero) |
 //! | `bias` | `true` | | append a column of ones to X |
+//! | `centered_gates` | `true` | | gated ReLU with a bias: gate hyperplanes through the data mean (balanced patterns) instead of near the origin (ReLU keeps origin-near gates) |
 //! | `rho` | `None` (scale-aware) | > 0 | initial ADMM penalty ρ (data are normalised internally, see [`crate::solver`]) |
 //! | `adaptive_rho` | `true` | | residual balancing of ρ (free: the preconditioner does not depend on ρ) |
 //! | `adaptive_sigma` | `true` | | balancing of the cone block's scale σ against the consensus block (each change re-sketches) |
@@ -22,6 +23,7 @@
 //! | `cg_max_iter` | 50 | ≥ 1 | CG iterations per u-step |
 //! | `cg_tol` | 1e-2 | (0, 1) | first relative CG tolerance of the summable forcing sequence tol_k = cg_tol / k^1.5 |
 //! | `cg_tol_min` | 1e-7 (f64), 1e-5 (f32) | > 0 | floor of the forcing sequence |
+//! | `polish_below` | 5e-2 | ≥ 0 | gated ReLU: Newton polishing on the active groups once the certified gap is below this (0: off) |
 //! | `certificate_every` | 5 | ≥ 1 | ADMM iterations between certificates (one extra pass over X) |
 //! | `seed` | 0 | | seed of gates and sketches |
 //! | `threads` | 0 (all cores) | | row shards processed in parallel; results are bit-identical for a given seed and thread count |
@@ -86,6 +88,9 @@ pub struct Settings {
     pub n_patterns: usize,
     /// Append a column of ones to X.
     pub bias: bool,
+    /// Gated ReLU with a bias: gate hyperplanes through the mean of the data (balanced
+    /// patterns) rather than near the origin. ReLU always uses origin-near gates.
+    pub centered_gates: bool,
     /// Initial ADMM penalty (None: scale-aware default).
     pub rho: Option<f64>,
     /// Residual balancing of ρ.
@@ -114,6 +119,9 @@ pub struct Settings {
     pub cg_tol: f64,
     /// Floor of the CG forcing sequence (None: 1e-7 for f64, 1e-5 for f32).
     pub cg_tol_min: Option<f64>,
+    /// Gated ReLU: Newton polishing on the active groups once the certified gap is below
+    /// this (0 turns it off); see [`crate::polish`].
+    pub polish_below: f64,
     /// Iterations between certificates.
     pub certificate_every: usize,
     /// Seed of gates and sketches.
@@ -130,6 +138,7 @@ impl Default for Settings {
             beta: Beta::Fraction(1e-3),
             n_patterns: 64,
             bias: true,
+            centered_gates: true,
             rho: None,
             adaptive_rho: true,
             adaptive_sigma: true,
@@ -144,6 +153,7 @@ impl Default for Settings {
             cg_max_iter: 50,
             cg_tol: 1e-2,
             cg_tol_min: None,
+            polish_below: 5e-2,
             certificate_every: 5,
             seed: 0,
             threads: 0,
@@ -159,12 +169,20 @@ impl Settings {
                 return Err(invalid_setting("beta", b, "must be finite and >= 0"))
             }
             Beta::Fraction(f) if !(f.is_finite() && f > 0.0 && f <= 1.0) => {
-                return Err(invalid_setting("beta", f, "a fraction of beta_max must lie in (0, 1]"))
+                return Err(invalid_setting(
+                    "beta",
+                    f,
+                    "a fraction of beta_max must lie in (0, 1]",
+                ))
             }
             _ => {}
         }
         if self.n_patterns == 0 {
-            return Err(invalid_setting("n_patterns", 0, "need at least one activation pattern"));
+            return Err(invalid_setting(
+                "n_patterns",
+                0,
+                "need at least one activation pattern",
+            ));
         }
         if let Some(rho) = self.rho {
             if !(rho.is_finite() && rho > 0.0) {
@@ -172,14 +190,28 @@ impl Settings {
             }
         }
         if !(self.gamma > 0.0 && self.gamma < 1.618) {
-            return Err(invalid_setting("gamma", self.gamma, "must lie in (0, 1.618)"));
+            return Err(invalid_setting(
+                "gamma",
+                self.gamma,
+                "must lie in (0, 1.618)",
+            ));
         }
         if !(self.constraint_scale.is_finite() && self.constraint_scale > 0.0) {
-            return Err(invalid_setting("constraint_scale", self.constraint_scale, "must be finite and > 0"));
+            return Err(invalid_setting(
+                "constraint_scale",
+                self.constraint_scale,
+                "must be finite and > 0",
+            ));
         }
         match self.rank {
             Rank::Fixed(0) => return Err(invalid_setting("rank", 0, "must be >= 1")),
-            Rank::Adaptive { max: 0 } => return Err(invalid_setting("rank", "adaptive max 0", "max must be >= 1")),
+            Rank::Adaptive { max: 0 } => {
+                return Err(invalid_setting(
+                    "rank",
+                    "adaptive max 0",
+                    "max must be >= 1",
+                ))
+            }
             _ => {}
         }
         if self.max_iter == 0 {
@@ -190,7 +222,10 @@ impl Settings {
                 return Err(invalid_setting("time_limit", "0s", "must be > 0"));
             }
         }
-        for (field, v) in [("tol_gap", self.tol_gap), ("tol_residual", self.tol_residual)] {
+        for (field, v) in [
+            ("tol_gap", self.tol_gap),
+            ("tol_residual", self.tol_residual),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(invalid_setting(field, v, "must be finite and > 0"));
             }
@@ -209,18 +244,28 @@ impl Settings {
         if self.certificate_every == 0 {
             return Err(invalid_setting("certificate_every", 0, "must be >= 1"));
         }
+        if !(self.polish_below.is_finite() && self.polish_below >= 0.0) {
+            return Err(invalid_setting(
+                "polish_below",
+                self.polish_below,
+                "must be finite and >= 0",
+            ));
+        }
         Ok(())
     }
 
     /// The CG tolerance floor for scalar type `T`.
     pub fn cg_floor<T: Real>(&self) -> f64 {
-        self.cg_tol_min.unwrap_or(if T::NAME == "f32" { 1e-5 } else { 1e-7 })
+        self.cg_tol_min
+            .unwrap_or(if T::NAME == "f32" { 1e-5 } else { 1e-7 })
     }
 
     /// Number of worker threads actually used.
     pub fn thread_count(&self) -> usize {
         if self.threads == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         } else {
             self.threads
         }

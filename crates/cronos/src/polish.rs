@@ -1,0 +1,224 @@
+//! Newton polishing of a gated-ReLU solution on its active set.
+//!
+//! ADMM finds the active groups (neurons) quickly but converges only linearly in its tail:
+//! on Fashion-MNIST, 10 classes, the objective is right to 6 digits after ~100 iterations
+//! while the certified gap needs hundreds more. Once the support is known the problem is
+//! smooth on it — for z_g ≠ 0, ‖z_g‖ has gradient ẑ_g = z_g/‖z_g‖ and Hessian
+//! (I − ẑ_gẑ_gᵀ)/‖z_g‖ — so Newton's method on the active groups,
+//!
+//!   (Fᵀ∇²ℓ(Fz)F + β·blkdiag((I − ẑ_gẑ_gᵀ)/‖z_g‖)) δ = −(−Fᵀλ + β ẑ),  λ = −∇ℓ(Fz),
+//!
+//! converges fast. The system is solved by PCG with the u-step's preconditioner (re-targeted
+//! to the typical curvature β/‖z_g‖), restricted to the active groups, and each step is
+//! backtracked on the true objective (F is linear, so one product F δ prices every trial).
+//! Inactive groups stay at zero; the certificate then says whether that was right.
+
+use crate::design::Design;
+use crate::loss::LossData;
+use crate::pcg::{pcg, PcgWorkspace, Precond};
+use crate::real::{dot, sum_sq, Real};
+use crate::system::System;
+use faer::Mat;
+
+/// What a polish did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolishReport {
+    /// Newton steps taken (accepted).
+    pub steps: usize,
+    /// CG iterations over all steps.
+    pub cg_iterations: usize,
+    /// Objective (internal scaling) before and after.
+    pub objective_before: f64,
+    /// Objective after the accepted steps.
+    pub objective_after: f64,
+}
+
+/// The preconditioner restricted to the active groups (and applied to all k outputs at once
+/// even when PCG runs the coupled system as one block).
+struct Masked<'a, T: Real> {
+    inner: &'a dyn Precond<T>,
+    mask: &'a [bool],
+    d: usize,
+    k: usize,
+}
+
+impl<T: Real> Precond<T> for Masked<'_, T> {
+    fn apply(&self, r: &[T], z: &mut [T], _k: usize) {
+        self.inner.apply(r, z, self.k);
+        zero_inactive(z, self.mask, self.d);
+    }
+}
+
+fn zero_inactive<T: Real>(v: &mut [T], mask: &[bool], d: usize) {
+    for (g, on) in mask.iter().enumerate() {
+        if !on {
+            v[g * d..(g + 1) * d].fill(T::default());
+        }
+    }
+}
+
+/// ℓ(r) summed over outputs and ranks.
+fn loss_total<T: Real>(design: &Design<T>, loss: &LossData<T>, r: &Mat<T>) -> f64 {
+    let mut v = loss.value(r.as_ref());
+    crate::distributed::sum_rows(design.comm(), &mut v);
+    v.iter().sum()
+}
+
+/// β-weighted group norms of z (groups of length d; output c owns `per_output` groups).
+fn penalty<T: Real>(z: &[T], d: usize, per_output: usize, beta: &[f64]) -> f64 {
+    z.chunks(d)
+        .enumerate()
+        .map(|(g, zg)| beta[g / per_output] * sum_sq(zg).sqrt())
+        .sum()
+}
+
+/// Up to `max_steps` damped Newton steps on the active groups of `z` (gated ReLU: groups
+/// are independent weight blocks), each solved by PCG to a forcing tolerance with at most
+/// `cg_max` iterations. `precond` approximates (I + FᵀF/ρ)⁻¹ for the ρ set by `retarget`,
+/// which is called with the typical group curvature before and restored by the caller.
+/// Stops early when a step no longer decreases the objective.
+#[allow(clippy::too_many_arguments)]
+pub fn newton_polish<T: Real>(
+    z: &mut [T],
+    design: &mut Design<T>,
+    sys: &mut System<T>,
+    loss: &LossData<T>,
+    beta: &[f64],
+    precond: &dyn Precond<T>,
+    max_steps: usize,
+    cg_max: usize,
+) -> PolishReport {
+    let (d, k, n) = (sys.d, loss.k(), loss.n());
+    let per_output = sys.nb;
+    let groups = z.len() / d;
+    let len = z.len();
+    let mut r = Mat::<T>::zeros(n, k);
+    let mut lam = Mat::<T>::zeros(n, k);
+    let mut fv = Mat::<T>::zeros(n, k);
+    let mut hv = Mat::<T>::zeros(n, k);
+    let (mut grad, mut delta, mut rhs, mut trial) = (
+        vec![T::default(); len],
+        vec![T::default(); len],
+        vec![T::default(); len],
+        vec![T::default(); len],
+    );
+    let mut ws = PcgWorkspace::new(len);
+    let mut mask: Vec<bool> = z
+        .chunks(d)
+        .map(|zg| zg.iter().any(|v| v.to_f64() != 0.0))
+        .collect();
+    sys.f(design, z, r.as_mut());
+    let pen = |z: &[T]| penalty(z, d, per_output, beta);
+    let mut obj = loss_total(design, loss, &r) + pen(z);
+    let mut report = PolishReport {
+        objective_before: obj,
+        objective_after: obj,
+        ..Default::default()
+    };
+    let mut g0 = 0.0;
+    for step in 0..max_steps {
+        // gradient on the active groups: −Fᵀλ + β ẑ
+        loss.neg_grad(r.as_ref(), lam.as_mut());
+        sys.ft(design, lam.as_ref(), &mut grad);
+        let mut norms = vec![0.0; groups];
+        for g in 0..groups {
+            let s = g * d..(g + 1) * d;
+            if !mask[g] {
+                grad[s].fill(T::default());
+                continue;
+            }
+            let nz = sum_sq(&z[s.clone()]).sqrt();
+            norms[g] = nz;
+            let b = beta[g / per_output] / nz;
+            for i in s {
+                grad[i] = T::from_f64(b * z[i].to_f64() - grad[i].to_f64());
+            }
+        }
+        let gn = sum_sq(&grad).sqrt();
+        if step == 0 {
+            g0 = gn;
+        }
+        if gn == 0.0 || !gn.is_finite() {
+            break;
+        }
+        rhs.iter_mut().zip(&grad).for_each(|(r, g)| *r = -*g);
+        delta.fill(T::default());
+        // forcing tolerance: superlinear once the gradient has fallen
+        let tol = (gn / g0.max(f64::MIN_POSITIVE)).sqrt().clamp(1e-6, 0.1) * 0.1;
+        let r_ref = &r;
+        let mask_ref = &mask;
+        let info = pcg(
+            |v, out| {
+                sys.f(design, v, fv.as_mut());
+                loss.hess_vec(r_ref.as_ref(), fv.as_ref(), hv.as_mut());
+                sys.ft(design, hv.as_ref(), out);
+                for g in 0..groups {
+                    let s = g * d..(g + 1) * d;
+                    if !mask_ref[g] {
+                        out[s].fill(T::default());
+                        continue;
+                    }
+                    let nz = norms[g];
+                    let b = beta[g / per_output] / nz;
+                    let proj = dot(&z[s.clone()], &v[s.clone()]) / (nz * nz);
+                    for i in s {
+                        out[i] = T::from_f64(
+                            out[i].to_f64() + b * (v[i].to_f64() - proj * z[i].to_f64()),
+                        );
+                    }
+                }
+            },
+            &Masked {
+                inner: precond,
+                mask: mask_ref,
+                d,
+                k,
+            },
+            &rhs,
+            &mut delta,
+            1,
+            tol,
+            cg_max,
+            &mut ws,
+        );
+        report.cg_iterations += info.iterations;
+        if std::env::var_os("CRONOS_DEBUG_POLISH").is_some() {
+            eprintln!("polish step {step}: obj {obj:.9e} |g| {gn:.3e} (g0 {g0:.3e}) tol {tol:.1e} cg {} res {:.1e}", info.iterations, info.rel_residual[0]);
+        }
+        // backtracking on the objective along δ; F(z + tδ) = r + t Fδ
+        sys.f(design, &delta, fv.as_mut());
+        let slope = dot(&grad, &delta);
+        if !(slope < 0.0) {
+            break;
+        }
+        let mut t = 1.0;
+        let mut accepted = false;
+        for _ in 0..30 {
+            let tt = T::from_f64(t);
+            trial
+                .iter_mut()
+                .zip(z.iter().zip(&delta))
+                .for_each(|(o, (a, b))| *o = *a + tt * *b);
+            let rt = Mat::<T>::from_fn(n, k, |i, c| r[(i, c)] + tt * fv[(i, c)]);
+            let val = loss_total(design, loss, &rt) + pen(&trial);
+            if val <= obj + 1e-4 * t * slope {
+                z.copy_from_slice(&trial);
+                r = rt;
+                obj = val;
+                accepted = true;
+                break;
+            }
+            t *= 0.5;
+        }
+        if !accepted {
+            break;
+        }
+        report.steps += 1;
+        report.objective_after = obj;
+        // a group driven exactly to zero leaves the active set (its norm has no gradient)
+        for (g, m) in mask.iter_mut().enumerate() {
+            *m = *m && sum_sq(&z[g * d..(g + 1) * d]) > 0.0;
+        }
+    }
+    report
+}
