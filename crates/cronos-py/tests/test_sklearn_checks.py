@@ -46,4 +46,9 @@ def test_sample_weight_equivalence_at_fixed_beta(cls):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        check_sample_weight_equivalence_on_dense_data(cls.__name__, cls(beta_fraction=1e-3, **FAST))
+        # gated ReLU: equal optima, compared at sklearn's rtol 1e-7, so solved to a tight
+        # certified gap (Newton polishing gets there), not two trajectories stopped at 1e-3;
+        # ReLU: its ADMM cannot reach 1e-10 here, the two (rounding-level different) runs
+        # stay together instead
+        kw = dict(FAST, tol_gap=1e-10, max_iter=2000) if "Gated" in cls.__name__ else FAST
+        check_sample_weight_equivalence_on_dense_data(cls.__name__, cls(beta_fraction=1e-3, **kw))

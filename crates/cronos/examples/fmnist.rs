@@ -1,7 +1,7 @@
 //! Experiment driver on the bundled Fashion-MNIST: `cargo run --release -p cronos --example fmnist -- N CLASSES P PRECOND ACT`
 //! e.g. `-- 12000 2,8 64 structured relu`. Prints per-iteration progress and test accuracy.
 //! Env: MAXIT, BETA (fraction of β_max), RHO, SIGMA, STD (standardise pixels), F64 (solve in f64),
-//! RAWGATES (gates near the origin), LOSS=softmax|logistic.
+//! RAWGATES (gates near the origin), LOSS=softmax|logistic, POLISH (Settings::polish_below).
 use cronos::{Activation, Loss, PrecondKind, Real, Settings, Solver};
 use cronos_data::{load_idx_dir, Split};
 use faer::Mat;
@@ -141,9 +141,11 @@ fn run<T: Real>(
         .ok()
         .map_or(1.0, |s| s.parse().unwrap());
     let centered_gates = std::env::var("RAWGATES").is_err();
+    let polish_below = std::env::var("POLISH").ok().map_or(Settings::default().polish_below, |s| s.parse().unwrap());
     let settings = Settings {
         loss,
         centered_gates,
+        polish_below,
         constraint_scale: sigma,
         n_patterns: p,
         preconditioner: pre,

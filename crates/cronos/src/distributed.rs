@@ -130,20 +130,22 @@ pub fn frobenius_sq<T: Real>(x: MatRef<'_, T>, bias: bool, threads: usize, comm:
     ss[0]
 }
 
-/// Column means of `x` over all rows of all ranks, in the reduction order of
-/// [`frobenius_sq`] (so the result is bitwise independent of how rows are split).
-pub fn column_means<T: Real>(x: MatRef<'_, T>, threads: usize, comm: &dyn Comm) -> Vec<f64> {
+/// Column means of `x` over all rows of all ranks, weighted by `weights` (this rank's rows)
+/// when given, so that a weight of m equals m copies of the row; in the reduction order of
+/// [`frobenius_sq`] (bitwise independent of how rows are split).
+pub fn column_means<T: Real>(x: MatRef<'_, T>, weights: Option<&[f64]>, threads: usize, comm: &dyn Comm) -> Vec<f64> {
     let d = x.ncols();
+    let w = |i: usize| weights.map_or(1.0, |w| w[i]);
     let parts: Vec<Vec<f64>> = shard_rows(x.nrows(), threads)
         .into_iter()
         .map(|rows| {
             let mut s = vec![0.0; d + 1];
             for (j, sj) in s.iter_mut().enumerate().take(d) {
                 for i in rows.clone() {
-                    *sj += x[(i, j)].to_f64();
+                    *sj += w(i) * x[(i, j)].to_f64();
                 }
             }
-            s[d] = rows.len() as f64;
+            s[d] = rows.map(w).sum();
             s
         })
         .collect();
@@ -152,9 +154,9 @@ pub fn column_means<T: Real>(x: MatRef<'_, T>, threads: usize, comm: &dyn Comm) 
         a
     });
     comm.sum_f64(&mut s);
-    let n = s[d].max(1.0);
+    let total = if s[d] > 0.0 { s[d] } else { 1.0 };
     s.truncate(d);
-    s.iter_mut().for_each(|v| *v /= n);
+    s.iter_mut().for_each(|v| *v /= total);
     s
 }
 

@@ -285,6 +285,7 @@ impl<T: Real> Solver<T> {
         let center = if settings.bias && settings.centered_gates && !relu {
             Some(crate::distributed::column_means(
                 xs.as_ref(),
+                weights,
                 threads,
                 &*comm,
             ))
