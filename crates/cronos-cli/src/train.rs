@@ -882,9 +882,9 @@ pub fn solver_settings(a: &TrainArgs) -> Result<(Settings, bool)> {
     } else if let Some(f) = a.beta_fraction {
         settings.beta = Beta::Fraction(f);
     }
-    if a.gated {
-        settings.activation = Activation::GatedRelu;
-    }
+    // gated ReLU by default: certified to 1e-3 within minutes on 10 classes (Newton polishing),
+    // where the ReLU program's ADMM stays at gaps of 0.1–0.9
+    settings.activation = if a.relu { Activation::Relu } else { Activation::GatedRelu };
     settings.centered_gates = !a.raw_gates;
     if let Some(g) = a.polish_below {
         settings.polish_below = g;

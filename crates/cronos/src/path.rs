@@ -14,7 +14,7 @@ use crate::loss::Loss;
 use crate::model::Model;
 use crate::real::Real;
 use crate::settings::{Beta, Settings};
-use crate::solver::{Solution, Solver, Status};
+use crate::solver::{Control, Solution, Solver, Status};
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -180,11 +180,27 @@ pub fn solve_path<T: Real>(
     let metric = Metric::for_problem(solver.settings().loss, solver.loss().y());
     let mut points: Vec<PathPoint> = Vec::new();
     let (mut best, mut since_best) = (f64::NEG_INFINITY, 0);
+    let mut zero_objective: Option<f64> = None;
     for f in ps.fractions() {
         let t0 = Instant::now();
         solver.set_beta(Beta::Fraction(f))?;
         // at β_max zero is optimal and the certificate of the zero start already says so
-        let sol: Option<Solution> = if f < 1.0 { Some(solver.solve()) } else { None };
+        // a point still at zero after 30 iterations is abandoned: below β_max the optimum is
+        // not zero, but ADMM can take its whole budget to leave zero when few neurons enter
+        // (10 classes, 10,000 rows: 200 iterations, 245 s, at 0.35 and 0.12·β_max), and
+        // the zero model's validation metric is chance level either way
+        let sol: Option<Solution> = if f < 1.0 {
+            Some(solver.solve_with(|h| {
+                let still_zero = zero_objective.is_some_and(|z: f64| (h.objective - z).abs() <= 1e-12 * z.abs().max(1.0));
+                if h.certified && h.iteration >= 30 && still_zero && h.relative_gap > ps.tol_gap {
+                    Control::Stop
+                } else {
+                    Control::Continue
+                }
+            }))
+        } else {
+            None
+        };
         let cert = solver.certify().clone();
         let model = solver.model();
         let p = PathPoint {
@@ -199,10 +215,15 @@ pub fn solve_path<T: Real>(
             train_metric: metric.eval(solver.train_predictions(), solver.loss().y()),
             validation_metric: validate(&model),
         };
+        if f >= 1.0 {
+            zero_objective = Some(p.objective);
+        }
         on_point(&p, &model);
         let v = p.validation_metric;
+        // patience counts fitted models only: all-zero ones sit at the top of the grid
+        let zero = p.active_neurons == 0;
         points.push(p);
-        if let Some(v) = v {
+        if let Some(v) = v.filter(|_| !zero) {
             if v > best {
                 (best, since_best) = (v, 0);
             } else {

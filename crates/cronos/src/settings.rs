@@ -23,7 +23,7 @@
 //! | `cg_max_iter` | 50 | ≥ 1 | CG iterations per u-step |
 //! | `cg_tol` | 1e-2 | (0, 1) | first relative CG tolerance of the summable forcing sequence tol_k = cg_tol / k^1.5 |
 //! | `cg_tol_min` | 1e-7 (f64), 1e-5 (f32) | > 0 | floor of the forcing sequence |
-//! | `polish_below` | 5e-2 | ≥ 0 | gated ReLU: Newton polishing on the active groups once the certified gap is below this (0: off) |
+//! | `polish_below` | 0.5 | ≥ 0 | gated ReLU: Newton polishing on the active groups once the certified gap is below this (0: off) |
 //! | `certificate_every` | 5 | ≥ 1 | ADMM iterations between certificates (one extra pass over X) |
 //! | `seed` | 0 | | seed of gates and sketches |
 //! | `threads` | 0 (all cores) | | row shards processed in parallel; results are bit-identical for a given seed and thread count |
@@ -153,7 +153,7 @@ impl Default for Settings {
             cg_max_iter: 50,
             cg_tol: 1e-2,
             cg_tol_min: None,
-            polish_below: 5e-2,
+            polish_below: 0.5,
             certificate_every: 5,
             seed: 0,
             threads: 0,
