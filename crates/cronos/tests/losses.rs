@@ -21,24 +21,6 @@ fn settings(act: Activation, loss: Loss, beta: f64, p: usize) -> Settings {
     }
 }
 
-/// Targets for `loss` from the random problem: sign (logistic), 3 classes by thirds (softmax).
-fn targets(y: &Mat<f64>, loss: Loss, k: usize) -> Mat<f64> {
-    let n = y.nrows();
-    match loss {
-        Loss::Squared => Mat::from_fn(n, k, |i, c| y[(i, 0)] * (1.0 + c as f64)),
-        Loss::Logistic => Mat::from_fn(n, k, |i, c| if (y[(i, 0)] - 0.05 * c as f64) > 0.0 { 1.0 } else { -1.0 }),
-        Loss::Softmax => {
-            let mut v: Vec<f64> = (0..n).map(|i| y[(i, 0)]).collect();
-            v.sort_by(f64::total_cmp);
-            let cuts = [v[n / 3], v[2 * n / 3]];
-            Mat::from_fn(n, k, |i, c| {
-                let cls = (y[(i, 0)] >= cuts[0]) as usize + (y[(i, 0)] >= cuts[1]) as usize;
-                (cls == c) as u8 as f64
-            })
-        }
-    }
-}
-
 fn check(act: Activation, loss: Loss, k: usize, weighted: bool, seed: u64) {
     let (x, y0) = random_problem(40, 4, seed);
     let y = targets(&y0, loss, k);
@@ -52,11 +34,7 @@ fn check(act: Activation, loss: Loss, k: usize, weighted: bool, seed: u64) {
     let (xr, d) = row_major(&x, true);
     let yr: Vec<f64> = (0..n).flat_map(|i| (0..k).map(move |c| (i, c))).map(|(i, c)| y[(i, c)]).collect();
     let kind = if act == Activation::Relu { cronos_oracle::Kind::Relu } else { cronos_oracle::Kind::GatedRelu };
-    let oloss = match loss {
-        Loss::Squared => cronos_oracle::Loss::Squared,
-        Loss::Logistic => cronos_oracle::Loss::Logistic,
-        Loss::Softmax => cronos_oracle::Loss::Softmax,
-    };
+    let oloss = oracle_loss(loss);
     let o = cronos_oracle::solve_loss(&xr, n, d, &yr, k, w.as_deref(), &masks(&x, &m.gates, true), beta, kind, oloss).unwrap();
     let c = &sol.certificate;
     let rel = (c.objective - o.objective).abs() / o.objective;

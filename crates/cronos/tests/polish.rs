@@ -4,38 +4,6 @@
 mod common;
 use common::*;
 use cronos::{Activation, Beta, Loss, Settings, Solver};
-use faer::Mat;
-
-fn targets(y: &Mat<f64>, loss: Loss, k: usize) -> Mat<f64> {
-    let n = y.nrows();
-    match loss {
-        Loss::Squared => Mat::from_fn(n, k, |i, c| y[(i, 0)] * (1.0 + c as f64)),
-        Loss::Logistic => Mat::from_fn(n, k, |i, c| {
-            if (y[(i, 0)] - 0.05 * c as f64) > 0.0 {
-                1.0
-            } else {
-                -1.0
-            }
-        }),
-        Loss::Softmax => {
-            let mut v: Vec<f64> = (0..n).map(|i| y[(i, 0)]).collect();
-            v.sort_by(f64::total_cmp);
-            let cuts = [v[n / 3], v[2 * n / 3]];
-            Mat::from_fn(n, k, |i, c| {
-                ((y[(i, 0)] >= cuts[0]) as usize + (y[(i, 0)] >= cuts[1]) as usize == c) as u8
-                    as f64
-            })
-        }
-    }
-}
-
-fn oracle_loss(loss: Loss) -> cronos_oracle::Loss {
-    match loss {
-        Loss::Squared => cronos_oracle::Loss::Squared,
-        Loss::Logistic => cronos_oracle::Loss::Logistic,
-        Loss::Softmax => cronos_oracle::Loss::Softmax,
-    }
-}
 
 fn check(loss: Loss, k: usize, weighted: bool, seed: u64) {
     let (x, y0) = random_problem(60, 4, seed);

@@ -75,3 +75,30 @@ pub fn fmnist_small(n: usize, a: f64, b: f64) -> (Mat<f64>, Mat<f64>) {
     let y = Mat::<f64>::from_fn(rows.len(), 1, |i, _| if lab[rows[i]] == b { 1.0 } else { -1.0 });
     (x, y)
 }
+
+/// Targets for `loss` from the random problem: sign (logistic), 3 classes by thirds (softmax).
+pub fn targets(y: &Mat<f64>, loss: cronos::Loss, k: usize) -> Mat<f64> {
+    let n = y.nrows();
+    match loss {
+        cronos::Loss::Squared => Mat::from_fn(n, k, |i, c| y[(i, 0)] * (1.0 + c as f64)),
+        cronos::Loss::Logistic => Mat::from_fn(n, k, |i, c| if (y[(i, 0)] - 0.05 * c as f64) > 0.0 { 1.0 } else { -1.0 }),
+        cronos::Loss::Softmax => {
+            let mut v: Vec<f64> = (0..n).map(|i| y[(i, 0)]).collect();
+            v.sort_by(f64::total_cmp);
+            let cuts = [v[n / 3], v[2 * n / 3]];
+            Mat::from_fn(n, k, |i, c| {
+                let cls = (y[(i, 0)] >= cuts[0]) as usize + (y[(i, 0)] >= cuts[1]) as usize;
+                (cls == c) as u8 as f64
+            })
+        }
+    }
+}
+
+/// The oracle's name for a loss.
+pub fn oracle_loss(loss: cronos::Loss) -> cronos_oracle::Loss {
+    match loss {
+        cronos::Loss::Squared => cronos_oracle::Loss::Squared,
+        cronos::Loss::Logistic => cronos_oracle::Loss::Logistic,
+        cronos::Loss::Softmax => cronos_oracle::Loss::Softmax,
+    }
+}
