@@ -49,7 +49,7 @@ fn train_then_predict_evaluate_inspect() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut a = vec!["train"];
-    a.extend(args(&["--max-iter", "30", "--out", "m.safetensors", "--plot", "r.svg", "--metrics", "m.jsonl", "--json"]));
+    a.extend(args(&["--relu", "--max-iter", "30", "--out", "m.safetensors", "--plot", "r.svg", "--metrics", "m.jsonl", "--json"]));
     let o = run(&a, d);
     let j = json(&o);
     for k in ["objective", "lower_bound", "relative_gap", "train_accuracy", "test_accuracy", "seconds", "admm_iterations", "cg_iterations", "active_neurons", "status", "beta", "n_patterns", "setup_seconds", "model_path"] {

@@ -162,8 +162,6 @@ pub struct Solver<T: Real> {
     gram0: Mat<T>,
     last_sigma_change: usize,
     sigma_changes: usize,
-    /// Iteration (since `iter_base`) of the last Newton polish.
-    last_polish: usize,
     best_lower: Vec<f64>,
     gates: Mat<T>,
     d_user: usize,
@@ -402,7 +400,6 @@ impl<T: Real> Solver<T> {
             gram0,
             last_sigma_change: 0,
             sigma_changes: 0,
-            last_polish: 0,
             best_lower: Vec::new(),
             gates: sampled.gates,
             d_user,
@@ -558,9 +555,10 @@ impl<T: Real> Solver<T> {
             if !self.sys.relu
                 && gap > self.settings.tol_gap
                 && gap <= self.settings.polish_below
-                && it >= self.last_polish + 20
+                // every 20 iterations: a function of the iteration count alone, so a run
+                // resumed from a checkpoint polishes where the uninterrupted one did
+                && it % 20 == 0
             {
-                self.last_polish = it;
                 let rep = self.polish();
                 stats.cg_iterations += rep.cg_iterations;
                 if rep.steps > 0 {
@@ -643,7 +641,8 @@ impl<T: Real> Solver<T> {
     /// Newton polishing of the current weights on their active groups (gated ReLU; a no-op
     /// for ReLU), see [`crate::polish`]: the polished weights replace z (and u, and the
     /// split's r) when they lower the objective, and the certificate is recomputed. `step`
-    /// calls it once the gap is below `Settings::polish_below`, at most every 20 iterations.
+    /// calls it on certified iterations that are multiples of 20 once the gap is below
+    /// `Settings::polish_below`.
     pub fn polish(&mut self) -> PolishReport {
         if self.sys.relu {
             return PolishReport::default();
@@ -986,7 +985,6 @@ impl<T: Real> Solver<T> {
         }
         self.beta = new;
         self.iter_base = self.state.iteration;
-        self.last_polish = 0;
         self.history.clear();
         self.best_lower.clear();
         self.certify();
