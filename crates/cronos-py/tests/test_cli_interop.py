@@ -55,8 +55,8 @@ def test_cli_and_python_agree(tmp_path, task, gated):
     cli_model = tmp_path / "cli.safetensors"
     cmd = [CLI, "train", "--train", str(data), "--task", task, "--patterns", "8", "--max-iter", "50", "--threads", "1", "--seed", "0",
            "--preprocess", "standardize", "--out", str(cli_model), "--force", "--json"]
-    if gated:
-        cmd.append("--gated")
+    # the CLI's default network is gated ReLU; the ReLU cases name theirs
+    cmd.append("--gated" if gated else "--relu")
     subprocess.run(cmd, check=True, capture_output=True)
     # CLI file -> Python
     m = cronos.load(cli_model)
@@ -98,7 +98,7 @@ def test_logistic_models_cross_over(tmp_path):
     choose the same beta and the same solution; the loss survives the model file both ways."""
     data, X, y = _csv(tmp_path, "classification")
     cli_model = tmp_path / "cli.safetensors"
-    subprocess.run([CLI, "train", "--train", str(data), "--task", "classification", "--loss", "logistic", "--path-points", "4",
+    subprocess.run([CLI, "train", "--train", str(data), "--task", "classification", "--loss", "logistic", "--path-points", "4", "--relu",
                     "--patterns", "8", "--max-iter", "50", "--threads", "1", "--seed", "0", "--preprocess", "standardize",
                     "--out", str(cli_model), "--force", "--json"], check=True, capture_output=True)
     m = cronos.load(cli_model)
