@@ -72,20 +72,19 @@ fn penalty<T: Real>(z: &[T], d: usize, per_output: usize, beta: &[f64]) -> f64 {
         .sum()
 }
 
-/// Up to `max_steps` damped Newton steps on the active groups of `z` (gated ReLU: groups
-/// are independent weight blocks), each solved by PCG to a forcing tolerance with at most
-/// `cg_max` iterations. `precond` approximates (I + FᵀF/ρ)⁻¹ for the ρ set by `retarget`,
-/// which is called with the typical group curvature before and restored by the caller.
-/// Stops early when a step no longer decreases the objective.
-#[allow(clippy::too_many_arguments)]
-pub fn newton_polish<T: Real>(
+/// One damped Newton step on the active groups of `z` (gated ReLU: groups are independent
+/// weight blocks), solved by PCG to a relative residual of 1e-2 with at most `cg_max`
+/// iterations and backtracked on the objective. `precond` approximates the Newton matrix up to
+/// a scalar (the caller re-targets it, see [`crate::Solver::polish`]). The caller certifies
+/// between steps (the certificate needs the solver), so one call is one step; the report has
+/// `steps == 0` when no decrease was found.
+pub fn newton_step<T: Real>(
     z: &mut [T],
     design: &mut Design<T>,
     sys: &mut System<T>,
     loss: &LossData<T>,
     beta: &[f64],
     precond: &dyn Precond<T>,
-    max_steps: usize,
     cg_max: usize,
 ) -> PolishReport {
     let (d, k, n) = (sys.d, loss.k(), loss.n());
@@ -103,122 +102,99 @@ pub fn newton_polish<T: Real>(
         vec![T::default(); len],
     );
     let mut ws = PcgWorkspace::new(len);
-    let mut mask: Vec<bool> = z
+    let mask: Vec<bool> = z
         .chunks(d)
         .map(|zg| zg.iter().any(|v| v.to_f64() != 0.0))
         .collect();
     sys.f(design, z, r.as_mut());
     let pen = |z: &[T]| penalty(z, d, per_output, beta);
-    let mut obj = loss_total(design, loss, &r) + pen(z);
+    let obj = loss_total(design, loss, &r) + pen(z);
     let mut report = PolishReport {
         objective_before: obj,
         objective_after: obj,
         ..Default::default()
     };
-    let mut g0 = 0.0;
-    for step in 0..max_steps {
-        // gradient on the active groups: −Fᵀλ + β ẑ
-        loss.neg_grad(r.as_ref(), lam.as_mut());
-        sys.ft(design, lam.as_ref(), &mut grad);
-        let mut norms = vec![0.0; groups];
-        for g in 0..groups {
-            let s = g * d..(g + 1) * d;
-            if !mask[g] {
-                grad[s].fill(T::default());
-                continue;
-            }
-            let nz = sum_sq(&z[s.clone()]).sqrt();
-            norms[g] = nz;
-            let b = beta[g / per_output] / nz;
-            for i in s {
-                grad[i] = T::from_f64(b * z[i].to_f64() - grad[i].to_f64());
-            }
+    // gradient on the active groups: −Fᵀλ + β ẑ
+    loss.neg_grad(r.as_ref(), lam.as_mut());
+    sys.ft(design, lam.as_ref(), &mut grad);
+    let mut norms = vec![0.0; groups];
+    for g in 0..groups {
+        let s = g * d..(g + 1) * d;
+        if !mask[g] {
+            grad[s].fill(T::default());
+            continue;
         }
-        let gn = sum_sq(&grad).sqrt();
-        if step == 0 {
-            g0 = gn;
+        let nz = sum_sq(&z[s.clone()]).sqrt();
+        norms[g] = nz;
+        let b = beta[g / per_output] / nz;
+        for i in s {
+            grad[i] = T::from_f64(b * z[i].to_f64() - grad[i].to_f64());
         }
-        if gn == 0.0 || !gn.is_finite() {
-            break;
-        }
-        rhs.iter_mut().zip(&grad).for_each(|(r, g)| *r = -*g);
-        delta.fill(T::default());
-        // forcing tolerance: superlinear once the gradient has fallen
-        let tol = (gn / g0.max(f64::MIN_POSITIVE)).sqrt().clamp(1e-6, 0.1) * 0.1;
-        let r_ref = &r;
-        let mask_ref = &mask;
-        let info = pcg(
-            |v, out| {
-                sys.f(design, v, fv.as_mut());
-                loss.hess_vec(r_ref.as_ref(), fv.as_ref(), hv.as_mut());
-                sys.ft(design, hv.as_ref(), out);
-                for g in 0..groups {
-                    let s = g * d..(g + 1) * d;
-                    if !mask_ref[g] {
-                        out[s].fill(T::default());
-                        continue;
-                    }
-                    let nz = norms[g];
-                    let b = beta[g / per_output] / nz;
-                    let proj = dot(&z[s.clone()], &v[s.clone()]) / (nz * nz);
-                    for i in s {
-                        out[i] = T::from_f64(
-                            out[i].to_f64() + b * (v[i].to_f64() - proj * z[i].to_f64()),
-                        );
-                    }
+    }
+    let gn = sum_sq(&grad).sqrt();
+    if gn == 0.0 || !gn.is_finite() {
+        return report;
+    }
+    rhs.iter_mut().zip(&grad).for_each(|(r, g)| *r = -*g);
+    delta.fill(T::default());
+    let r_ref = &r;
+    let mask_ref = &mask;
+    let info = pcg(
+        |v, out| {
+            sys.f(design, v, fv.as_mut());
+            loss.hess_vec(r_ref.as_ref(), fv.as_ref(), hv.as_mut());
+            sys.ft(design, hv.as_ref(), out);
+            for g in 0..groups {
+                let s = g * d..(g + 1) * d;
+                if !mask_ref[g] {
+                    out[s].fill(T::default());
+                    continue;
                 }
-            },
-            &Masked {
-                inner: precond,
-                mask: mask_ref,
-                d,
-                k,
-            },
-            &rhs,
-            &mut delta,
-            1,
-            tol,
-            cg_max,
-            &mut ws,
-        );
-        report.cg_iterations += info.iterations;
-        if std::env::var_os("CRONOS_DEBUG_POLISH").is_some() {
-            eprintln!("polish step {step}: obj {obj:.9e} |g| {gn:.3e} (g0 {g0:.3e}) tol {tol:.1e} cg {} res {:.1e}", info.iterations, info.rel_residual[0]);
-        }
-        // backtracking on the objective along δ; F(z + tδ) = r + t Fδ
-        sys.f(design, &delta, fv.as_mut());
-        let slope = dot(&grad, &delta);
-        if !(slope < 0.0) {
-            break;
-        }
-        let mut t = 1.0;
-        let mut accepted = false;
-        for _ in 0..30 {
-            let tt = T::from_f64(t);
-            trial
-                .iter_mut()
-                .zip(z.iter().zip(&delta))
-                .for_each(|(o, (a, b))| *o = *a + tt * *b);
-            let rt = Mat::<T>::from_fn(n, k, |i, c| r[(i, c)] + tt * fv[(i, c)]);
-            let val = loss_total(design, loss, &rt) + pen(&trial);
-            if val <= obj + 1e-4 * t * slope {
-                z.copy_from_slice(&trial);
-                r = rt;
-                obj = val;
-                accepted = true;
-                break;
+                let nz = norms[g];
+                let b = beta[g / per_output] / nz;
+                let proj = dot(&z[s.clone()], &v[s.clone()]) / (nz * nz);
+                for i in s {
+                    out[i] =
+                        T::from_f64(out[i].to_f64() + b * (v[i].to_f64() - proj * z[i].to_f64()));
+                }
             }
-            t *= 0.5;
-        }
-        if !accepted {
+        },
+        &Masked {
+            inner: precond,
+            mask: mask_ref,
+            d,
+            k,
+        },
+        &rhs,
+        &mut delta,
+        1,
+        1e-2,
+        cg_max,
+        &mut ws,
+    );
+    report.cg_iterations += info.iterations;
+    // backtracking on the objective along δ; F(z + tδ) = r + t Fδ
+    sys.f(design, &delta, fv.as_mut());
+    let slope = dot(&grad, &delta);
+    if !(slope < 0.0) {
+        return report;
+    }
+    let mut t = 1.0;
+    for _ in 0..30 {
+        let tt = T::from_f64(t);
+        trial
+            .iter_mut()
+            .zip(z.iter().zip(&delta))
+            .for_each(|(o, (a, b))| *o = *a + tt * *b);
+        let rt = Mat::<T>::from_fn(n, k, |i, c| r[(i, c)] + tt * fv[(i, c)]);
+        let val = loss_total(design, loss, &rt) + pen(&trial);
+        if val <= obj + 1e-4 * t * slope {
+            z.copy_from_slice(&trial);
+            report.steps = 1;
+            report.objective_after = val;
             break;
         }
-        report.steps += 1;
-        report.objective_after = obj;
-        // a group driven exactly to zero leaves the active set (its norm has no gradient)
-        for (g, m) in mask.iter_mut().enumerate() {
-            *m = *m && sum_sq(&z[g * d..(g + 1) * d]) > 0.0;
-        }
+        t *= 0.5;
     }
     report
 }

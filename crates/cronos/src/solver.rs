@@ -14,7 +14,7 @@ use crate::model::Model;
 use crate::nystrom::{nystrom, NystromFactor};
 use crate::patterns::sample_patterns_distributed;
 use crate::pcg::{IdentityPrecond, Precond};
-use crate::polish::{newton_polish, PolishReport};
+use crate::polish::{newton_step, PolishReport};
 use crate::precond::{BlockWhitener, NystromPrecond, StructuredPrecond};
 use crate::real::Real;
 use crate::settings::{Activation, Beta, PrecondKind, Rank, Settings};
@@ -688,7 +688,7 @@ impl<T: Real> Solver<T> {
             );
             let rep = self
                 .pool
-                .install(|| newton_polish(&mut z, design, sys, loss, beta, pre, 1, 60));
+                .install(|| newton_step(&mut z, design, sys, loss, beta, pre, 60));
             self.cg_total += rep.cg_iterations;
             total.cg_iterations += rep.cg_iterations;
             if total.objective_before.is_nan() {
