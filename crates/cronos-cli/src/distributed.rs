@@ -37,14 +37,41 @@ fn init_comm() -> Result<Arc<dyn Comm>> {
 }
 
 /// Runs on every rank; rank 0 returns the errors (printed by `main`), the others exit 2.
+///
+/// A failure every rank knows about (an agreement step, the collective setup) is printed by
+/// rank 0 *before* the other ranks exit: mpirun ends the job at the first non-zero exit, which
+/// could otherwise kill rank 0 before its message is out.
 pub fn run(a: TrainArgs) -> Result<i32> {
     let comm = init_comm()?;
     match train(&a, &comm) {
         Ok(code) => Ok(code),
+        Err(e) if e.downcast_ref::<Agreed>().is_some() => {
+            if comm.rank() == 0 {
+                eprintln!("error: {}", crate::error_line(&e));
+            }
+            comm.broadcast_u64(&mut [0]); // a barrier: rank 0 has printed
+            Ok(2)
+        }
         Err(e) if comm.rank() == 0 => Err(e),
-        Err(_) => Ok(2),
+        Err(e) => {
+            // this rank alone failed (rank 0 does not know): say so here
+            eprintln!("error: rank {}: {}", comm.rank(), crate::error_line(&e));
+            Ok(2)
+        }
     }
 }
+
+/// A failure that all ranks share (each returns it), so they can end together.
+#[derive(Debug)]
+struct Agreed(String);
+
+impl std::fmt::Display for Agreed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Agreed {}
 
 /// Every rank's outcome of a local phase: all ranks continue, or all stop with the messages
 /// of the failing ranks (rank 0's own message first, as in a single process).
@@ -66,7 +93,7 @@ fn agree<T>(comm: &dyn Comm, local: Result<T>) -> Result<T> {
     if failed.is_empty() {
         local
     } else {
-        Err(anyhow!(failed.join(" | ")))
+        Err(Agreed(failed.join(" | ")).into())
     }
 }
 
@@ -298,7 +325,8 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
         Ok((y, test))
     })())?;
     // ---- setup (collective; agrees on settings, widths and validation itself)
-    let mut solver = Solver::new_distributed(x.as_ref(), y.as_ref(), settings.clone(), comm.clone()).with_context(|| format!("{}", train_path.display()))?;
+    let mut solver = Solver::new_distributed(x.as_ref(), y.as_ref(), settings.clone(), comm.clone())
+        .map_err(|e| Agreed(format!("{}: {e}", train_path.display())))?;
     let say = |s: &str| if lead && !a.quiet { eprintln!("{s}") };
     say(&format!(
         "cronos: {n} rows × {} features on {size} ranks ({} here) from {}; {} patterns, β = {:?}, setup {:.2}s",

@@ -338,6 +338,19 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
+/// An error on one line: the outermost message (which names the file) and its causes.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for c in e.chain().skip(1) {
+        let s = c.to_string();
+        if !msg.contains(&s) {
+            msg.push_str(": ");
+            msg.push_str(&s);
+        }
+    }
+    msg.replace('\n', " ")
+}
+
 /// An error with an exit code.
 pub struct Exit(pub i32);
 
@@ -354,16 +367,7 @@ fn main() {
     match res {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            // one line: the outermost message (which names the file) and its causes
-            let mut msg = e.to_string();
-            for c in e.chain().skip(1) {
-                let s = c.to_string();
-                if !msg.contains(&s) {
-                    msg.push_str(": ");
-                    msg.push_str(&s);
-                }
-            }
-            eprintln!("error: {}", msg.replace('\n', " "));
+            eprintln!("error: {}", error_line(&e));
             std::process::exit(2);
         }
     }
