@@ -13,7 +13,7 @@
 
 use crate::data::{self, accuracy, check_output, to_mat};
 use crate::{PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use cronos::comm::{all_gather_f64, Comm};
 use cronos::design::shard_rows;
 use cronos::{Settings, Solver, Status};
