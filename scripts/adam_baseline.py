@@ -4,7 +4,9 @@ Fashion-MNIST, the learning rate picked on a held-out validation split — an in
 
     python3 scripts/adam_baseline.py [--classes 2,4] [--hidden 64] [--epochs 20] [--loss softmax|squared]
 
-Prints one line per learning rate and a JSON summary (validation-selected test accuracy).
+Prints one line per learning rate and a JSON summary: the validation-selected test accuracy, and
+`peak_test_accuracy`, the best test accuracy seen at any learning rate and epoch (optimistic: it
+peeks at the test set, as a "best test accuracy" in a study does).
 """
 import argparse, gzip, json, os, time
 import numpy as np
@@ -23,7 +25,7 @@ def load(split):
     return x, idx(f"{p}-labels-idx1-ubyte.gz", 8).astype(np.int64)
 
 
-def train(x, y, k, hidden, lr, epochs, batch, seed, xv, yv):
+def train(x, y, k, hidden, lr, epochs, batch, seed, xv, yv, xte, yte):
     rng = np.random.default_rng(seed)
     d = x.shape[1]
     w1 = (rng.standard_normal((d, hidden)) * np.sqrt(2.0 / d)).astype(np.float32)
@@ -35,6 +37,7 @@ def train(x, y, k, hidden, lr, epochs, batch, seed, xv, yv):
     v = [np.zeros_like(p) for p in params]
     t = 0
     best = (-1.0, None)
+    peak = 0.0  # the best test accuracy seen at any epoch (an optimistic, test-peeking number)
     for ep in range(epochs):
         perm = rng.permutation(len(x))
         for s in range(0, len(x), batch):
@@ -58,9 +61,10 @@ def train(x, y, k, hidden, lr, epochs, batch, seed, xv, yv):
                 v[i] = 0.999 * v[i] + 0.001 * g * g
                 params[i] -= lr * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
         acc = accuracy(params, xv, yv)
+        peak = max(peak, accuracy(params, xte, yte))
         if acc > best[0]:
             best = (acc, [p.copy() for p in params], ep + 1)
-    return best
+    return best + (peak,)
 
 
 def accuracy(params, x, y):
@@ -95,13 +99,15 @@ def main():
     t0 = time.time()
     for lr in [float(s) for s in a.lrs.split(",")]:
         t1 = time.time()
-        acc, params, ep = train(xtr[ti], ytr[ti], k, a.hidden, lr, a.epochs, a.batch, a.seed, xtr[vi], ytr[vi])
+        acc, params, ep, peak = train(xtr[ti], ytr[ti], k, a.hidden, lr, a.epochs, a.batch, a.seed, xtr[vi], ytr[vi], xte, yte)
         te = accuracy(params, xte, yte)
-        rows.append({"lr": lr, "validation_accuracy": acc, "best_epoch": ep, "test_accuracy": te, "seconds": time.time() - t1})
-        print(f"lr {lr:g}: validation {100 * acc:.2f}% (epoch {ep}), test {100 * te:.2f}%, {time.time() - t1:.1f}s", flush=True)
+        rows.append({"lr": lr, "validation_accuracy": acc, "best_epoch": ep, "test_accuracy": te, "peak_test_accuracy": peak, "seconds": time.time() - t1})
+        print(f"lr {lr:g}: validation {100 * acc:.2f}% (epoch {ep}), test {100 * te:.2f}% (best test at any epoch {100 * peak:.2f}%), {time.time() - t1:.1f}s", flush=True)
     best = max(rows, key=lambda r: r["validation_accuracy"])
     print(json.dumps({"hidden": a.hidden, "classes": a.classes or "all", "epochs": a.epochs, "chosen_lr": best["lr"],
-                      "test_accuracy": best["test_accuracy"], "grid_seconds": time.time() - t0, "runs": rows}))
+                      "test_accuracy": best["test_accuracy"],
+                      # what a study reporting the best test accuracy seen (any LR, any epoch) would say
+                      "peak_test_accuracy": max(r["peak_test_accuracy"] for r in rows), "grid_seconds": time.time() - t0, "runs": rows}))
 
 
 if __name__ == "__main__":
