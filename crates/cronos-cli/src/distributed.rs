@@ -378,6 +378,7 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
     let iterations = records.len();
     let bytes_per_iter = (c.bytes_reduced() - bytes0) as f64 / iterations.max(1) as f64;
     let certificate = solver.certify().clone();
+    let feasibility = solver.feasibility(); // collective, like the certificate
     let model = solver.model();
     let train_pred = model.predict(x.as_ref()).unwrap_or_else(|e| fatal(c, e.into()));
     let train_score = global_score(train_pred.as_ref(), &labels, y.as_ref(), classes.as_ref(), n, c);
@@ -401,6 +402,8 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
     metrics.insert("objective".into(), json!(certificate.objective));
     metrics.insert("lower_bound".into(), json!(certificate.lower_bound));
     metrics.insert("relative_gap".into(), json!(certificate.relative_gap));
+    metrics.insert("constraint_violation".into(), json!(feasibility.constraint_violation));
+    metrics.insert("network_objective".into(), json!(feasibility.network_objective));
     metrics.insert("admm_iterations".into(), json!(iterations));
     metrics.insert("cg_iterations".into(), json!(records.iter().map(|r| r.0.cg_iterations).sum::<usize>()));
     metrics.insert("active_neurons".into(), json!(model.active_neurons()));

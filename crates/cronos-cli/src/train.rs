@@ -561,6 +561,8 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         }
         None => (solver.model(), solver.certify().clone(), None),
     };
+    // the saved weights as a network (a restored best iterate is not the solver's state)
+    let feasibility = best.is_none().then(|| solver.feasibility());
     let iterations = records.last().map_or(0, |r| r.info.iteration);
     let cg_iterations: usize = records.iter().map(|r| r.info.cg_iterations).sum();
 
@@ -637,6 +639,8 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     metrics.insert("objective".into(), json!(certificate.objective));
     metrics.insert("lower_bound".into(), json!(certificate.lower_bound));
     metrics.insert("relative_gap".into(), json!(certificate.relative_gap));
+    metrics.insert("constraint_violation".into(), json!(feasibility.map(|f| f.constraint_violation)));
+    metrics.insert("network_objective".into(), json!(feasibility.map(|f| f.network_objective)));
     metrics.insert("admm_iterations".into(), json!(iterations));
     metrics.insert("cg_iterations".into(), json!(cg_iterations));
     metrics.insert("active_neurons".into(), json!(model.active_neurons()));
@@ -751,6 +755,8 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         "objective",
         "lower_bound",
         "relative_gap",
+        "constraint_violation",
+        "network_objective",
         "train_accuracy",
         "test_accuracy",
         "validation_accuracy",
@@ -817,6 +823,12 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             "objective {:.6e}, certified lower bound {:.6e}, relative gap {:.3e}",
             certificate.objective, certificate.lower_bound, certificate.relative_gap
         );
+        if let Some(f) = feasibility.filter(|f| f.constraint_violation > 1e-6) {
+            eprintln!(
+                "ReLU cone constraints violated by {:.2e} (relative): the network's objective is {:.6e}; the gap certifies feasible weights only",
+                f.constraint_violation, f.network_objective
+            );
+        }
         match &classes {
             Some(_) => eprintln!(
                 "accuracy: train {}, test {}{}",

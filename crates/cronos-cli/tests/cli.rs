@@ -52,12 +52,16 @@ fn train_then_predict_evaluate_inspect() {
     a.extend(args(&["--relu", "--max-iter", "30", "--out", "m.safetensors", "--plot", "r.svg", "--metrics", "m.jsonl", "--json"]));
     let o = run(&a, d);
     let j = json(&o);
-    for k in ["objective", "lower_bound", "relative_gap", "train_accuracy", "test_accuracy", "seconds", "admm_iterations", "cg_iterations", "active_neurons", "status", "beta", "n_patterns", "setup_seconds", "model_path"] {
+    for k in ["objective", "lower_bound", "relative_gap", "train_accuracy", "test_accuracy", "seconds", "admm_iterations", "cg_iterations", "active_neurons", "status", "beta", "n_patterns", "setup_seconds", "model_path", "constraint_violation", "network_objective"] {
         assert!(j.get(k).is_some(), "missing {k} in {j}");
     }
     assert_eq!(j["admm_iterations"], 30);
     assert_eq!(j["status"], "max_iterations");
-    assert!(j["lower_bound"].as_f64().unwrap() <= j["objective"].as_f64().unwrap());
+    // the bound holds for feasible weights; 30 ReLU iterations may still violate the cones
+    let violation = j["constraint_violation"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&violation), "{j}");
+    assert!(j["lower_bound"].as_f64().unwrap() <= j["objective"].as_f64().unwrap() || violation > 0.0, "{j}");
+    assert!(j["network_objective"].as_f64().unwrap() > 0.0, "{j}");
     let test_acc = j["test_accuracy"].as_f64().unwrap();
     assert!(test_acc > 0.6, "{j}");
     assert!(j["train_accuracy"].as_f64().unwrap() > 0.8);

@@ -216,6 +216,8 @@ fn result_dict<'py, T: Real + Element>(py: Python<'py>, out: FitOut<T>) -> PyRes
     d.set_item("objective", solution.certificate.objective)?;
     d.set_item("lower_bound", solution.certificate.lower_bound)?;
     d.set_item("relative_gap", solution.certificate.relative_gap)?;
+    d.set_item("constraint_violation", solution.feasibility.constraint_violation)?;
+    d.set_item("network_objective", solution.feasibility.network_objective)?;
     d.set_item("objectives", solution.certificate.objectives.clone())?;
     d.set_item("lower_bounds", solution.certificate.lower_bounds.clone())?;
     d.set_item("setup_seconds", solution.setup_seconds)?;

@@ -49,6 +49,7 @@ pub mod comm_threads;
 pub mod design;
 pub mod distributed;
 pub mod error;
+pub mod feasibility;
 pub mod loss;
 pub mod model;
 pub mod nystrom;

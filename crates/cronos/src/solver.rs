@@ -105,6 +105,11 @@ pub struct Solution {
     pub cg_iterations: usize,
     /// Final certificate (user scaling).
     pub certificate: Certificate,
+    /// Cone-constraint violation of the returned weights and the recovered network's
+    /// objective (ReLU: an unconverged iterate may violate the constraints, and then its
+    /// convex objective can lie below the lower bound, which bounds feasible points only).
+    #[serde(default)]
+    pub feasibility: crate::feasibility::Feasibility,
     /// Setup seconds (patterns, Gram, preconditioner).
     pub setup_seconds: f64,
     /// Solve seconds.
@@ -827,10 +832,19 @@ impl<T: Real> Solver<T> {
             iterations: self.state.iteration - self.iter_base,
             cg_iterations: self.cg_total,
             certificate: self.cert.clone(),
+            feasibility: self.feasibility(),
             setup_seconds: self.setup_seconds,
             solve_seconds: t0.elapsed().as_secs_f64(),
             history: self.history.clone(),
         }
+    }
+
+    /// Cone-constraint violation and recovered-network objective of the current weights (one
+    /// pass over X; see [`crate::feasibility`]).
+    pub fn feasibility(&self) -> crate::feasibility::Feasibility {
+        let (z, design, loss, beta) = (&self.state.z, &self.design, &self.loss, &self.beta);
+        let (nb, relu, obj) = (self.sys.nb, self.sys.relu, self.cert.objective);
+        self.pool.install(|| crate::feasibility::feasibility(z, design, loss, beta, nb, relu, obj))
     }
 
     /// The fitted model at the current iterate (weights z, scaled back to the user's units).

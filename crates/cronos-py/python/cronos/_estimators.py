@@ -220,6 +220,8 @@ class _CronosEstimator(BaseEstimator):
         self.relative_gap_ = float(res["relative_gap"])
         self.lower_bound_ = float(res["lower_bound"])
         self.objective_ = float(res["objective"])
+        self.constraint_violation_ = float(res["constraint_violation"])
+        self.network_objective_ = float(res["network_objective"])
         self.objectives_ = np.asarray(res["objectives"], dtype=np.float64)
         self.lower_bounds_ = np.asarray(res["lower_bounds"], dtype=np.float64)
         self.n_active_neurons_ = int(res["n_active_neurons"])
@@ -483,6 +485,12 @@ _DOC = """{summary}
     first_layer_bias_ : ndarray (n_neurons,)
     output_weights_ : ndarray (n_neurons, n_outputs)
     {gated_attrs}n_iter_, status_, objective_, lower_bound_, relative_gap_ : solve report
+    constraint_violation_ : float
+        Relative cone-constraint violation of the returned weights (0 for gated ReLU; a ReLU
+        fit stopped early may violate them, and then objective_ can lie below lower_bound_,
+        which bounds feasible weights only).
+    network_objective_ : float
+        Objective of the recovered network (equals objective_ when the constraints hold).
     n_active_neurons_ : int
     loss_ : str
     beta_ : ndarray
