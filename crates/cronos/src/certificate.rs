@@ -129,6 +129,15 @@ pub fn certify<T: Real>(
     out
 }
 
+/// β-weighted group norms Σ_g β_c‖z_g‖ (groups of length d; output c owns `per_output`
+/// groups): the objective's regularizer.
+pub(crate) fn penalty<T: Real>(z: &[T], d: usize, per_output: usize, beta: &[f64]) -> f64 {
+    z.chunks(d)
+        .enumerate()
+        .map(|(g, zg)| beta[g / per_output] * crate::real::sum_sq(zg).sqrt())
+        .sum()
+}
+
 /// Maximiser of a concave function on [a, b] by golden-section search.
 fn golden_max(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> f64 {
     const R: f64 = 0.618_033_988_749_895;

@@ -51,32 +51,27 @@ pub fn feasibility<T: Real>(
         let bl = BLOCK.min(n - r0);
         let mut ab = a.as_mut().subrows_mut(0, bl);
         matmul(ab.as_mut(), Accum::Replace, x.subrows(r0, bl), zm, T::from_f64(1.0), Par::rayon(0));
-        for c in 0..k {
-            for i in 0..bl {
-                let mut s = 0.0f64;
-                for j in 0..p {
-                    let on = pat.get(r0 + i, j);
+        for i in 0..bl {
+            for j in 0..p {
+                let on = pat.get(r0 + i, j);
+                for c in 0..k {
+                    let mut s = 0.0f64;
                     for (col, sign) in [(c * nb + j, 1.0), (c * nb + p + j, -1.0)] {
                         let v = ab[(i, col)].to_f64();
                         s += sign * v.max(0.0);
                         largest = largest.max(v.abs());
                         wrong = wrong.max(if on { -v } else { v });
                     }
+                    pred[(r0 + i, c)] += T::from_f64(s);
                 }
-                pred[(r0 + i, c)] = T::from_f64(s);
             }
         }
     }
     let comm = design.comm_arc();
     let wrong = -crate::distributed::min_scalar(&*comm, -wrong.max(0.0));
     let largest = -crate::distributed::min_scalar(&*comm, -largest);
-    let mut values = loss.value(pred.as_ref());
-    crate::distributed::sum_rows(&*comm, &mut values);
-    let reg: f64 = (0..k)
-        .map(|c| beta[c] * z[c * nb * d..(c + 1) * nb * d].chunks(d).map(|g| crate::real::sum_sq(g).sqrt()).sum::<f64>())
-        .sum();
     Feasibility {
         constraint_violation: if largest > 0.0 { wrong / largest } else { 0.0 },
-        network_objective: values.iter().sum::<f64>() + reg,
+        network_objective: loss.total(pred.as_ref(), &*comm) + crate::certificate::penalty(z, d, nb, beta),
     }
 }

@@ -252,6 +252,13 @@ impl<T: Real> LossData<T> {
         out
     }
 
+    /// ℓ(r) summed over outputs and over the ranks of `comm` (this rank holds its rows of r).
+    pub fn total(&self, r: MatRef<'_, T>, comm: &dyn crate::comm::Comm) -> f64 {
+        let mut v = self.value(r);
+        crate::distributed::sum_rows(comm, &mut v);
+        v.iter().sum()
+    }
+
     /// λ = −∇ℓ(r) into `lam` (n × k).
     pub fn neg_grad(&self, r: MatRef<'_, T>, mut lam: MatMut<'_, T>) {
         let (n, k) = (self.n(), self.k());

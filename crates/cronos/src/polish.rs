@@ -57,21 +57,6 @@ fn zero_inactive<T: Real>(v: &mut [T], mask: &[bool], d: usize) {
     }
 }
 
-/// ℓ(r) summed over outputs and ranks.
-fn loss_total<T: Real>(design: &Design<T>, loss: &LossData<T>, r: &Mat<T>) -> f64 {
-    let mut v = loss.value(r.as_ref());
-    crate::distributed::sum_rows(design.comm(), &mut v);
-    v.iter().sum()
-}
-
-/// β-weighted group norms of z (groups of length d; output c owns `per_output` groups).
-fn penalty<T: Real>(z: &[T], d: usize, per_output: usize, beta: &[f64]) -> f64 {
-    z.chunks(d)
-        .enumerate()
-        .map(|(g, zg)| beta[g / per_output] * sum_sq(zg).sqrt())
-        .sum()
-}
-
 /// One damped Newton step on the active groups of `z` (gated ReLU: groups are independent
 /// weight blocks), solved by PCG to a relative residual of 1e-2 with at most `cg_max`
 /// iterations and backtracked on the objective. `precond` approximates the Newton matrix up to
@@ -107,8 +92,8 @@ pub fn newton_step<T: Real>(
         .map(|zg| zg.iter().any(|v| v.to_f64() != 0.0))
         .collect();
     sys.f(design, z, r.as_mut());
-    let pen = |z: &[T]| penalty(z, d, per_output, beta);
-    let obj = loss_total(design, loss, &r) + pen(z);
+    let pen = |z: &[T]| crate::certificate::penalty(z, d, per_output, beta);
+    let obj = loss.total(r.as_ref(), design.comm()) + pen(z);
     let mut report = PolishReport {
         objective_before: obj,
         objective_after: obj,
@@ -187,7 +172,7 @@ pub fn newton_step<T: Real>(
             .zip(z.iter().zip(&delta))
             .for_each(|(o, (a, b))| *o = *a + tt * *b);
         let rt = Mat::<T>::from_fn(n, k, |i, c| r[(i, c)] + tt * fv[(i, c)]);
-        let val = loss_total(design, loss, &rt) + pen(&trial);
+        let val = loss.total(rt.as_ref(), design.comm()) + pen(&trial);
         if val <= obj + 1e-4 * t * slope {
             z.copy_from_slice(&trial);
             report.steps = 1;
