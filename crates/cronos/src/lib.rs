@@ -75,4 +75,4 @@ pub use path::{
 };
 pub use real::Real;
 pub use settings::{Activation, Beta, PrecondKind, Rank, Settings};
-pub use solver::{Checkpoint, Control, IterInfo, Solution, Solver, Status};
+pub use solver::{Checkpoint, Control, IterInfo, Observer, Solution, Solver, SolverState, Status};

@@ -226,7 +226,11 @@ fn solve_path_counted<T: Real>(
             active_neurons: model.active_neurons(),
             iterations: sol.as_ref().map_or(0, |s| s.iterations),
             seconds: t0.elapsed().as_secs_f64(),
-            status: sol.as_ref().map_or(Status::Solved, |s| s.status),
+            // the zero start at β_max is certified like any point: from its gap
+            status: sol.as_ref().map_or(
+                if (0.0..=ps.tol_gap).contains(&cert.relative_gap) { Status::Solved } else { Status::MaxIterations },
+                |s| s.status,
+            ),
             train_metric: metric.eval(solver.train_predictions(), solver.loss().y()),
             validation_metric: validate(&model),
         };
@@ -314,7 +318,7 @@ pub struct BetaChoice<T: Real> {
 }
 
 /// Holds out `ps.validation_fraction` of the rows (stratified), runs the path on the rest and
-/// returns the fraction of β_max with the best validation metric (the larger β on ties).
+/// returns the fraction of β_max with the best validation metric (ties: the lower validation loss).
 ///
 /// # Errors
 /// As [`Solver::new_weighted`], and for invalid path settings or too few rows to hold out.
@@ -336,22 +340,57 @@ pub fn select_beta<T: Real>(
     let (xt, yt, xv, yv) = (take_rows(x, &tr), take_rows(y, &tr), take_rows(x, &va), take_rows(y, &va));
     let wt: Option<Vec<f64>> = weights.map(|w| tr.iter().map(|&i| w[i]).collect());
     let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings.clone())?;
-    let mut best: Option<(f64, f64, Model<T>)> = None;
+    // (validation metric, validation loss) of each point: ties in the metric go to the lower
+    // loss, never to the larger β (tied accuracies once chose an all-zero 0.35·β_max model)
+    let mut best: Option<((f64, f64), f64, Model<T>)> = None;
+    let last_loss = std::cell::Cell::new(f64::INFINITY);
+    let loss_kind = settings.loss;
     let path = solve_path_counted(
         &mut solver,
         ps,
         Some(va.len()),
-        |m| m.predict(xv.as_ref()).ok().map(|s| metric.eval(s.as_ref(), yv.as_ref())),
+        |m| {
+            let s = m.predict(xv.as_ref()).ok()?;
+            last_loss.set(validation_loss(loss_kind, s.as_ref(), yv.as_ref()));
+            Some(metric.eval(s.as_ref(), yv.as_ref()))
+        },
         |p, m| {
-            let v = p.validation_metric.unwrap_or(f64::NEG_INFINITY);
-            if best.as_ref().map_or(true, |b| v > b.0) {
-                best = Some((v, p.fraction, m.clone()));
+            let key = (p.validation_metric.unwrap_or(f64::NEG_INFINITY), -last_loss.get());
+            if best.as_ref().map_or(true, |b| key.0 > b.0 .0 || (key.0 == b.0 .0 && key.1 > b.0 .1)) {
+                best = Some((key, p.fraction, m.clone()));
             }
             on_point(p);
         },
     )?;
     let (_, fraction, model) = best.expect("the path has at least one point");
     Ok(BetaChoice { fraction, path, model, seconds: t0.elapsed().as_secs_f64() })
+}
+
+/// Mean loss of scores `s` on targets `y` (squared: MSE; logistic: log(1 + e^(−ys)); softmax:
+/// cross-entropy of one-hot targets): the tie-break between equally accurate β.
+fn validation_loss<T: Real>(loss: Loss, s: MatRef<'_, T>, y: MatRef<'_, T>) -> f64 {
+    let (n, k) = (y.nrows(), y.ncols());
+    if n == 0 {
+        return f64::INFINITY;
+    }
+    let at = |m: MatRef<'_, T>, i: usize, c: usize| m[(i, c)].to_f64();
+    let total: f64 = (0..n)
+        .map(|i| match loss {
+            Loss::Logistic => (0..k).map(|c| softplus(-at(y, i, c) * at(s, i, c))).sum::<f64>(),
+            Loss::Softmax => {
+                let mx = (0..k).map(|c| at(s, i, c)).fold(f64::NEG_INFINITY, f64::max);
+                let lse = mx + (0..k).map(|c| (at(s, i, c) - mx).exp()).sum::<f64>().ln();
+                (0..k).map(|c| at(y, i, c) * (lse - at(s, i, c))).sum::<f64>()
+            }
+            _ => (0..k).map(|c| (at(s, i, c) - at(y, i, c)).powi(2)).sum::<f64>(),
+        })
+        .sum();
+    total / n as f64
+}
+
+/// log(1 + eˣ) without overflow.
+fn softplus(x: f64) -> f64 {
+    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
 }
 
 /// `beta = auto`: [`select_beta`], then a refit on all rows at the chosen fraction of β_max

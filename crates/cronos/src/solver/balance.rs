@@ -1,0 +1,164 @@
+//! Penalties and preconditioning: residual balancing of ρ and σ, and (re)building the
+//! preconditioner when they change.
+
+use super::*;
+
+impl<T: Real> Solver<T> {
+    /// The ρ of the operator I + FᵀF/ρ + GᵀG: the ADMM penalty for the squared loss, 1/η²
+    /// (independent of the penalty) with a loss split.
+    pub(super) fn sys_rho(&self) -> f64 {
+        self.eta.map_or(self.state.rho, |e| 1.0 / (e * e))
+    }
+
+    /// (Re)builds the preconditioner for the current ρ.
+    pub(super) fn build_precond(&mut self) -> Result<()> {
+        let (nbd, d, seed, rank) = (
+            self.sys.block_len(),
+            self.sys.d,
+            self.settings.seed,
+            self.settings.rank,
+        );
+        let rho = self.sys_rho();
+        let (design, sys) = (&mut self.design, &mut self.sys);
+        self.precond = match self.settings.preconditioner {
+            PrecondKind::None => AnyPrecond::None(IdentityPrecond),
+            PrecondKind::Nystrom => {
+                let f = self.pool.install(|| {
+                    nystrom::<T>(
+                        nbd,
+                        |om, out| {
+                            let l = om.ncols();
+                            let x: Vec<T> = contiguous(om);
+                            let (mut a, mut b) =
+                                (vec![T::default(); nbd * l], vec![T::default(); nbd * l]);
+                            sys.ftf(design, &x, &mut a);
+                            sys.gtg(&x, &mut b);
+                            let inv = T::from_f64(1.0 / rho);
+                            *out =
+                                Mat::from_fn(nbd, l, |i, j| a[j * nbd + i] * inv + b[j * nbd + i]);
+                        },
+                        rank,
+                        1.0,
+                        seed,
+                    )
+                })?;
+                AnyPrecond::Nystrom(NystromPrecond::new(f, 1.0))
+            }
+            PrecondKind::Structured => {
+                let s2 = self.state.sigma * self.state.sigma;
+                let white = BlockWhitener::new(
+                    d,
+                    self.white_eig
+                        .clone()
+                        .map(|(q, l)| (q, l.iter().map(|v| v * s2).collect())),
+                );
+                let f = self.pool.install(|| {
+                    nystrom::<T>(
+                        nbd,
+                        |om, out| {
+                            let l = om.ncols();
+                            let x: Vec<T> = contiguous(om);
+                            let (mut a, mut b, mut t) = (
+                                vec![T::default(); nbd * l],
+                                vec![T::default(); nbd * l],
+                                vec![T::default(); nbd * l],
+                            );
+                            white.apply(&x, &mut a, &mut t);
+                            sys.ftf(design, &a, &mut b);
+                            white.apply(&b, &mut a, &mut t);
+                            *out = Mat::from_fn(nbd, l, |i, j| a[j * nbd + i]);
+                        },
+                        rank,
+                        rho,
+                        seed,
+                    )
+                })?;
+                AnyPrecond::Structured(StructuredPrecond::new(white, f, rho))
+            }
+        };
+        Ok(())
+    }
+
+    /// Changes the penalties (ρ, σ), rescaling the scaled duals so the unscaled ones are
+    /// unchanged, and re-targets the preconditioner: free for a new ρ with the structured
+    /// preconditioner, a new sketch when σ changes (W depends on σ) or for plain Nyström.
+    pub(super) fn rebalance(&mut self, rho: f64, sigma: f64) -> Result<()> {
+        let (old_rho, old_sigma) = (self.state.rho, self.state.sigma);
+        rescale_duals(
+            &mut self.state,
+            &mut self.design,
+            old_rho,
+            old_sigma,
+            rho,
+            sigma,
+        );
+        // from the unscaled Gram, so a chain of changes gives the same bits as one
+        self.sys.gram = &self.gram0 * faer::Scale(T::from_f64(sigma * sigma));
+        let sigma_changed = sigma != old_sigma;
+        let sys_rho = self.sys_rho();
+        match &mut self.precond {
+            _ if self.eta.is_some() && !sigma_changed => {}
+            AnyPrecond::Structured(p) if !sigma_changed => p.set_rho(sys_rho),
+            AnyPrecond::None(_) => {}
+            _ => self.build_precond()?,
+        }
+        Ok(())
+    }
+
+    /// Residual balancing (every 5 iterations): ρ balances the primal and dual residuals, and
+    /// σ the cone block σGu = s against the consensus block u = z (its penalty is ρσ²).
+    /// Each change disturbs ADMM, so the imbalance that triggers one grows with the iteration
+    /// count, a change is at most 10×, nothing moves once both residuals are within tolerance,
+    /// and σ (which costs a new sketch) moves from iteration 50 on, at most every 50 iterations and 8
+    /// times: early residual ratios are dominated by the start-up transient.
+    pub(super) fn balance(&mut self, it: usize, stats: &crate::admm::StepStats) {
+        let tol = self.settings.tol_residual;
+        if stats.primal_rel <= tol && stats.dual_rel <= tol {
+            return;
+        }
+        let ratio = |p: f64, d: f64| {
+            if p > 0.0 && d > 0.0 {
+                (p / d).sqrt()
+            } else {
+                1.0
+            }
+        };
+        let thr = 5.0 * (1.0 + it as f64 / 200.0);
+        let (rho, sigma) = (self.state.rho, self.state.sigma);
+        let rc = ratio(stats.primal_rel, stats.dual_rel);
+        let new_rho = if rc > 1.0 / thr && rc < thr {
+            rho
+        } else {
+            (rho * rc.clamp(0.1, 10.0)).clamp(1e-8, 1e8)
+        };
+        let mut new_sigma = sigma;
+        if self.sys.relu
+            && self.settings.adaptive_sigma
+            && it >= 50
+            && it >= self.last_sigma_change + 50
+            && self.sigma_changes < 8
+        {
+            let r1 = ratio(stats.primal_blocks[0], stats.dual_blocks[0]);
+            let r2 = ratio(stats.primal_blocks[1], stats.dual_blocks[1]);
+            let sr = (r2 / r1).sqrt();
+            if sr > thr.sqrt() || sr < 1.0 / thr.sqrt() {
+                new_sigma = (sigma * sr.clamp(0.1, 10.0)).clamp(1e-4, 1e4);
+                self.last_sigma_change = it;
+                self.sigma_changes += 1;
+            }
+        }
+        if new_rho != rho || new_sigma != sigma {
+            let _ = self.rebalance(new_rho, new_sigma);
+        }
+    }
+}
+
+fn contiguous<T: Real>(m: MatRef<'_, T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(m.nrows() * m.ncols());
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            v.push(m[(i, j)]);
+        }
+    }
+    v
+}

@@ -1,0 +1,266 @@
+//! Setup: validation of data and settings, scaling of X, pattern sampling, the design and
+//! its Gram, β_max, and the first preconditioner.
+
+use super::*;
+
+impl<T: Real> Solver<T> {
+    /// Validates the inputs, samples patterns and builds the operators and preconditioner.
+    ///
+    /// `x` is n × d (any layout), `y` is n × k (k ≥ 1 outputs).
+    ///
+    /// # Errors
+    /// A typed error naming the field and value for bad settings or data.
+    pub fn new(x: MatRef<'_, T>, y: MatRef<'_, T>, settings: Settings) -> Result<Self> {
+        Self::new_weighted(x, y, None, settings)
+    }
+
+    /// As [`Solver::new`], with per-sample weights in the loss (`None`: all 1).
+    ///
+    /// # Errors
+    /// Also for weights that are negative, not finite, all zero or of the wrong length, and
+    /// for targets that do not fit `settings.loss` (±1 for logistic, one-hot for softmax).
+    pub fn new_weighted(
+        x: MatRef<'_, T>,
+        y: MatRef<'_, T>,
+        weights: Option<&[f64]>,
+        settings: Settings,
+    ) -> Result<Self> {
+        Self::new_distributed_weighted(x, y, weights, settings, crate::comm::local())
+    }
+
+    /// As [`Solver::new`] for one rank of a solve whose rows are spread over the ranks of
+    /// `comm` (collective: every rank calls it with its own rows of x and y, and the same
+    /// settings). Sums over rows go through `comm`; everything else is replicated, and the
+    /// result matches a single process on all rows (see [`crate::distributed`]).
+    ///
+    /// # Errors
+    /// As [`Solver::new`]; a rank that fails validation, or disagrees with rank 0 on the
+    /// settings, width, output count or scalar type, fails every rank with
+    /// [`CronosError::Distributed`] naming it.
+    pub fn new_distributed(
+        x: MatRef<'_, T>,
+        y: MatRef<'_, T>,
+        settings: Settings,
+        comm: std::sync::Arc<dyn crate::comm::Comm>,
+    ) -> Result<Self> {
+        Self::new_distributed_weighted(x, y, None, settings, comm)
+    }
+
+    /// [`Solver::new_distributed`] with per-sample weights (this rank's rows).
+    ///
+    /// # Errors
+    /// As [`Solver::new_distributed`].
+    pub fn new_distributed_weighted(
+        x: MatRef<'_, T>,
+        y: MatRef<'_, T>,
+        weights: Option<&[f64]>,
+        settings: Settings,
+        comm: std::sync::Arc<dyn crate::comm::Comm>,
+    ) -> Result<Self> {
+        let t0 = Instant::now();
+        crate::distributed::startup_check(x, y, weights, &settings, &*comm)?;
+        settings.validate()?;
+        let (n, d_user, k) = (x.nrows(), x.ncols(), y.ncols());
+        check_shapes(n, d_user, y)?;
+        check_finite(x, "x")?;
+        check_finite(y, "y")?;
+        let loss = LossData::new(settings.loss, y, weights)?;
+        let threads = settings.thread_count();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| invalid_setting("threads", threads, e.to_string()))?;
+        let d = d_user + settings.bias as usize;
+        let ss = crate::distributed::frobenius_sq(x, settings.bias, threads, &*comm);
+        if ss == 0.0 {
+            return Err(invalid_data("x", "all values are zero (and no bias)"));
+        }
+        let scale = (ss / d as f64).sqrt();
+        let inv = T::from_f64(1.0 / scale);
+        let xs = Mat::<T>::from_fn(n, d, |i, j| if j < d_user { x[(i, j)] * inv } else { inv });
+        let relu = settings.activation == Activation::Relu;
+        let p_req = settings.n_patterns;
+        // centred gates for gated ReLU only: on a ReLU program (0 vs 6, 600 rows) they left
+        // every neuron at zero down to 0.04·β_max, where origin-near gates fit (their
+        // near-all-active patterns have wide cones)
+        let center = if settings.bias && settings.centered_gates && !relu {
+            Some(crate::distributed::column_means(
+                xs.as_ref(),
+                weights,
+                threads,
+                &*comm,
+            ))
+        } else {
+            None
+        };
+        let sampled = pool.install(|| {
+            sample_patterns_distributed(
+                xs.as_ref(),
+                p_req,
+                settings.seed,
+                center.as_deref(),
+                Par::rayon(0),
+                &*comm,
+            )
+        });
+        let p = sampled.patterns.p();
+        let nb = if relu { 2 * p } else { p };
+        let len = d * nb * k;
+        match settings.rank {
+            Rank::Fixed(r) if r > d * nb => {
+                return Err(invalid_setting(
+                    "rank",
+                    r,
+                    format!("larger than the problem dimension {}", d * nb),
+                ))
+            }
+            _ => {}
+        }
+        let nu_cols = if relu { 2 * p * k } else { 0 };
+        let mut design = Design::with_comm(xs, sampled.patterns, threads, nb * k, nu_cols, comm);
+        let sigma = settings.constraint_scale;
+        let gram0 = pool.install(|| design.gram());
+        let mut sys = System::new(
+            &design,
+            relu,
+            &gram0 * faer::Scale(T::from_f64(sigma * sigma)),
+        );
+        // β_max per output: the largest group norm of Fᵀλ₀, λ₀ = −∇ℓ(0) (= y for the squared
+        // loss, whose u-step then needs Fᵀy itself)
+        let mut lam0 = Mat::<T>::zeros(n, k);
+        loss.neg_grad(Mat::<T>::zeros(n, k).as_ref(), lam0.as_mut());
+        let mut fty = vec![T::default(); len];
+        pool.install(|| sys.ft(&mut design, lam0.as_ref(), &mut fty));
+        drop(lam0);
+        let beta_max = beta_max_of(&fty, sys.block_len(), d, nb, k, settings.loss.coupled());
+        let eta = if settings.loss == Loss::Squared && loss.unweighted() {
+            None
+        } else {
+            fty = Vec::new();
+            // η² = curvature. On Pullover vs Coat (gated, logistic, 150 its) curvature/4 gave a
+            // 10× smaller gap (3.5e-3 vs 4e-2), but instances with uneven sample weights then
+            // converge much worse (rows of small weight have little curvature): folding √w
+            // into the rows of X would make the curvature uniform and allow the smaller η.
+            Some(settings.loss.curvature().sqrt())
+        };
+        let beta = beta_values(settings.beta, &beta_max, scale);
+        let rho = settings.rho.unwrap_or(1.0);
+        let white_eig = if relu && settings.preconditioner == PrecondKind::Structured {
+            Some(gram_eigen(sys.gram.as_ref(), sigma)?)
+        } else {
+            None
+        };
+        let split_len = if eta.is_some() { n * k } else { 0 };
+        let mut state = AdmmState::zeros(len, rho, sigma);
+        state.r = vec![T::default(); split_len];
+        state.theta = vec![T::default(); split_len];
+        if let Some(eta) = eta {
+            // θ consistent with r = 0: the r-step's fixed point has ∇ℓ(r) = ρηθ. Starting
+            // from θ = 0 instead makes the dual residual look huge and residual balancing
+            // drives ρ down for hundreds of iterations.
+            init_theta(&loss, &mut state, eta);
+        }
+        let mut solver = Solver {
+            pool,
+            precond: AnyPrecond::None(IdentityPrecond),
+            white_eig,
+            state,
+            ws: AdmmWorkspace::new(len, split_len),
+            cert_ws: CertWorkspace::new(n, k, len),
+            loss,
+            eta,
+            fty,
+            beta,
+            beta_max,
+            iter_base: 0,
+            scale,
+            gram0,
+            last_sigma_change: 0,
+            sigma_changes: 0,
+            best_lower: Vec::new(),
+            gates: sampled.gates,
+            d_user,
+            setup_seconds: 0.0,
+            cert: Certificate::default(),
+            cg_total: 0,
+            history: Vec::new(),
+            design,
+            sys,
+            settings,
+        };
+        solver.build_precond()?;
+        solver.setup_seconds = t0.elapsed().as_secs_f64();
+        Ok(solver)
+    }
+}
+
+fn check_shapes<T: Real>(n: usize, d_user: usize, y: MatRef<'_, T>) -> Result<()> {
+    if n == 0 || d_user == 0 {
+        return Err(invalid_data("x", format!("empty data: {n} rows × {d_user} columns")));
+    }
+    if y.nrows() != n {
+        return Err(invalid_data("y", format!("{} rows but x has {n}", y.nrows())));
+    }
+    if y.ncols() == 0 {
+        return Err(invalid_data("y", "no output column"));
+    }
+    Ok(())
+}
+
+/// β_max per output: the largest group norm of Fᵀλ₀ (`ft_lam0`), λ₀ = −∇ℓ(0); a coupled loss
+/// (softmax) has one β_max for all outputs.
+fn beta_max_of<T: Real>(ft_lam0: &[T], nbd: usize, d: usize, nb: usize, k: usize, coupled: bool) -> Vec<f64> {
+    let mut beta_max: Vec<f64> = (0..k)
+        .map(|c| {
+            (0..nb)
+                .map(|g| crate::real::sum_sq(&ft_lam0[c * nbd + g * d..c * nbd + (g + 1) * d]).sqrt())
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    if coupled {
+        let m = beta_max.iter().copied().fold(0.0, f64::max);
+        beta_max.iter_mut().for_each(|b| *b = m);
+    }
+    beta_max
+}
+
+/// Eigenvectors of σ²XᵀX (`gram`) and the eigenvalues of the unscaled XᵀX, in f64.
+fn gram_eigen<T: Real>(gram: MatRef<'_, T>, sigma: f64) -> Result<(Mat<T>, Vec<f64>)> {
+    let d = gram.nrows();
+    let g64 = Mat::<f64>::from_fn(d, d, |i, j| gram[(i, j)].to_f64());
+    let evd = g64.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
+        context: "eigendecomposition of the Gram XᵀX",
+        reason: format!("{e:?}"),
+    })?;
+    let q = Mat::<T>::from_fn(d, d, |i, j| T::from_f64(evd.U()[(i, j)]));
+    let lam = (0..d).map(|i| evd.S().column_vector()[i] / (sigma * sigma)).collect();
+    Ok((q, lam))
+}
+
+fn check_finite<T: Real>(m: MatRef<'_, T>, what: &'static str) -> Result<()> {
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            let v = m[(i, j)].to_f64();
+            if !v.is_finite() {
+                return Err(invalid_data(
+                    what,
+                    format!("non-finite value {v} at row {i}, column {j}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// θ = ∇ℓ(r)/(ρη), the scaled multiplier of ηFu = ηr at the current r.
+pub(super) fn init_theta<T: Real>(loss: &LossData<T>, st: &mut AdmmState<T>, eta: f64) {
+    let n = loss.n();
+    let mut lam = Mat::<T>::zeros(n, loss.k());
+    loss.neg_grad(crate::system::view(&st.r, n), lam.as_mut());
+    let f = -1.0 / (st.rho * eta);
+    for c in 0..loss.k() {
+        for i in 0..n {
+            st.theta[c * n + i] = T::from_f64(f * lam[(i, c)].to_f64());
+        }
+    }
+}

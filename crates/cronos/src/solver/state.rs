@@ -1,0 +1,231 @@
+//! The solver's state as a value: checkpoints, restore, warm starts and changes of β.
+
+use super::*;
+
+impl<T: Real> Solver<T> {
+    /// Everything the iteration depends on, as one value (the checkpoint): the ADMM
+    /// iterates, the cone duals ν of every shard, the counters, the history, the best lower
+    /// bounds, and β and the shard layout so that [`Solver::restore`] can check them.
+    pub fn checkpoint(&self) -> SolverState<T> {
+        let nu = self.design.shards().iter().flat_map(|s| s.nu.iter().copied()).collect();
+        SolverState {
+            state: self.state.clone(),
+            nu,
+            cg_total: self.cg_total,
+            history: self.history.clone(),
+            cert: self.cert.clone(),
+            last_sigma_change: self.last_sigma_change,
+            sigma_changes: self.sigma_changes,
+            beta: self.beta.clone(),
+            shard_rows: self.shard_layout(),
+            iter_base: self.iter_base,
+            best_lower: self.best_lower.clone(),
+        }
+    }
+
+    /// Rows per shard of this rank, then this rank and the rank count.
+    pub(super) fn shard_layout(&self) -> Vec<usize> {
+        let comm = self.design.comm();
+        let mut v: Vec<usize> = self.design.shards().iter().map(|s| s.rows.len()).collect();
+        v.extend([comm.rank(), comm.size()]);
+        v
+    }
+
+    /// Restores a state taken by [`Solver::checkpoint`] from a solver with the same data,
+    /// settings, β and shard layout; the continuation is then bit-identical to the
+    /// uninterrupted run.
+    ///
+    /// # Errors
+    /// When the state's shapes, β or shard layout differ from this solver's (a warm start
+    /// across those is [`Solver::warm_start`]).
+    pub fn restore(&mut self, cp: SolverState<T>) -> Result<()> {
+        self.check_restorable(&cp)?;
+        let (rho, sigma) = (cp.state.rho, cp.state.sigma);
+        // bring the operator to the checkpoint's penalties first, then load its iterates
+        // (rebalancing rescales the duals it finds, so they must be loaded afterwards)
+        if rho != self.state.rho || sigma != self.state.sigma {
+            self.rebalance(rho, sigma)?;
+        }
+        self.last_sigma_change = cp.last_sigma_change;
+        self.sigma_changes = cp.sigma_changes;
+        self.state = cp.state;
+        let mut off = 0;
+        for sh in self.design.shards_mut() {
+            let l = sh.nu.len();
+            sh.nu.copy_from_slice(&cp.nu[off..off + l]);
+            off += l;
+        }
+        self.cg_total = cp.cg_total;
+        self.history = cp.history;
+        self.iter_base = cp.iter_base;
+        self.best_lower = if cp.best_lower.is_empty() { cp.cert.lower_bounds.clone() } else { cp.best_lower };
+        self.cert = cp.cert;
+        Ok(())
+    }
+
+    pub(super) fn check_restorable(&self, cp: &SolverState<T>) -> Result<()> {
+        let total: usize = self.design.shards().iter().map(|s| s.nu.len()).sum();
+        if cp.state.u.len() != self.state.u.len() || cp.nu.len() != total {
+            return Err(invalid_data(
+                "checkpoint",
+                "shapes do not match this problem (different data, settings or thread count?)",
+            ));
+        }
+        // layout first: another thread count also moves β_max in its last bits
+        let layout = self.shard_layout();
+        if cp.shard_rows != layout {
+            return Err(invalid_data(
+                "checkpoint",
+                format!(
+                    "made with shard layout {:?} (rows per shard, rank, ranks), this solver has {layout:?}: same threads and ranks needed",
+                    cp.shard_rows
+                ),
+            ));
+        }
+        let same_beta = cp.beta.len() == self.beta.len()
+            && cp.beta.iter().zip(&self.beta).all(|(a, b)| a.to_bits() == b.to_bits());
+        if !same_beta {
+            return Err(invalid_data(
+                "checkpoint",
+                format!("made at β = {:?} (internal scaling), this solver has β = {:?}", cp.beta, self.beta),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Changes β for the next solve, keeping the iterates as a warm start (the operator and
+    /// the preconditioner do not depend on β). The iteration limit and the forcing sequence
+    /// of CG restart; the history and the kept lower bound (valid for the old β only) are cleared.
+    ///
+    /// # Errors
+    /// For an invalid β.
+    pub fn set_beta(&mut self, beta: Beta) -> Result<()> {
+        let s = Settings {
+            beta,
+            ..Settings::default()
+        };
+        s.validate()?;
+        self.settings.beta = beta;
+        let new = beta_values(beta, &self.beta_max, self.scale);
+        // At the optimum ρλ_g is β times a subgradient of ‖z_g‖: scale the consensus dual with
+        // β, so the warm start is a point of the new problem's optimality conditions' shape.
+        // Measured on a logistic path (Pullover vs Coat, 2,000 rows): whole path 41.5 s with
+        // this scaling vs 54.8 s without, and 20× smaller gaps at the small-β points.
+        let nbd = self.sys.block_len();
+        for (c, (&b_new, &b_old)) in new.iter().zip(&self.beta).enumerate() {
+            if b_old > 0.0 {
+                let f = T::from_f64(b_new / b_old);
+                self.state.lam[c * nbd..(c + 1) * nbd]
+                    .iter_mut()
+                    .for_each(|v| *v *= f);
+            }
+        }
+        self.beta = new;
+        self.iter_base = self.state.iteration;
+        self.history.clear();
+        self.best_lower.clear();
+        self.certify();
+        Ok(())
+    }
+
+    /// Starts from the weights of `model` (duals reset): a model of the same shape fitted on
+    /// similar data (another β, more rows, features of a previous alternation step).
+    ///
+    /// # Errors
+    /// When the model's activation, patterns, outputs or input width differ from this problem.
+    pub fn warm_start(&mut self, model: &Model<T>) -> Result<()> {
+        let (d, len) = (self.sys.d, self.state.u.len());
+        if model.activation != self.settings.activation || model.bias != self.settings.bias {
+            return Err(invalid_data(
+                "model",
+                "activation or bias differs from the solver's settings",
+            ));
+        }
+        if model.weights.nrows() != d || model.weights.nrows() * model.weights.ncols() != len {
+            return Err(invalid_data(
+                "model",
+                format!(
+                    "weights are {} × {} but this problem needs {d} × {}",
+                    model.weights.nrows(),
+                    model.weights.ncols(),
+                    len / d
+                ),
+            ));
+        }
+        let scale = T::from_f64(self.scale);
+        for j in 0..model.weights.ncols() {
+            for i in 0..d {
+                self.state.z[j * d + i] = model.weights[(i, j)] * scale;
+            }
+        }
+        self.state.u.copy_from_slice(&self.state.z);
+        for v in [
+            &mut self.state.lam,
+            &mut self.state.gts,
+            &mut self.state.gtnu,
+            &mut self.state.theta,
+        ] {
+            v.fill(T::default());
+        }
+        for sh in self.design.shards_mut() {
+            sh.nu.fill(T::default());
+        }
+        let (d_, sys) = (self.sys.d, &mut self.sys);
+        if self.eta.is_some() {
+            // r = Fu (so the first u-step does not pull towards zero predictions)
+            let n = self.loss.n();
+            let r = &mut self.state.r;
+            let (design, u) = (&mut self.design, &self.state.u);
+            self.pool
+                .install(|| sys.f(design, u, crate::system::view_mut(r, n)));
+            super::setup::init_theta(&self.loss, &mut self.state, self.eta.unwrap_or(1.0));
+        }
+        if self.sys.relu {
+            // s = max(0, σGu) with γ = 0 keeps ν = 0
+            let sigma = T::from_f64(self.state.sigma);
+            let (st, design) = (&mut self.state, &mut self.design);
+            self.pool.install(|| {
+                design.slack_pass(
+                    crate::system::view(&st.u, d_),
+                    sigma,
+                    T::default(),
+                    crate::system::view_mut(&mut st.gts, d_),
+                    crate::system::view_mut(&mut st.gtnu, d_),
+                )
+            });
+        }
+        self.best_lower.clear();
+        self.certify();
+        Ok(())
+    }
+}
+
+/// The solver's whole iteration state, the resumable snapshot of [`Solver::checkpoint`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SolverState<T> {
+    /// ADMM iterates.
+    pub state: AdmmState<T>,
+    /// Cone duals ν of all shards, concatenated.
+    pub nu: Vec<T>,
+    /// CG iterations so far.
+    pub cg_total: usize,
+    /// History so far.
+    pub history: Vec<IterInfo>,
+    /// Last certificate.
+    pub cert: Certificate,
+    /// Iteration of the last change of σ.
+    pub last_sigma_change: usize,
+    /// Number of σ changes so far.
+    pub sigma_changes: usize,
+    /// β per output (internal scaling) the iterates belong to.
+    pub beta: Vec<f64>,
+    /// Rows of each shard of this rank, then the rank and the rank count.
+    pub shard_rows: Vec<usize>,
+    /// Iteration count at the last change of β.
+    pub iter_base: usize,
+    /// Best lower bound per output so far (valid for `beta`).
+    pub best_lower: Vec<f64>,
+}
+
+/// The former name of [`SolverState`].
+pub type Checkpoint<T> = SolverState<T>;

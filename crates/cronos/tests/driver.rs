@@ -1,0 +1,89 @@
+//! The driver's seams: observers that stop the loop, the state as a checkpoint, and the
+//! soundness of `Solved` claims.
+mod common;
+use common::random_problem;
+use cronos::{Activation, Beta, Control, IterInfo, Observer, Settings, Solver, Status};
+
+fn settings(activation: Activation, max_iter: usize) -> Settings {
+    Settings { activation, n_patterns: 8, beta: Beta::Fraction(0.05), max_iter, threads: 1, ..Settings::default() }
+}
+
+#[test]
+fn an_observer_stops_at_iteration_k_with_its_reason() {
+    let (x, y) = random_problem(120, 4, 1);
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(Activation::GatedRelu, 500)).unwrap();
+    let mut seen = Vec::new();
+    let mut finished = None;
+    struct StopAt<'a>(usize, &'a mut Vec<usize>, &'a mut Option<Status>);
+    impl Observer<f64> for StopAt<'_> {
+        fn observe(&mut self, _: &mut Solver<f64>, info: &IterInfo) -> Control {
+            self.1.push(info.iteration);
+            if info.iteration == self.0 { Control::Finish(Status::EarlyStopped) } else { Control::Continue }
+        }
+        fn finish(&mut self, _: &mut Solver<f64>, status: Status) {
+            *self.2 = Some(status);
+        }
+    }
+    let mut tol = s.settings().clone();
+    tol.tol_gap = 1e-12; // not solved before iteration 7
+    let mut s2 = Solver::new(x.as_ref(), y.as_ref(), tol).unwrap();
+    std::mem::swap(&mut s, &mut s2);
+    let sol = s.run(&mut [&mut StopAt(7, &mut seen, &mut finished)]);
+    assert_eq!(sol.status, Status::EarlyStopped);
+    assert_eq!(sol.iterations, 7);
+    assert_eq!(seen, (1..=7).collect::<Vec<_>>());
+    assert_eq!(finished, Some(Status::EarlyStopped));
+    assert_eq!(Status::EarlyStopped.to_string(), "early_stopped");
+}
+
+#[test]
+fn checkpoint_then_restore_continues_bit_identically() {
+    let (x, y) = random_problem(150, 5, 2);
+    for act in [Activation::GatedRelu, Activation::Relu] {
+        let mut set = settings(act, 60);
+        set.tol_gap = 1e-14;
+        let mut full = Solver::new(x.as_ref(), y.as_ref(), set.clone()).unwrap();
+        let mut part = Solver::new(x.as_ref(), y.as_ref(), Settings { max_iter: 25, ..set.clone() }).unwrap();
+        part.solve();
+        let state = part.checkpoint();
+        let mut resumed = Solver::new(x.as_ref(), y.as_ref(), set).unwrap();
+        resumed.restore(state).unwrap();
+        let a = full.solve();
+        let b = resumed.solve();
+        assert_eq!(a.iterations, b.iterations, "{act:?}");
+        assert_eq!(a.certificate.objective.to_bits(), b.certificate.objective.to_bits(), "{act:?}");
+        let (ma, mb) = (full.model(), resumed.model());
+        assert_eq!(ma.weights, mb.weights, "{act:?}");
+    }
+}
+
+#[test]
+fn restore_refuses_another_beta_or_shard_layout() {
+    let (x, y) = random_problem(150, 5, 3);
+    let set = settings(Activation::GatedRelu, 10);
+    let mut a = Solver::new(x.as_ref(), y.as_ref(), set.clone()).unwrap();
+    a.solve();
+    let state = a.checkpoint();
+    let mut other_beta = Solver::new(x.as_ref(), y.as_ref(), Settings { beta: Beta::Fraction(0.1), ..set.clone() }).unwrap();
+    let e = other_beta.restore(state.clone()).unwrap_err().to_string();
+    assert!(e.contains("β"), "{e}");
+    let mut other_layout = Solver::new(x.as_ref(), y.as_ref(), Settings { threads: 2, ..set }).unwrap();
+    let e = other_layout.restore(state).unwrap_err().to_string();
+    assert!(e.contains("shard") || e.contains("shapes"), "{e}");
+}
+
+#[test]
+fn relu_runs_stopped_early_are_never_solved_with_infeasible_weights() {
+    let (x, y) = random_problem(200, 6, 4);
+    for k in [3, 10, 30] {
+        let mut set = settings(Activation::Relu, k);
+        set.tol_gap = 0.5; // a loose gap makes an unsound claim easy if feasibility were not checked
+        set.tol_residual = 1e-6;
+        let mut s = Solver::new(x.as_ref(), y.as_ref(), set).unwrap();
+        let sol = s.solve();
+        if sol.status == Status::Solved {
+            assert!(sol.feasibility.constraint_violation <= 1e-6, "k={k}: {:?}", sol.feasibility);
+            assert!(sol.certificate.relative_gap >= 0.0, "k={k}: {}", sol.certificate.relative_gap);
+        }
+    }
+}
