@@ -281,7 +281,7 @@ def test_unfitted():
         cronos.ConvexReLURegressor().predict(np.ones((2, 2)))
 
 
-def test_interrupt_stops_fit():
+def test_interrupt_stops_fit(sigint_raises):
     """A SIGINT during the solve raises KeyboardInterrupt within about one iteration."""
     import signal
     import threading
@@ -290,7 +290,7 @@ def test_interrupt_stops_fit():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 40))
     y = np.sin(X @ rng.normal(size=40))
-    est = cronos.ConvexReLURegressor(n_patterns=64, max_iter=100000, tol_gap=1e-12, threads=1, beta_fraction=1e-3)
+    est = cronos.ConvexReLURegressor(n_patterns=64, max_iter=100000, tol_gap=1e-12, threads=1, time_limit=30.0, beta_fraction=1e-3)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     t0 = time.time()
     timer.start()

@@ -124,11 +124,11 @@ def test_auto_beta_classifier_and_tiny_data():
     assert s.beta_path_ == [] and s.beta_fraction_ == 1e-3
 
 
-def test_interrupt_during_the_path():
+def test_interrupt_during_the_path(sigint_raises):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1500, 20))
     y = np.sin(X @ rng.normal(size=20))
-    est = cronos.ConvexReLURegressor(n_patterns=32, max_iter=100000, tol_gap=1e-12, threads=1)
+    est = cronos.ConvexReLURegressor(n_patterns=32, max_iter=100000, tol_gap=1e-12, threads=1, time_limit=30.0)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     t0 = time.time()
     timer.start()
