@@ -176,6 +176,10 @@ impl<T: Real> Solver<T> {
     pub fn run(&mut self, observers: &mut [&mut dyn Observer<T>]) -> Solution {
         let t0 = Instant::now();
         let status = loop {
+            // a solve restored at its iteration limit ends without another step
+            if self.state.iteration - self.iter_base >= self.settings.max_iter {
+                break Status::MaxIterations;
+            }
             self.step();
             let (last, end) = self.termination(t0.elapsed());
             let mut asked = Control::Continue;

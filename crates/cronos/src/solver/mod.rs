@@ -198,6 +198,12 @@ impl<T: Real> Solver<T> {
         self.pool.install(|| crate::feasibility::feasibility(z, design, loss, beta, nb, relu, obj))
     }
 
+    /// The last certificate (objective, best lower bound, gap), as of the last certified
+    /// iteration or [`Solver::certify`] call.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
+    }
+
     /// The fitted model at the current iterate (weights z, scaled back to the user's units).
     pub fn model(&self) -> Model<T> {
         let inv = T::from_f64(1.0 / self.scale);

@@ -1,0 +1,226 @@
+//! `cronos train`, before the solver: outputs checked, data loaded, the class subset and the
+//! row limits applied, the task inferred, the validation split drawn and the preprocessing
+//! fitted on the fitting rows only.
+
+use crate::data::{self, check_output, select_rows, to_mat};
+use crate::{PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
+use anyhow::{anyhow, bail, Result};
+use cronos_data::{Split, Table};
+use cronos_model::{Classes, PreprocessKind, Preprocessing, Task};
+use faer::Mat;
+use std::path::{Path, PathBuf};
+
+/// Rows ready for the solver: preprocessed features, the original labels and the targets.
+pub struct Rows {
+    /// Preprocessed features.
+    pub x: Mat<f32>,
+    /// Labels as read (class labels or regression targets).
+    pub labels: Vec<f64>,
+    /// Targets of the loss (±1 / one-hot codes, or the regression values).
+    pub y: Mat<f32>,
+}
+
+/// Everything `train` needs from the data.
+pub struct Prepared {
+    /// The training file or directory.
+    pub train_path: PathBuf,
+    /// Rows the solver fits.
+    pub fit: Rows,
+    /// Held-out rows of `--val-fraction`.
+    pub val: Option<Rows>,
+    /// Test rows.
+    pub test: Option<Rows>,
+    /// Classification (with its classes) or regression.
+    pub task: Task,
+    /// Preprocessing fitted on `fit`.
+    pub pre: Preprocessing,
+    /// Fingerprint of the training rows (before the validation split).
+    pub fingerprint: String,
+}
+
+impl Prepared {
+    /// The classes, for a classification task.
+    pub fn classes(&self) -> Option<&Classes> {
+        match &self.task {
+            Task::Classification(c) => Some(c),
+            Task::Regression => None,
+        }
+    }
+}
+
+/// Checks every output path and option that needs no data, before anything heavy runs.
+pub fn check_outputs(a: &TrainArgs) -> Result<()> {
+    if let Some(f) = a.val_fraction {
+        if !(f > 0.0 && f < 1.0) {
+            bail!("--val-fraction {f}: must lie in (0, 1)");
+        }
+    }
+    if a.checkpoint_every == 0 {
+        bail!("--checkpoint-every 0: must be >= 1");
+    }
+    check_output(&a.out, a.force, "the model")?;
+    if let Some(p) = &a.plot {
+        let ext = p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+        if !matches!(ext.as_deref(), Some("svg") | Some("png")) {
+            bail!("{}: the plot must be a .svg or .png file", p.display());
+        }
+        check_output(p, a.force, "the plot")?;
+    }
+    if let Some(p) = &a.metrics {
+        check_output(p, a.force, "the metrics")?;
+    }
+    if let Some(p) = &a.checkpoint {
+        if a.resume {
+            if !p.is_file() {
+                bail!("{}: no such checkpoint file (--resume needs one)", p.display());
+            }
+        } else if p.exists() && !a.force {
+            bail!("{}: already exists (use --resume to continue from it, or --force to overwrite)", p.display());
+        } else {
+            check_output(p, true, "the checkpoint")?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads, subsets, splits and preprocesses the data of `a`.
+pub fn prepare(a: &TrainArgs) -> Result<Prepared> {
+    let (train_path, test_path, train_t, test_t) = load(a)?;
+    let (train_t, test_t) = subset(a, &train_path, train_t, test_t)?;
+    let fingerprint = train_t.fingerprint();
+    let task = infer_task(a, &train_path, train_t.labels.as_deref().unwrap_or_default())?;
+    let (fit_t, val_t) = match a.val_fraction {
+        Some(f) => {
+            let (fit, val) = validation_split(train_t.n, f, a.seed)?;
+            (select_rows(&train_t, &fit), Some(select_rows(&train_t, &val)))
+        }
+        None => (train_t, None),
+    };
+    let kind = match a.preprocess {
+        Some(PreprocessArg::None) => PreprocessKind::None,
+        Some(PreprocessArg::Scale) => PreprocessKind::Scale01,
+        Some(PreprocessArg::Standardize) => PreprocessKind::Standardize,
+        None if data::is_idx(&train_path, &data::load_options(&a.data)) => PreprocessKind::Scale01,
+        None => PreprocessKind::Standardize,
+    };
+    let pre = Preprocessing::fit(to_mat(&fit_t).as_ref(), kind);
+    let fit = rows(&fit_t, &train_path, &pre, &task)?;
+    let val = val_t.as_ref().map(|t| rows(t, &train_path, &pre, &task)).transpose()?;
+    let test = match (&test_t, &test_path) {
+        (Some(t), Some(p)) => Some(rows(t, p, &pre, &task)?),
+        _ => None,
+    };
+    Ok(Prepared { train_path, fit, val, test, task, pre, fingerprint })
+}
+
+type Loaded = (PathBuf, Option<PathBuf>, Table, Option<Table>);
+
+/// Reads the training and test tables (`--train`/`--test`, `--dir`, or the bundled data).
+fn load(a: &TrainArgs) -> Result<Loaded> {
+    let opts = data::load_options(&a.data);
+    let (train_path, test_path): (PathBuf, Option<PathBuf>) = match (&a.train, &a.dir) {
+        (Some(t), _) => (t.clone(), a.test.clone()),
+        (None, Some(d)) => (d.clone(), Some(d.clone())),
+        (None, None) => (PathBuf::from(BUNDLED_DATA), Some(PathBuf::from(BUNDLED_DATA))),
+    };
+    if a.train.is_none() && !train_path.is_dir() {
+        bail!("{}: not a directory of IDX files (use --train FILE for a data file)", train_path.display());
+    }
+    let train_t = data::load(&train_path, &opts, Split::Train)?;
+    let test_t = test_path.as_ref().map(|p| data::load(p, &opts, Split::Test)).transpose()?;
+    data::labels(&train_t, &train_path)?;
+    if let (Some(t), Some(p)) = (&test_t, &test_path) {
+        data::labels(t, p)?;
+        if t.d != train_t.d {
+            bail!("{}: {} features but the training data {} has {}", p.display(), t.d, train_path.display(), train_t.d);
+        }
+    }
+    if train_t.n == 0 {
+        bail!("{}: no rows", train_path.display());
+    }
+    Ok((train_path, test_path, train_t, test_t))
+}
+
+/// Applies `--classes`, `--n-train` and `--n-test`.
+fn subset(a: &TrainArgs, train_path: &Path, train_t: Table, test_t: Option<Table>) -> Result<(Table, Option<Table>)> {
+    let train_labels = train_t.labels.clone().unwrap_or_default();
+    let mut train_idx: Vec<usize> = (0..train_t.n).collect();
+    let mut test_idx: Vec<usize> = test_t.as_ref().map(|t| (0..t.n).collect()).unwrap_or_default();
+    if let Some(cl) = &a.classes {
+        if cl.len() < 2 {
+            bail!("--classes: give at least two classes (e.g. --classes 0,6)");
+        }
+        let present = Classes::from_labels(&train_labels);
+        if let Some(c) = cl.iter().find(|&&c| present.index_of(c).is_none()) {
+            bail!(
+                "{}: class {c} given in --classes does not occur in the labels (classes: {})",
+                train_path.display(),
+                super::report::fmt_list(&present.labels)
+            );
+        }
+        train_idx.retain(|&i| cl.contains(&train_labels[i]));
+        if let Some(tl) = test_t.as_ref().and_then(|t| t.labels.as_ref()) {
+            test_idx.retain(|&i| cl.contains(&tl[i]));
+        }
+    }
+    if let Some(n) = a.n_train {
+        if n == 0 {
+            bail!("--n-train 0: need at least one row");
+        }
+        train_idx.truncate(n);
+    }
+    if let Some(n) = a.n_test {
+        test_idx.truncate(n);
+    }
+    let test_t = test_t.map(|t| select_rows(&t, &test_idx));
+    Ok((select_rows(&train_t, &train_idx), test_t))
+}
+
+/// Classification for integer labels with at most 1,000 classes (`--task auto`).
+fn infer_task(a: &TrainArgs, train_path: &Path, labels: &[f64]) -> Result<Task> {
+    let classification = match a.task {
+        TaskArg::Classification => true,
+        TaskArg::Regression => false,
+        TaskArg::Auto => labels.iter().all(|l| l.fract() == 0.0) && Classes::from_labels(labels).len() <= 1000,
+    };
+    if !classification {
+        return Ok(Task::Regression);
+    }
+    let c = Classes::from_labels(labels);
+    if c.len() < 2 {
+        bail!(
+            "{}: only one class ({}) in the training labels; a classifier needs two",
+            train_path.display(),
+            super::report::fmt_list(&c.labels)
+        );
+    }
+    Ok(Task::Classification(c))
+}
+
+/// A seeded shuffle of `0..n` cut into (fitting rows, validation rows), each sorted.
+pub fn validation_split(n: usize, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    use rand::{seq::SliceRandom, SeedableRng};
+    let nv = ((n as f64) * fraction).round() as usize;
+    if nv == 0 || nv >= n {
+        bail!("--val-fraction {fraction}: leaves {nv} validation and {} training rows of {n}", n - nv.min(n));
+    }
+    let mut perm: Vec<usize> = (0..n).collect();
+    perm.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15));
+    let (fit, val) = perm.split_at(n - nv);
+    let (mut fit, mut val) = (fit.to_vec(), val.to_vec());
+    fit.sort_unstable();
+    val.sort_unstable();
+    Ok((fit, val))
+}
+
+/// Preprocessed rows of `t`; labels outside the training classes are an error naming the file.
+fn rows(t: &Table, path: &Path, pre: &Preprocessing, task: &Task) -> Result<Rows> {
+    let mut x = to_mat(t);
+    pre.apply(x.as_mut());
+    let labels = t.labels.clone().unwrap_or_default();
+    let y = match task {
+        Task::Classification(c) => c.encode(&labels).map_err(|e| anyhow!("{}: {e}", path.display()))?,
+        Task::Regression => data::targets(&labels),
+    };
+    Ok(Rows { x, labels, y })
+}

@@ -1,0 +1,159 @@
+//! What `cronos train` reports after the solve: the metrics of the saved network, the
+//! per-iteration metrics file, the plot, the JSON summary and the human-readable summary.
+
+use super::observe::Record;
+use super::prepare::{Prepared, Rows};
+use crate::data::{accuracy, mse, r2};
+use anyhow::{anyhow, Result};
+use cronos::{Activation, Model};
+use cronos_model::Classes;
+use serde_json::{json, Map, Value};
+use std::path::Path;
+
+/// Metrics of the saved network on the fitting, validation and test rows (classification:
+/// accuracies; regression: MSE and R²). Absent sets give nulls, so the keys are stable.
+pub fn data_metrics(model: &Model<f32>, p: &Prepared) -> Result<Map<String, Value>> {
+    fn predict<'r>(model: &Model<f32>, r: Option<&'r Rows>) -> Result<Option<(faer::Mat<f32>, &'r Rows)>> {
+        Ok(r.map(|r| model.predict(r.x.as_ref()).map(|m| (m, r))).transpose()?)
+    }
+    let (fit, val, test) = (predict(model, Some(&p.fit))?, predict(model, p.val.as_ref())?, predict(model, p.test.as_ref())?);
+    let mut m = Map::new();
+    match p.classes() {
+        Some(c) => {
+            let acc = |x: &Option<(faer::Mat<f32>, &Rows)>| x.as_ref().map(|(pr, r)| accuracy(&c.decode(pr.as_ref()), &r.labels));
+            m.insert("train_accuracy".into(), json!(acc(&fit)));
+            m.insert("test_accuracy".into(), json!(acc(&test)));
+            m.insert("validation_accuracy".into(), json!(acc(&val)));
+            for k in ["train_mse", "test_mse", "test_r2"] {
+                m.insert(k.into(), Value::Null);
+            }
+        }
+        None => {
+            let err = |x: &Option<(faer::Mat<f32>, &Rows)>, f: fn(faer::MatRef<'_, f32>, faer::MatRef<'_, f32>) -> f64| {
+                x.as_ref().map(|(pr, r)| f(pr.as_ref(), r.y.as_ref()))
+            };
+            m.insert("train_accuracy".into(), Value::Null);
+            m.insert("test_accuracy".into(), Value::Null);
+            m.insert("train_mse".into(), json!(err(&fit, mse)));
+            m.insert("test_mse".into(), json!(err(&test, mse)));
+            m.insert("test_r2".into(), json!(err(&test, r2)));
+            m.insert("validation_mse".into(), json!(err(&val, mse)));
+        }
+    }
+    Ok(m)
+}
+
+/// The metrics file: one JSON object per iteration, the solver's report plus the scores
+/// (accuracies, or MSEs for regression).
+pub fn write_metrics_file(path: &Path, force: bool, records: &[Record], classification: bool) -> Result<()> {
+    let (tk, sk, vk) = if classification {
+        ("train_accuracy", "test_accuracy", "validation_accuracy")
+    } else {
+        ("train_mse", "test_mse", "validation_mse")
+    };
+    let conv = |x: Option<f64>| x.map(|v| if classification { v } else { -v });
+    let mut s = String::new();
+    for r in records {
+        let mut v = serde_json::to_value(&r.info)?;
+        let o = v.as_object_mut().expect("IterInfo serializes to an object");
+        o.insert(tk.into(), json!(conv(r.train)));
+        o.insert(sk.into(), json!(conv(r.test)));
+        o.insert(vk.into(), json!(conv(r.val)));
+        s.push_str(&serde_json::to_string(&v)?);
+        s.push('\n');
+    }
+    cronos_data::atomic_write(path, force, |w| w.write_all(s.as_bytes()))?;
+    Ok(())
+}
+
+/// The report plot (SVG or PNG) of the run.
+pub fn write_plot(path: &Path, records: &[Record], classification: bool, title: String) -> Result<()> {
+    let acc = |f: fn(&Record) -> Option<f64>| -> Vec<Option<f64>> {
+        records.iter().map(|r| if classification { f(r) } else { None }).collect()
+    };
+    let col = |f: fn(&Record) -> f64| -> Vec<f64> { records.iter().map(f).collect() };
+    let series = cronos_plot::Series {
+        seconds: col(|r| r.info.seconds),
+        objective: col(|r| r.info.objective),
+        relative_gap: col(|r| r.info.relative_gap),
+        train_accuracy: acc(|r| r.train),
+        test_accuracy: acc(|r| r.test.or(r.val)),
+        cg_iterations: col(|r| r.info.cg_iterations as f64),
+        primal_residual: col(|r| r.info.primal_residual),
+        dual_residual: col(|r| r.info.dual_residual),
+    };
+    cronos_plot::write_report(path, &cronos_plot::ReportInfo { title }, &series).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// The plot's title: program, data source, rows, patterns and β (a range for several outputs,
+/// so the title fits whatever the class count).
+pub fn plot_title(activation: Activation, source: &str, n: usize, n_patterns: usize, beta: &[f64]) -> String {
+    let (lo, hi) = beta.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &b| (l.min(b), h.max(b)));
+    let beta_text = if beta.len() == 1 || lo == hi {
+        format!("{lo:.4}")
+    } else {
+        format!("{lo:.4}…{hi:.4} ({} outputs)", beta.len())
+    };
+    let source = Path::new(source).file_name().map_or(source.to_string(), |f| f.to_string_lossy().into_owned());
+    let program = if activation == Activation::Relu { "convex ReLU" } else { "convex gated ReLU" };
+    format!("cronos: {program}, {source}, n={n}, P={n_patterns}, β={beta_text}")
+}
+
+/// β as the summary shows it: a number for one output, a list for several.
+pub fn beta_json(beta: &[f64]) -> Value {
+    if beta.len() == 1 {
+        json!(beta[0])
+    } else {
+        json!(beta)
+    }
+}
+
+/// The accuracies or errors line of the human-readable summary.
+pub fn score_line(summary: &Map<String, Value>, classes: Option<&Classes>, best_iteration: Option<usize>) -> String {
+    let f = |k: &str| summary.get(k).and_then(Value::as_f64);
+    match classes {
+        Some(_) => format!(
+            "accuracy: train {}, test {}{}",
+            pct(f("train_accuracy")),
+            pct(f("test_accuracy")),
+            f("validation_accuracy")
+                .map(|v| format!(", validation {} (best at iteration {})", pct(Some(v)), best_iteration.unwrap_or(0)))
+                .unwrap_or_default()
+        ),
+        None => format!(
+            "MSE: train {:.4e}, test {}, test R² {}",
+            f("train_mse").unwrap_or(f64::NAN),
+            opt(f("test_mse")),
+            opt(f("test_r2"))
+        ),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into())
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e9 {
+        format!("{x}")
+    } else if (1e-3..1e4).contains(&x.abs()) {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// Up to 12 numbers, compactly.
+pub fn fmt_list(v: &[f64]) -> String {
+    let s: Vec<String> = v.iter().take(12).map(|&x| fmt_num(x)).collect();
+    if v.len() > 12 {
+        format!("{}, ...", s.join(", "))
+    } else {
+        s.join(", ")
+    }
+}
