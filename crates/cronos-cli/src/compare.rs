@@ -8,7 +8,7 @@ use crate::data::check_output;
 use crate::DataOpts;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use cronos::{Activation, Beta, Settings, Solver};
+use cronos::{Activation, Beta, Control, IterInfo, Observer, Settings, Solver, Status};
 use cronos_deep::loss::{accuracy, pm1_targets};
 use cronos_deep::{default_grid, train_am, train_baseline, AmConfig, BaselineConfig, Dataset, EvalSets, Loss, OptimizerKind, Point, RunReport, Tensor};
 use serde_json::json;
@@ -132,6 +132,69 @@ fn scores(pred: faer::MatRef<'_, f32>) -> Tensor {
     Tensor::from_vec((0..pred.nrows()).flat_map(|i| (0..pred.ncols()).map(move |j| pred[(i, j)])).collect(), &[pred.nrows(), pred.ncols()])
 }
 
+/// Evaluates the convex model every 5 iterations and at the end, and keeps the clock:
+/// training time excludes evaluation, and so does the time limit (enforced here, not by the
+/// solver, whose clock would count the evaluations).
+struct CompareObserver<'a> {
+    sets: [Option<Dataset>; 2],
+    say: &'a dyn Fn(&str, &Point),
+    setup: Duration,
+    started: Instant,
+    eval: Duration,
+    limit: Duration,
+    report: RunReport,
+    error: Option<anyhow::Error>,
+    /// Last iteration seen, and whether it was evaluated.
+    last: (usize, bool),
+}
+
+impl CompareObserver<'_> {
+    fn training_time(&self) -> Duration {
+        self.setup + self.started.elapsed() - self.eval
+    }
+
+    fn record(&mut self, solver: &Solver<f32>) -> Result<()> {
+        let te = Instant::now();
+        let model = solver.model();
+        let acc = |d: &Option<Dataset>| d.as_ref().map(|d| model.predict(d.x.mat()).map(|p| accuracy(&scores(p.as_ref()), &d.labels))).transpose();
+        let p = Point {
+            seconds: self.training_time().as_secs_f64(),
+            val_accuracy: acc(&self.sets[0])?,
+            test_accuracy: acc(&self.sets[1])?,
+            ..Point::default()
+        };
+        self.eval += te.elapsed();
+        (self.say)("cronos", &p);
+        self.report.history.push(p);
+        Ok(())
+    }
+}
+
+impl Observer<f32> for CompareObserver<'_> {
+    fn observe(&mut self, solver: &mut Solver<f32>, info: &IterInfo) -> Control {
+        self.last = (info.iteration, info.iteration % 5 == 0);
+        if self.last.1 {
+            if let Err(e) = self.record(solver) {
+                self.error = Some(e);
+                return Control::Stop;
+            }
+        }
+        if self.training_time() - self.setup >= self.limit {
+            Control::Finish(Status::TimeLimit)
+        } else {
+            Control::Continue
+        }
+    }
+
+    fn finish(&mut self, solver: &mut Solver<f32>, _status: Status) {
+        if self.error.is_none() && !self.last.1 {
+            if let Err(e) = self.record(solver) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
 /// The convex two-layer gated-ReLU model on the raw features, evaluated every 5 iterations
 /// (evaluation time excluded, setup included).
 fn run_cronos(a: &CompareArgs, train: &Dataset, sets: EvalSets<'_>, say: &dyn Fn(&str, &Point)) -> Result<RunReport> {
@@ -144,42 +207,30 @@ fn run_cronos(a: &CompareArgs, train: &Dataset, sets: EvalSets<'_>, say: &dyn Fn
         n_patterns: a.cronos_patterns,
         beta: Beta::Fraction(1e-3),
         max_iter: 10_000,
-        time_limit: Some(Duration::from_secs_f64(a.cronos_time_limit)),
         seed: a.seed,
         threads: a.threads,
         ..Settings::default()
     };
     let t0 = Instant::now();
     let mut solver = Solver::new(x.mat(), y.mat(), settings).context("CRONOS")?;
-    let setup = t0.elapsed();
-    let t1 = Instant::now();
-    let mut eval = Duration::ZERO;
-    let mut report = RunReport { method: "cronos".into(), ..RunReport::default() };
-    let sets_flat: Vec<Option<Dataset>> = [sets.val, sets.test].iter().map(|s| s.map(|d| Dataset { x: flat(d), labels: d.labels.clone(), n_classes: k })).collect();
-    loop {
-        solver.step();
-        let (info, end) = solver.termination(t1.elapsed() - eval);
-        if info.iteration % 5 == 0 || end.is_some() {
-            let te = Instant::now();
-            let model = solver.model();
-            let acc = |d: &Option<Dataset>| d.as_ref().map(|d| model.predict(d.x.mat()).map(|p| accuracy(&scores(p.as_ref()), &d.labels))).transpose();
-            let p = Point {
-                seconds: (setup + t1.elapsed() - eval).as_secs_f64(),
-                val_accuracy: acc(&sets_flat[0])?,
-                test_accuracy: acc(&sets_flat[1])?,
-                ..Point::default()
-            };
-            eval += te.elapsed();
-            say("cronos", &p);
-            report.history.push(p);
-        }
-        if end.is_some() {
-            report.steps = info.iteration;
-            break;
-        }
+    let mut obs = CompareObserver {
+        sets: [sets.val, sets.test].map(|s| s.map(|d| Dataset { x: flat(d), labels: d.labels.clone(), n_classes: k })),
+        say,
+        setup: t0.elapsed(),
+        started: Instant::now(),
+        eval: Duration::ZERO,
+        limit: Duration::from_secs_f64(a.cronos_time_limit),
+        report: RunReport { method: "cronos".into(), ..RunReport::default() },
+        error: None,
+        last: (0, false),
+    };
+    let sol = solver.run(&mut [&mut obs]);
+    if let Some(e) = obs.error.take() {
+        return Err(e);
     }
-    report.seconds = (setup + t1.elapsed() - eval).as_secs_f64();
-    Ok(report)
+    obs.report.steps = sol.iterations;
+    obs.report.seconds = obs.training_time().as_secs_f64();
+    Ok(obs.report)
 }
 
 fn family_grid(name: &str, lrs: &Option<Vec<f32>>) -> Result<Vec<OptimizerKind>> {

@@ -12,6 +12,7 @@
 //! rank is in collectives; an unexpected error there aborts the MPI job.
 
 use crate::data::{self, accuracy, check_output, to_mat};
+use crate::train::observe::{install_interrupt, Progress, Scores, TrainObserver};
 use crate::{PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
 use anyhow::{anyhow, bail, Result};
 use cronos::comm::{all_gather_f64, Comm};
@@ -22,7 +23,6 @@ use cronos_model::{Classes, Metadata, ModelFile, PreprocessKind, Preprocessing, 
 use faer::Mat;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -332,49 +332,36 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
         "cronos: {n} rows × {} features on {size} ranks ({} here) from {}; {} patterns, β = {:?}, setup {:.2}s",
         x.ncols(), x.nrows(), train_path.display(), solver.n_patterns(), solver.beta(), solver.setup_seconds()
     ));
-    say("    iter   objective  cert. gap   primal     dual       train    test     CG   elapsed");
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    // ---- the driver loop: every rank observes alike (replicated state, rank 0's clock and
+    // rank 0's Ctrl-C flag), so all ranks take the same branches
+    let bytes0 = c.bytes_reduced();
+    let evaluate = |solver: &mut Solver<f32>, model: &cronos::Model<f32>| -> Result<Scores> {
+        let train = Some(global_score(solver.train_predictions(), &labels, y.as_ref(), classes.as_ref(), n, c));
+        let test = test.as_ref().map(|(tx, ty, tl)| {
+            let pred = model.predict(tx.as_ref()).unwrap_or_else(|e| fatal(c, e.into()));
+            global_score(pred.as_ref(), tl, ty.as_ref(), classes.as_ref(), tl.len(), &cronos::LocalComm)
+        });
+        Ok(Scores { train, test, val: None })
+    };
+    let mut obs = TrainObserver {
+        evaluate: Box::new(evaluate),
+        records: Vec::new(),
+        best: None,
+        patience: usize::MAX,
+        progress: Progress::new(a.quiet || !lead, false, settings.max_iter, classes.is_some()),
+        checkpoint: None,
+        stop: install_interrupt(),
+        comm: Some(c),
+        error: None,
+    };
+    obs.progress.header();
+    let sol = solver.run(&mut [&mut obs]);
+    if let Some(e) = obs.error.take() {
+        fatal(c, e);
     }
-    let show = |v: Option<f64>| match (v, &classes) {
-        (Some(v), Some(_)) => format!("{:6.2}%", 100.0 * v),
-        (Some(v), None) => format!("{:.3e}", -v),
-        (None, _) => "     - ".into(),
-    };
-    // ---- the ADMM loop: every rank takes the same branches (replicated state, rank 0's clock)
-    let (t_solve, bytes0) = (Instant::now(), c.bytes_reduced());
-    let mut records = Vec::new();
-    let status = loop {
-        if records.len() >= settings.max_iter {
-            break Status::MaxIterations;
-        }
-        solver.step();
-        let (info, end) = solver.termination(t_solve.elapsed());
-        let (mut train_s, mut test_s) = (None, None);
-        if info.certified {
-            train_s = Some(global_score(solver.train_predictions(), &labels, y.as_ref(), classes.as_ref(), n, c));
-            if let Some((tx, ty, tl)) = &test {
-                let pred = solver.model().predict(tx.as_ref()).unwrap_or_else(|e| fatal(c, e.into()));
-                test_s = Some(global_score(pred.as_ref(), tl, ty.as_ref(), classes.as_ref(), tl.len(), &cronos::LocalComm));
-            }
-            say(&format!(
-                "{:>8} {:>11.5e} {:>10.3e} {:>10.3e} {:>10.3e}  {} {}  {:>4}  {:>7.2}s",
-                info.iteration, info.objective, info.relative_gap, info.primal_residual, info.dual_residual, show(train_s), show(test_s), info.cg_iterations, t_solve.elapsed().as_secs_f64()
-            ));
-        }
-        records.push((info, train_s, test_s));
-        let mut interrupted = [u64::from(stop.load(Ordering::SeqCst))];
-        c.broadcast_u64(&mut interrupted); // rank 0 decides, so all ranks stop together
-        match end {
-            Some(s @ (Status::Solved | Status::NumericalError)) => break s,
-            _ if interrupted[0] == 1 => break Status::Interrupted,
-            Some(s) => break s,
-            None => {}
-        }
-    };
-    let solve_seconds = t_solve.elapsed().as_secs_f64();
+    let (status, records) = (sol.status, std::mem::take(&mut obs.records));
+    drop(obs);
+    let solve_seconds = sol.solve_seconds;
     let iterations = records.len();
     let bytes_per_iter = (c.bytes_reduced() - bytes0) as f64 / iterations.max(1) as f64;
     let certificate = solver.certify().clone();
@@ -405,7 +392,7 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
     metrics.insert("constraint_violation".into(), json!(feasibility.constraint_violation));
     metrics.insert("network_objective".into(), json!(feasibility.network_objective));
     metrics.insert("admm_iterations".into(), json!(iterations));
-    metrics.insert("cg_iterations".into(), json!(records.iter().map(|r| r.0.cg_iterations).sum::<usize>()));
+    metrics.insert("cg_iterations".into(), json!(records.iter().map(|r| r.info.cg_iterations).sum::<usize>()));
     metrics.insert("active_neurons".into(), json!(model.active_neurons()));
     metrics.insert("ranks".into(), json!(size));
     metrics.insert("allreduce_bytes_per_iteration".into(), json!(bytes_per_iter));
@@ -419,16 +406,7 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
     let (n_patterns, beta) = (model.n_patterns(), model.beta.clone());
     ModelFile::new(model, pre, task, meta).save(&a.out, a.force)?;
     if let Some(p) = &a.metrics {
-        let mut s = String::new();
-        for (info, tr, te) in &records {
-            let mut v = serde_json::to_value(info)?;
-            let o = v.as_object_mut().unwrap();
-            o.insert(tk.into(), json!(tr.map(conv)));
-            o.insert(vk.into(), json!(te.map(conv)));
-            s.push_str(&serde_json::to_string(&v)?);
-            s.push('\n');
-        }
-        cronos_data::atomic_write(p, a.force, |w| w.write_all(s.as_bytes()))?;
+        crate::train::report::write_metrics_file(p, a.force, &records, classes.is_some())?;
     }
     let mut summary = metrics;
     summary.insert("status".into(), json!(status.to_string()));
@@ -437,7 +415,7 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
     summary.insert("setup_seconds".into(), json!(solver.setup_seconds()));
     summary.insert("total_seconds".into(), json!(t_start.elapsed().as_secs_f64()));
     summary.insert("n_patterns".into(), json!(n_patterns));
-    summary.insert("beta".into(), json!(if beta.len() == 1 { json!(beta[0]) } else { json!(beta) }));
+    summary.insert("beta".into(), crate::train::report::beta_json(&beta));
     summary.insert("n_train".into(), json!(n));
     summary.insert("n_test".into(), json!(test.as_ref().map(|t| t.2.len())));
     summary.insert("n_features".into(), json!(x.ncols()));

@@ -99,7 +99,7 @@ pub fn certify<T: Real>(
     // sums over rows are also summed over ranks (no-ops in one process)
     let comm = design.comm_arc();
     let mut loss_values = loss.value(ws.fz.as_ref());
-    crate::distributed::sum_rows(&*comm, &mut loss_values);
+    comm.sum_f64(&mut loss_values);
     for (o, v) in out.objectives.iter_mut().zip(loss_values) {
         *o += v;
     }

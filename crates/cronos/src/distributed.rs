@@ -170,11 +170,6 @@ pub fn agree_elapsed(comm: &dyn Comm, elapsed: Duration) -> Duration {
     Duration::from_nanos(ns[0])
 }
 
-/// Sums per-output row sums (e.g. a loss value) over ranks in place.
-pub fn sum_rows(comm: &dyn Comm, v: &mut [f64]) {
-    comm.sum_f64(v);
-}
-
 /// A scalar row sum summed over ranks.
 pub fn sum_scalar(comm: &dyn Comm, v: f64) -> f64 {
     let mut a = [v];

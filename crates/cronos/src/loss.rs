@@ -255,7 +255,7 @@ impl<T: Real> LossData<T> {
     /// ℓ(r) summed over outputs and over the ranks of `comm` (this rank holds its rows of r).
     pub fn total(&self, r: MatRef<'_, T>, comm: &dyn crate::comm::Comm) -> f64 {
         let mut v = self.value(r);
-        crate::distributed::sum_rows(comm, &mut v);
+        comm.sum_f64(&mut v);
         v.iter().sum()
     }
 

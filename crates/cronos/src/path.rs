@@ -339,6 +339,7 @@ pub fn select_beta<T: Real>(
     }
     let (xt, yt, xv, yv) = (take_rows(x, &tr), take_rows(y, &tr), take_rows(x, &va), take_rows(y, &va));
     let wt: Option<Vec<f64>> = weights.map(|w| tr.iter().map(|&i| w[i]).collect());
+    let wv: Option<Vec<f64>> = weights.map(|w| va.iter().map(|&i| w[i]).collect());
     let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings.clone())?;
     // (validation metric, validation loss) of each point: ties in the metric go to the lower
     // loss, never to the larger β (tied accuracies once chose an all-zero 0.35·β_max model)
@@ -351,7 +352,7 @@ pub fn select_beta<T: Real>(
         Some(va.len()),
         |m| {
             let s = m.predict(xv.as_ref()).ok()?;
-            last_loss.set(validation_loss(loss_kind, s.as_ref(), yv.as_ref()));
+            last_loss.set(validation_loss(loss_kind, s.as_ref(), yv.as_ref(), wv.as_deref()));
             Some(metric.eval(s.as_ref(), yv.as_ref()))
         },
         |p, m| {
@@ -367,15 +368,18 @@ pub fn select_beta<T: Real>(
 }
 
 /// Mean loss of scores `s` on targets `y` (squared: MSE; logistic: log(1 + e^(−ys)); softmax:
-/// cross-entropy of one-hot targets): the tie-break between equally accurate β.
-fn validation_loss<T: Real>(loss: Loss, s: MatRef<'_, T>, y: MatRef<'_, T>) -> f64 {
+/// cross-entropy of one-hot targets), weighted by the rows' weights like the training
+/// objective: the tie-break between equally accurate β.
+fn validation_loss<T: Real>(loss: Loss, s: MatRef<'_, T>, y: MatRef<'_, T>, w: Option<&[f64]>) -> f64 {
     let (n, k) = (y.nrows(), y.ncols());
-    if n == 0 {
+    let weight = |i: usize| w.map_or(1.0, |w| w[i]);
+    let total_weight: f64 = (0..n).map(weight).sum();
+    if !(total_weight > 0.0) {
         return f64::INFINITY;
     }
     let at = |m: MatRef<'_, T>, i: usize, c: usize| m[(i, c)].to_f64();
     let total: f64 = (0..n)
-        .map(|i| match loss {
+        .map(|i| weight(i) * match loss {
             Loss::Logistic => (0..k).map(|c| softplus(-at(y, i, c) * at(s, i, c))).sum::<f64>(),
             Loss::Softmax => {
                 let mx = (0..k).map(|c| at(s, i, c)).fold(f64::NEG_INFINITY, f64::max);
@@ -385,7 +389,7 @@ fn validation_loss<T: Real>(loss: Loss, s: MatRef<'_, T>, y: MatRef<'_, T>) -> f
             _ => (0..k).map(|c| (at(s, i, c) - at(y, i, c)).powi(2)).sum::<f64>(),
         })
         .sum();
-    total / n as f64
+    total / total_weight
 }
 
 /// log(1 + eˣ) without overflow.
