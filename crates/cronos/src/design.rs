@@ -349,6 +349,51 @@ impl<T: Real> Design<T> {
         reduce_into(b.as_mut(), &self.shards, w, &*self.comm);
     }
 
+    /// The products of [`Design::certificate_pass`] computed in f64 whatever `T` is (an f32
+    /// GEMM can understate ‖F_gᵀλ‖ and so overstate the certified bound): `a[:, col] =
+    /// Xᵀ(±D_j λ_c)` and, for ReLU, `b[:, col] = Xᵀ((2D_j − I) μ)` with μ = max(0, −ρσ ν).
+    /// Columns: P per output (gated, no sign) or 2P per output (ReLU, v then w). Each row
+    /// block of X is widened to f64 once; `b` is d × 0 for gated ReLU.
+    pub fn certificate_pass_f64(&self, lam: MatRef<'_, T>, rho_sigma: f64, relu: bool) -> (Mat<f64>, Mat<f64>) {
+        let (p, k, d) = (self.p(), lam.ncols(), self.d());
+        let per = if relu { 2 * p } else { p };
+        let (w, wb) = (per * k, if relu { per * k } else { 0 });
+        let parts: Vec<(Mat<f64>, Mat<f64>)> = self
+            .shards
+            .par_iter()
+            .map(|sh| {
+                let (mut a, mut b) = (Mat::<f64>::zeros(d, w), Mat::<f64>::zeros(d, wb));
+                let mut mask = vec![T::default(); BLOCK * p];
+                let (r0, nr) = (sh.rows.start, sh.rows.len());
+                for (b0, bl) in blocks(&sh.rows) {
+                    self.patterns.unpack_rows(b0, bl, &mut mask[..bl * p]);
+                    let m = |j: usize, i: usize| mask[j * bl + i].to_f64();
+                    let xb = Mat::<f64>::from_fn(bl, d, |i, j| self.x[(b0 + i, j)].to_f64());
+                    let sa = Mat::<f64>::from_fn(bl, w, |i, col| {
+                        let (c, s) = (col / per, col % per);
+                        let sign = if s < p { 1.0 } else { -1.0 };
+                        sign * m(s % p, i) * lam[(b0 + i, c)].to_f64()
+                    });
+                    matmul(a.as_mut(), Accum::Add, xb.transpose(), sa.as_ref(), 1.0, Par::Seq);
+                    if relu {
+                        let sb = Mat::<f64>::from_fn(bl, wb, |i, col| {
+                            let mu = (-rho_sigma * sh.nu[col * nr + (b0 - r0) + i].to_f64()).max(0.0);
+                            (2.0 * m((col % per) % p, i) - 1.0) * mu
+                        });
+                        matmul(b.as_mut(), Accum::Add, xb.transpose(), sb.as_ref(), 1.0, Par::Seq);
+                    }
+                }
+                (a, b)
+            })
+            .collect();
+        let (mut a, mut b) = tree_reduce(parts, |(a1, b1), (a2, b2)| (a1 + a2, b1 + b2));
+        sum_mat(a.as_mut(), &*self.comm);
+        if relu {
+            sum_mat(b.as_mut(), &*self.comm);
+        }
+        (a, b)
+    }
+
     /// The d × d Gram XᵀX, summed over shards and row blocks (a whole-matrix product would
     /// let the GEMM pack copies of X, doubling the peak memory).
     pub fn gram(&self) -> Mat<T> {

@@ -51,7 +51,6 @@ fn check(x64: &Mat<f64>, y64: &Mat<f64>, act: Activation, fraction: f64, label: 
 }
 
 #[test]
-#[ignore = "known soundness hole (issue 12): seed 11, gated, β = 1e-2·β_max: the f32 bound exceeds the exact optimum by 3.7e-9 relative; the dual-feasibility scale needs an f64 pass (a proven f32 rounding margin, γ_n·‖|X|‖·‖λ‖, is larger than β at n = 60,000)"]
 fn f32_bounds_stay_below_the_optimum_at_small_beta() {
     for (seed, n, d) in [(11, 400, 12), (12, 250, 20)] {
         let (x, y) = random_problem(n, d, seed);
