@@ -107,7 +107,7 @@ pub(crate) fn run<T: Real + Element>(
             if let Some(m) = &path_model {
                 // a path model with another pattern count (other rows) means a cold start
                 let _ = solver.warm_start(m);
-            } else if let Some((g, wt)) = &previous {
+            } else if let (None, Some((g, wt))) = (&auto, &previous) {
                 warm_started = warm::carry(&mut solver, g, wt);
             }
             let setup = Event::Setup { seconds: solver.setup_seconds(), n_patterns: solver.n_patterns(), warm_started };

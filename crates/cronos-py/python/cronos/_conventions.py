@@ -47,7 +47,7 @@ def _deprecated(old: str, new: str) -> None:
     warnings.warn(
         f"`{old}` is deprecated and will be removed in a future version: use `{new}` (scikit-learn's name)",
         FutureWarning,
-        stacklevel=5,
+        stacklevel=6,
     )
 
 
