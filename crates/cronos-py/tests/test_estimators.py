@@ -20,7 +20,7 @@ FAST = dict(n_patterns=8, max_iter=50)
 ALL = [cronos.ConvexReLUClassifier, cronos.ConvexReLURegressor, cronos.GatedReLUClassifier, cronos.GatedReLURegressor]
 
 
-def _data(n=120, d=4, random_state=0):
+def _data(n=120, d=4, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
     y = np.abs(X[:, 0]) + 0.5 * X[:, 1] - 0.3

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:cronos stopped")
 TINY = dict(n_patterns=4, max_iter=40)
 
 
-def _data(n=80, d=3, random_state=0):
+def _data(n=80, d=3, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
     t = np.abs(X[:, 0]) + 0.5 * X[:, 1]

@@ -6,9 +6,11 @@ The Rust solver runs with the GIL released and takes it briefly once per report 
 (looked up at each write) rather than file descriptor 2 is what makes the output visible in a
 notebook, or in ``contextlib.redirect_stderr``.
 
-ETA: the smallest of three bounds, each when known: the iterations left to ``max_iter`` at the
+ETA of a solve: the smallest of three bounds, each when known: the iterations left to ``max_iter`` at the
 mean time per iteration so far; the time left to ``time_limit``; and the iterations the
-certified gap still needs to reach ``tol_gap``, from its recent log-linear decrease.
+certified gap still needs to reach ``tol_gap``, from its recent log-linear decrease. ETA of
+the beta path: the points left at the mean time per point so far (an upper bound: the path
+stops early once the validation metric stops improving).
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class ProgressReporter:
         self._tqdm_cls = tqdm
         self._bar: Any = None
         self._last_line: Optional[float] = None
-        self._last_iter: Optional[Dict[str, Any]] = None
+        self._path_seconds = 0.0
 
     # -- output ------------------------------------------------------------------------------
     def _write(self, line: str) -> None:
@@ -132,11 +134,15 @@ class ProgressReporter:
         if kind == "iter":
             self._iteration(event)
         elif kind == "path":
+            self._path_seconds += float(event["seconds"])
+            done = int(event["index"]) + 1
+            # an upper bound: the path stops early once the validation metric stops improving
+            left = (int(event["points"]) - done) * self._path_seconds / done
             self._write(
-                f"cronos: path {event['index'] + 1}/{event['points']}  beta/beta_max {event['fraction']:.2e}  "
+                f"cronos: path {done}/{event['points']}  beta/beta_max {event['fraction']:.2e}  "
                 f"gap {event['relative_gap']:.1e}  active {event['active_neurons']}  its {event['iterations']}  "
                 f"train {event['train_metric']:.4f}  validation {_num(event['validation_metric'], '.4f')}  "
-                f"{event['seconds']:.2f}s"
+                f"{event['seconds']:.2f}s  path ETA <= {_fmt_seconds(left)}"
             )
         elif kind == "beta_chosen":
             self._write(f"cronos: chose beta/beta_max = {event['fraction']:.2e} in {event['seconds']:.2f}s; refitting on all rows")
@@ -146,7 +152,6 @@ class ProgressReporter:
 
     def _iteration(self, e: Dict[str, Any]) -> None:
         self.eta.add(int(e["iteration"]), float(e["seconds"]), float(e["relative_gap"]))
-        self._last_iter = e
         left = _fmt_seconds(self.eta.seconds_left())
         if self._tqdm_cls is not None:
             self._update_bar(e, left)
