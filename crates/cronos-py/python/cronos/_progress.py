@@ -178,9 +178,10 @@ class ProgressReporter:
                 total=100, desc="cronos", file=sys.stderr, leave=True,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}{postfix}]",
             )
-        self._bar.n = int(round(100 * self.eta.fraction_done()))
         self._bar.set_postfix_str(f"iter {e['iteration']}/{self.eta.max_iter}, gap {e['relative_gap']:.2e}, ETA {left}", refresh=False)
-        self._bar.refresh()
+        # update() (even by 0) redraws at most every `mininterval` (0.1 s): a file or a
+        # notebook cell does not get a line per certificate
+        self._bar.update(int(round(100 * self.eta.fraction_done())) - self._bar.n)
 
     def close(self, result: Optional[Dict[str, Any]] = None) -> None:
         """Ends the display: closes the bar, and with the fit's result dict writes its status
