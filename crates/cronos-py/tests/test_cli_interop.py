@@ -67,7 +67,7 @@ def test_cli_and_python_agree(tmp_path, task, gated):
     np.testing.assert_allclose(py_scores, cli_scores, atol=1e-4)
     # same data, seed and settings in Python (float32 like the CLI): same solution
     cls = getattr(cronos, kind)
-    p = cls(n_patterns=8, max_iter=50, threads=1, seed=0).fit(X.astype(np.float32), y)
+    p = cls(n_patterns=8, max_iter=50, n_jobs=1, random_state=0).fit(X.astype(np.float32), y)
     assert p.objective_ == pytest.approx(m.objective_, rel=1e-4)
     ps = p.decision_function(X) if task == "classification" else p.predict(X)
     np.testing.assert_allclose(ps, cli_scores, atol=1e-3)
@@ -105,7 +105,7 @@ def test_logistic_models_cross_over(tmp_path):
     assert type(m) is cronos.ConvexReLUClassifier and m.loss == "logistic" and m.loss_ == "logistic"
     cli_scores = _scores(tmp_path, cli_model, data).reshape(len(X), -1)[:, 0]
     np.testing.assert_allclose(m.decision_function(X), cli_scores, atol=1e-4)
-    p = cronos.ConvexReLUClassifier(loss="logistic", path_points=4, n_patterns=8, max_iter=50, threads=1, seed=0).fit(X.astype(np.float32), y)
+    p = cronos.ConvexReLUClassifier(loss="logistic", path_points=4, n_patterns=8, max_iter=50, n_jobs=1, random_state=0).fit(X.astype(np.float32), y)
     assert p.beta_fraction_ == pytest.approx(m.beta_fraction, rel=1e-6)
     assert p.objective_ == pytest.approx(m.objective_, rel=1e-4)
     np.testing.assert_allclose(p.predict_proba(X), m.predict_proba(X), atol=1e-3)

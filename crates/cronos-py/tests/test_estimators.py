@@ -86,7 +86,7 @@ def test_layouts_and_dtypes_agree(cls):
     for dtype in (np.float64, np.float32):
         for order in ("C", "F"):
             Xi = np.asarray(X, dtype=dtype, order=order)
-            m = cls(preprocess="none", threads=1, **FAST).fit(Xi, target)
+            m = cls(preprocess="none", n_jobs=1, **FAST).fit(Xi, target)
             out = m.decision_function(X) if hasattr(m, "decision_function") else m.predict(X)
             if ref is None:
                 ref = {}
@@ -104,8 +104,8 @@ def test_zero_copy_strided_views():
     big = np.zeros((240, 8))
     big[::2, ::2] = X
     view = big[::2, ::2]  # non-contiguous view: still read in place
-    a = cronos.ConvexReLURegressor(preprocess="none", threads=1, **FAST).fit(view, y)
-    b = cronos.ConvexReLURegressor(preprocess="none", threads=1, **FAST).fit(np.ascontiguousarray(X), y)
+    a = cronos.ConvexReLURegressor(preprocess="none", n_jobs=1, **FAST).fit(view, y)
+    b = cronos.ConvexReLURegressor(preprocess="none", n_jobs=1, **FAST).fit(np.ascontiguousarray(X), y)
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-9)
 
 
@@ -272,8 +272,8 @@ def test_pipeline_and_grid_search():
     gs.fit(X, labels)
     assert gs.best_score_ > 0.7
     assert gs.predict(X).shape == (150,)
-    c = clone(cronos.GatedReLURegressor(beta=0.1, seed=3))
-    assert c.get_params()["beta"] == 0.1 and c.get_params()["seed"] == 3
+    c = clone(cronos.GatedReLURegressor(beta=0.1, random_state=3))
+    assert c.get_params()["beta"] == 0.1 and c.get_params()["random_state"] == 3
 
 
 def test_unfitted():
@@ -290,7 +290,7 @@ def test_interrupt_stops_fit(sigint_raises):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 40))
     y = np.sin(X @ rng.normal(size=40))
-    est = cronos.ConvexReLURegressor(n_patterns=64, max_iter=100000, tol_gap=1e-12, threads=1, time_limit=30.0, beta_fraction=1e-3)
+    est = cronos.ConvexReLURegressor(n_patterns=64, max_iter=100000, tol_gap=1e-12, n_jobs=1, time_limit=30.0, beta_fraction=1e-3)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     t0 = time.time()
     timer.start()
@@ -322,7 +322,7 @@ def test_gil_released_during_fit():
     t.start()
     try:
         t0 = time.time()
-        cronos.ConvexReLURegressor(n_patterns=32, max_iter=150, tol_gap=1e-12, threads=1, beta_fraction=1e-3).fit(X, y)
+        cronos.ConvexReLURegressor(n_patterns=32, max_iter=150, tol_gap=1e-12, n_jobs=1, beta_fraction=1e-3).fit(X, y)
         t1 = time.time()
     finally:
         stop.set()

@@ -128,7 +128,7 @@ def test_interrupt_during_the_path(sigint_raises):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1500, 20))
     y = np.sin(X @ rng.normal(size=20))
-    est = cronos.ConvexReLURegressor(n_patterns=32, max_iter=100000, tol_gap=1e-12, threads=1, time_limit=30.0)
+    est = cronos.ConvexReLURegressor(n_patterns=32, max_iter=100000, tol_gap=1e-12, n_jobs=1, time_limit=30.0)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     t0 = time.time()
     timer.start()
@@ -150,7 +150,7 @@ def _two_class(n_a=20, n_b=40, seed=2):
     return X, y
 
 
-EXACT = dict(n_patterns=8, max_iter=2000, tol_gap=1e-7, beta_fraction=1e-2, threads=1)
+EXACT = dict(n_patterns=8, max_iter=2000, tol_gap=1e-7, beta_fraction=1e-2, n_jobs=1)
 
 
 def test_class_weight_balanced_equals_duplicated_rows():

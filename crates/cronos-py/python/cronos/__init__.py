@@ -17,6 +17,7 @@ from ._estimators import (
     GatedReLUClassifier,
     GatedReLURegressor,
 )
+from ._conventions import expected_failed_checks
 from ._io import load, save
 from ._base import ConvergenceWarning
 
@@ -26,6 +27,7 @@ __all__ = [
     "GatedReLUClassifier",
     "GatedReLURegressor",
     "ConvergenceWarning",
+    "expected_failed_checks",
     "load",
     "save",
     "__version__",

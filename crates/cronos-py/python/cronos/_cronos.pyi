@@ -1,6 +1,6 @@
 """Type stubs of the Rust extension module ``cronos._cronos``."""
 
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,8 @@ def fit(
     time_limit: Optional[float] = None,
     bias: bool = True,
     verbose: bool = False,
+    progress: Optional[Callable[[Dict[str, Any]], None]] = None,
+    warm_start: Optional[Tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]] = None,
 ) -> Dict[str, Any]:
     """Solve the convex program for ``x`` (n x d) and ``y`` (n x k).
 
@@ -47,10 +49,25 @@ def fit(
     use the library default fraction 1e-3 and an empty path. Ctrl-C during the path stops
     it after the current grid point.
 
+    ``progress`` is called (with the GIL taken briefly, between iterations) with one dict per
+    event: ``{"event": "setup", "seconds", "n_patterns", "warm_started"}``, ``{"event": "path",
+    "index", "points", "fraction", "beta", "objective", "relative_gap", "active_neurons",
+    "iterations", "seconds", "status", "train_metric", "validation_metric"}``,
+    ``{"event": "beta_chosen", "fraction", "seconds"}`` and, at every certificate,
+    ``{"event": "iter", "iteration", "seconds", "objective", "lower_bound", "relative_gap",
+    "primal_residual", "dual_residual", "rho"}``. An exception it raises stops the fit and is
+    re-raised. ``verbose=True`` without ``progress`` uses ``cronos._progress.ProgressReporter``
+    (lines or a tqdm bar on ``sys.stderr``). Nothing is written to file descriptor 2.
+
+    ``warm_start=(gates, weights)``: a previous fit's ``gates`` and ``weights`` (same dtype as
+    ``x``); every neuron whose gate direction the solver draws again starts from its previous
+    weights (``warm_started`` in the result says whether any did). Ignored with ``beta_auto``
+    (the path's model starts the refit).
+
     Returns a dict with keys ``w1`` (d x m), ``b1`` (m,), ``w2`` (m x k), ``gate_w`` /
     ``gate_b`` (gated ReLU only, else None), ``gates`` ((d+bias) x P), ``weights``
     ((d+bias) x (nb*k), the convex weights), ``beta`` (list of float), ``n_active_neurons``,
-    ``n_patterns``, ``status`` (``"solved"``, ``"max_iterations"``, ``"time_limit"``,
+    ``n_patterns``, ``warm_started``, ``status`` (``"solved"``, ``"max_iterations"``, ``"time_limit"``,
     ``"numerical_error"`` or ``"interrupted"``), ``n_iter``, ``cg_iterations``,
     ``objective``, ``lower_bound``, ``relative_gap``, ``objectives`` and ``lower_bounds`` (per output), ``setup_seconds``,
     ``solve_seconds``, ``settings_json`` (the exact ``cronos::Settings`` used, serde JSON, as

@@ -170,9 +170,26 @@ def _settings_from_params(est) -> Dict[str, Any]:
         "max_iter": int(est.max_iter),
         "time_limit": None if tl is None else {"secs": int(tl), "nanos": int(round((tl - int(tl)) * 1e9)) % 1_000_000_000},
         "tol_gap": float(est.tol_gap),
-        "seed": int(est.seed),
-        "threads": int(est.threads),
+        "seed": _fitted_seed(est),
+        "threads": _threads(est),
     }
+
+
+def _fitted_seed(est) -> int:
+    """The seed of the fit (`seed_`), else the one the parameters name (0 when they draw one)."""
+    if getattr(est, "seed_", None) is not None:
+        return int(est.seed_)
+    for v in (est.seed, est.random_state):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return int(v)
+    return 0
+
+
+def _threads(est) -> int:
+    """The solver's thread count of the parameters (0: all cores)."""
+    from ._conventions import resolve_threads
+
+    return int(est.threads) if est.threads is not None else resolve_threads(est.n_jobs, None)
 
 
 def save(model, path: _PathLike) -> None:
@@ -307,8 +324,8 @@ def load(path: _PathLike):
             n_patterns=int(s["n_patterns"]),
             max_iter=int(s["max_iter"]),
             tol_gap=float(s["tol_gap"]),
-            seed=int(s["seed"]),
-            threads=int(s["threads"]),
+            random_state=int(s["seed"]),
+            n_jobs=int(s["threads"]) or None,
             preconditioner=str(s["preconditioner"]).lower(),
             preprocess=_PRE_FROM_RUST.get(meta.get("preprocess", "None"), "none"),
             time_limit=None if s.get("time_limit") is None else s["time_limit"]["secs"] + s["time_limit"]["nanos"] * 1e-9,
@@ -322,6 +339,7 @@ def load(path: _PathLike):
             cw = py.get("class_weight")
             params["class_weight"] = {k: v for k, v in cw["pairs"]} if isinstance(cw, dict) else cw
         est = cls(**params)
+        est.seed_ = int(s["seed"])
         est.settings_json_ = json.dumps(s)
         est.loss_ = loss
         est.beta_fraction_ = py["beta_fraction_"] if "beta_fraction_" in py else beta.get("Fraction")

@@ -1,0 +1,176 @@
+//! One fit of numpy arrays: zero-copy views of the input, the β path when automatic, the
+//! solve with the GIL released, and Python's progress callback and Ctrl-C between iterations.
+
+use crate::progress::{Event, Progress};
+use crate::result::{AutoOut, FitOut};
+use crate::warm;
+use cronos::{Beta, Control, CronosError, LossData, Metric, PathPoint, PathSettings, Real, Settings, Solver};
+use faer::{Mat, MatRef};
+use numpy::{Element, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Wraps a numpy array as a faer view without copying. `None` when the strides are not
+/// multiples of the item size (then the caller copies).
+fn as_matref<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> Option<MatRef<'a, T>> {
+    let shape = a.shape();
+    let strides = a.strides();
+    let item = std::mem::size_of::<T>() as isize;
+    if strides.iter().any(|&s| s % item != 0) {
+        return None;
+    }
+    let ptr = a.data() as *const T;
+    // SAFETY: the pointer, shape and strides describe the live numpy buffer, which stays
+    // borrowed (read-only) for 'a; numpy guarantees alignment of float arrays it allocates
+    // and the stride check above rules out byte-offset views.
+    if !ptr.is_aligned() {
+        return None;
+    }
+    Some(unsafe { MatRef::from_raw_parts(ptr, shape[0], shape[1], strides[0] / item, strides[1] / item) })
+}
+
+/// An owned copy of a 2-D array of the fit's dtype (the previous fit's gates and weights).
+fn owned<T: Real + Element>(a: &Bound<'_, PyAny>, name: &str) -> PyResult<Mat<T>> {
+    let r: PyReadonlyArray2<'_, T> = a
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("warm_start: `{name}` must be a 2-D {} numpy array like x", T::NAME)))?;
+    let v = r.as_array();
+    Ok(Mat::from_fn(v.nrows(), v.ncols(), |i, j| v[[i, j]]))
+}
+
+/// Unwinding payload of a stop requested between two points of the regularization path
+/// (`select_beta` has no way to stop early; `resume_unwind` skips the panic hook).
+struct PathInterrupted;
+
+/// What a fit needs besides the data.
+pub(crate) struct FitArgs<'py> {
+    /// Row weights (validated by the library).
+    pub(crate) weights: Option<Vec<f64>>,
+    /// The solver settings (β replaced by the path's choice when `auto` is set).
+    pub(crate) settings: Settings,
+    /// The path settings of `beta_auto`.
+    pub(crate) auto: Option<PathSettings>,
+    /// Called with one dict per progress event (see `progress.rs`).
+    pub(crate) progress: Option<Py<PyAny>>,
+    /// The previous fit's (gates, convex weights) to start from.
+    pub(crate) warm_start: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+}
+
+/// Runs one fit. Returns the result and the error that stopped it early, if any (Ctrl-C's
+/// `KeyboardInterrupt` or an exception of the progress callback), raised by the caller.
+pub(crate) fn run<T: Real + Element>(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    args: FitArgs<'_>,
+) -> PyResult<(FitOut<T>, Option<PyErr>)> {
+    let xa: PyReadonlyArray2<'_, T> = x.extract()?;
+    let ya: PyReadonlyArray2<'_, T> = y.extract()?;
+    let xo = if as_matref(&xa).is_none() { Some(Mat::from_fn(xa.shape()[0], xa.shape()[1], |i, j| *xa.get([i, j]).unwrap())) } else { None };
+    let yo = if as_matref(&ya).is_none() { Some(Mat::from_fn(ya.shape()[0], ya.shape()[1], |i, j| *ya.get([i, j]).unwrap())) } else { None };
+    let borrowed = (xo.is_none(), yo.is_none());
+    let xv = xo.as_ref().map(|m| m.as_ref()).or_else(|| as_matref(&xa)).unwrap();
+    let yv = yo.as_ref().map(|m| m.as_ref()).or_else(|| as_matref(&ya)).unwrap();
+    let previous = match &args.warm_start {
+        Some((g, w)) => Some((owned::<T>(g, "gates")?, owned::<T>(w, "weights")?)),
+        None => None,
+    };
+    let FitArgs { weights, settings, auto, progress, .. } = args;
+    let mut progress = Progress::new(progress);
+    let result = py.detach(|| {
+        catch_unwind(AssertUnwindSafe(|| -> Result<FitOut<T>, CronosError> {
+            let mut settings = settings;
+            let w = weights.as_deref();
+            let mut auto_out = None;
+            let mut path_model = None;
+            if let Some(ps) = &auto {
+                match choose_beta(xv, yv, w, &settings, ps, &mut progress)? {
+                    Some(c) => {
+                        settings.beta = Beta::Fraction(c.fraction);
+                        auto_out = Some(AutoOut { fraction: c.fraction, path: c.path, seconds: c.seconds });
+                        path_model = Some(c.model);
+                    }
+                    None => {
+                        // too few rows (per class) to hold any out: the library's default β
+                        settings.beta = Settings::default().beta;
+                        let fraction = match settings.beta {
+                            Beta::Fraction(f) => f,
+                            Beta::Value(_) => f64::NAN,
+                        };
+                        auto_out = Some(AutoOut { fraction, path: Vec::new(), seconds: 0.0 });
+                    }
+                }
+            }
+            let mut solver = Solver::<T>::new_weighted(xv, yv, w, settings)?;
+            let mut warm_started = false;
+            if let Some(m) = &path_model {
+                // a path model with another pattern count (other rows) means a cold start
+                let _ = solver.warm_start(m);
+            } else if let (None, Some((g, wt))) = (&auto, &previous) {
+                warm_started = warm::carry(&mut solver, g, wt);
+            }
+            let setup = Event::Setup { seconds: solver.setup_seconds(), n_patterns: solver.n_patterns(), warm_started };
+            progress.poll(progress.reporting().then_some(setup));
+            let solution = solver.solve_with(|info| {
+                let event = (info.certified && progress.reporting()).then_some(Event::Iter(info));
+                if progress.poll(event) {
+                    Control::Continue
+                } else {
+                    Control::Stop
+                }
+            });
+            let n_patterns = solver.n_patterns();
+            let settings = solver.settings().clone();
+            Ok(FitOut { model: solver.model(), solution, n_patterns, borrowed, settings, auto: auto_out, warm_started })
+        }))
+    });
+    match result {
+        Ok(Ok(r)) => Ok((r, progress.error)),
+        Ok(Err(e)) => Err(PyValueError::new_err(e.to_string())),
+        Err(panic) if panic.is::<PathInterrupted>() => {
+            Err(progress.error.unwrap_or_else(|| PyKeyboardInterrupt::new_err("interrupted")))
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(PyRuntimeError::new_err(format!("internal error in cronos (please report): {msg}")))
+        }
+    }
+}
+
+/// The automatic β: the library's path on a stratified split, reporting each point. `None`
+/// when the data are too small (per class) to hold rows out. A stop requested during the path
+/// unwinds with [`PathInterrupted`].
+fn choose_beta<T: Real>(
+    xv: MatRef<'_, T>,
+    yv: MatRef<'_, T>,
+    w: Option<&[f64]>,
+    settings: &Settings,
+    ps: &PathSettings,
+    progress: &mut Progress,
+) -> Result<Option<cronos::path::BetaChoice<T>>, CronosError> {
+    // targets and weights checked on all rows (errors name the caller's row numbers)
+    LossData::new(settings.loss, yv, w)?;
+    let metric = Metric::for_problem(settings.loss, yv);
+    let (tr, va) = cronos::path::stratified_split(yv, metric, ps.validation_fraction, settings.seed);
+    if tr.is_empty() || va.is_empty() {
+        return Ok(None);
+    }
+    let mut index = 0;
+    let choice = cronos::select_beta(xv, yv, w, settings, ps, |p: &PathPoint| {
+        let event = progress.reporting().then_some(Event::Path { index, points: ps.n_betas, point: p });
+        index += 1;
+        if !progress.poll(event) {
+            std::panic::resume_unwind(Box::new(PathInterrupted));
+        }
+    })?;
+    let chosen = Event::BetaChosen { fraction: choice.fraction, seconds: choice.seconds };
+    if !progress.poll(progress.reporting().then_some(chosen)) {
+        std::panic::resume_unwind(Box::new(PathInterrupted));
+    }
+    Ok(Some(choice))
+}
