@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cronos");
-/// Largest accepted |onnxruntime − cronos predict| on scores and probabilities.
+/// Largest accepted |onnxruntime − cronos predict| on probabilities, and on scores of size up
+/// to 1; larger scores get TOL·max|score| (both sides compute in f32, whose rounding is
+/// relative: a regression output of 60 differs by ~1.6e-5 = 2.7e-7 relative).
 const TOL: f64 = 1e-5;
 /// Rows of the t10k split fed to both (all ten classes: the model sees unseen classes too).
 const ROWS: usize = 300;
@@ -86,7 +88,7 @@ fn compare(extra: &[&str], classifier: bool, loss: &str) -> Option<Value> {
     let chk = v["checker"].as_str().unwrap();
     assert!(chk == "ok" || chk == "onnx not installed", "onnx.checker: {chk}");
     let diff = v["max_abs_diff_scores"].as_f64().unwrap();
-    assert!(diff <= TOL, "scores differ by {diff:e} (largest |score| {}): {v}", v["max_abs_score"]);
+    assert!(diff <= TOL * v["max_abs_score"].as_f64().unwrap().max(1.0), "scores differ by {diff:e} (largest |score| {}): {v}", v["max_abs_score"]);
     // a model whose scores are all ~0 would make the comparison vacuous
     assert!(v["max_abs_score"].as_f64().unwrap() > 0.1, "{v}");
     if classifier {
