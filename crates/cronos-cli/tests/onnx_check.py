@@ -8,12 +8,11 @@ Prints {"skip": reason} when onnxruntime is not importable (the Rust test decide
 import json
 import sys
 
-import numpy as np
-
 try:
+    import numpy as np
     import onnxruntime as ort
 except ImportError as e:  # the Rust test skips (or fails when onnxruntime is required)
-    print(json.dumps({"skip": f"onnxruntime is not importable ({e}); install it with `python3 -m pip install onnxruntime onnx`"}))
+    print(json.dumps({"skip": f"numpy or onnxruntime is not importable ({e}); install it with `python3 -m pip install onnxruntime onnx`"}))
     sys.exit(0)
 
 
