@@ -7,7 +7,7 @@ use crate::proto::{
 };
 
 /// One dimension of a declared graph input or output.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Dim {
     /// A fixed size.
     Fixed(usize),

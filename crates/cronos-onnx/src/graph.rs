@@ -99,7 +99,7 @@ pub fn build(mf: &ModelFile, opts: &ExportOptions) -> Result<GraphProto, OnnxErr
     g.node("MatMul", &[&hidden, &w2], SCORES, vec![]);
 
     let n = Dim::Symbolic("N");
-    let inputs = vec![tensor_info(INPUT, data_type::FLOAT, &[n.clone(), Dim::Fixed(d)], "raw features (the preprocessing is part of the graph)")];
+    let inputs = vec![tensor_info(INPUT, data_type::FLOAT, &[n, Dim::Fixed(d)], "raw features (the preprocessing is part of the graph)")];
     let mut outputs = Vec::new();
     if let Task::Classification(classes) = &mf.task {
         outputs = classifier_outputs(&mut g, &classes.labels, k, model.loss, opts)?;
@@ -161,8 +161,8 @@ fn classifier_outputs(g: &mut GraphBuilder, labels: &[f64], k: usize, loss: Loss
     };
     g.node("Gather", &["classes", LABEL_INDEX], LABEL, vec![attr_int("axis", 0)]);
     Ok(vec![
-        tensor_info(LABEL, label_type, &[n.clone()], "predicted class label, as `cronos predict`"),
-        tensor_info(LABEL_INDEX, data_type::INT64, &[n.clone()], "index of the predicted class in the sorted classes"),
+        tensor_info(LABEL, label_type, &[n], "predicted class label, as `cronos predict`"),
+        tensor_info(LABEL_INDEX, data_type::INT64, &[n], "index of the predicted class in the sorted classes"),
         tensor_info(PROBABILITIES, data_type::FLOAT, &[n, Dim::Fixed(c)], "class probabilities, columns in class order"),
     ])
 }
