@@ -6,12 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# ONNX export is checked against onnxruntime (installed below): a missing one fails, not skips
+export CRONOS_REQUIRE_ONNXRUNTIME="${CRONOS_REQUIRE_ONNXRUNTIME:-1}"
+
+echo "== Python packages the tests need (the Rust ONNX test runs onnxruntime)"
+python3 -m pip install --quiet --disable-pip-version-check maturin numpy scikit-learn pytest safetensors pandas onnx onnxruntime tqdm
 
 echo "== Rust: cargo test --release (all crates but the Python binding)"
 cargo test --release --workspace --exclude cronos-py
 
 echo "== Python: build and install the package, then pytest"
-python3 -m pip install --quiet --disable-pip-version-check maturin numpy scikit-learn pytest safetensors pandas
 python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./crates/cronos-py
 CRONOS_CLI="$CARGO_TARGET_DIR/release/cronos" python3 -m pytest crates/cronos-py/tests -q
 

@@ -7,6 +7,7 @@ mod compare;
 mod data;
 mod deep;
 mod distributed;
+mod export;
 mod train;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -29,7 +30,8 @@ cronos train --classes 0,6 --patterns 32      # binary task: T-shirt vs shirt\n 
 cronos train --train data.csv --test test.csv --out model.safetensors --plot report.svg\n  \
 cronos evaluate --model cronos-model.safetensors --data data/fashion-mnist\n  \
 cronos predict --model cronos-model.safetensors --input new.npy --out pred.csv\n  \
-cronos inspect cronos-model.safetensors\n\n\
+cronos inspect cronos-model.safetensors\n  \
+cronos export --onnx cronos-model.safetensors model.onnx\n\n\
 Run `cronos <command> --help` for the options of each command."
 )]
 struct Cli {
@@ -63,6 +65,9 @@ A CSV input may hold one extra column (the label column of the training file): i
         after_help = "Examples:\n  cronos inspect cronos-model.safetensors\n  cronos inspect cronos-model.safetensors --json"
     )]
     Inspect(InspectArgs),
+    /// Export a model for serving stacks: ONNX with preprocessing, network, probabilities and labels
+    #[command(after_help = "Examples:\n  cronos export --onnx cronos-model.safetensors model.onnx")]
+    Export(export::ExportArgs),
 }
 
 const TRAIN_EXAMPLES: &str = "Examples:\n  \
@@ -363,6 +368,7 @@ fn main() {
         Command::Evaluate(a) => commands::evaluate(a),
         Command::Inspect(a) => commands::inspect(a),
         Command::Compare(a) => compare::run(*a),
+        Command::Export(a) => export::run(a),
     };
     match res {
         Ok(code) => std::process::exit(code),

@@ -21,6 +21,7 @@
 //!   warm-started from the path's model (exactly what `cronos train --beta auto` does). Ctrl-C
 //!   during the path stops it after the current grid point.
 
+mod onnx;
 mod progress;
 mod result;
 mod run;
@@ -208,6 +209,7 @@ fn default_settings_json() -> PyResult<String> {
 fn _cronos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(default_settings_json, m)?)?;
+    m.add_function(wrap_pyfunction!(onnx::export_onnx, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

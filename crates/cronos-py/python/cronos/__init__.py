@@ -19,6 +19,7 @@ from ._estimators import (
 )
 from ._conventions import expected_failed_checks
 from ._io import load, save
+from ._onnx import to_onnx
 from ._base import ConvergenceWarning
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "expected_failed_checks",
     "load",
     "save",
+    "to_onnx",
     "__version__",
 ]

@@ -1,6 +1,6 @@
 """Type stubs of the Rust extension module ``cronos._cronos``."""
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -82,4 +82,11 @@ def fit(
 
 def default_settings_json() -> str:
     """``cronos::Settings::default()`` serialised as JSON (the form model files store)."""
+    ...
+
+def export_onnx(model_path: str, out_path: str, *, force: bool = False, labels: Optional[List[str]] = None) -> List[str]:
+    """Writes the ONNX model of the cronos model file ``model_path`` to ``out_path`` (see
+    ``cronos._onnx.to_onnx``); returns the graph's output names. ``FileExistsError`` when
+    ``out_path`` exists and not ``force``, ``OSError`` on I/O failure, ``ValueError`` for an
+    invalid model file or a wrong number of ``labels``."""
     ...

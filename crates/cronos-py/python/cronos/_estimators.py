@@ -74,6 +74,8 @@ class _CronosEstimator(BaseEstimator):
 
     _activation = "relu"
 
+    from ._onnx import to_onnx  # est.to_onnx(path, force=False): the fitted model as ONNX
+
     def __init__(
         self,
         *,
