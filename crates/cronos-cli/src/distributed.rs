@@ -217,20 +217,27 @@ fn global_score(pred: faer::MatRef<'_, f32>, labels: &[f64], y: faer::MatRef<'_,
     sum(comm, &[local])[0] / n as f64
 }
 
-fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
-    let t_start = Instant::now();
-    let (rank, size, c) = (comm.rank(), comm.size(), &**comm);
-    let lead = rank == 0;
-    // ---- options and outputs (rank 0 checks the files it will write)
-    let settings = agree(c, settings_of(a).and_then(|s| {
-        if lead {
-            check_output(&a.out, a.force, "the model")?;
-            if let Some(p) = &a.metrics {
-                check_output(p, a.force, "the metrics")?;
-            }
-        }
-        Ok(s)
-    }))?;
+/// This rank's rows, ready for the solver: the classes and preprocessing agreed over ranks.
+struct ShardData {
+    train_path: PathBuf,
+    /// The rank's rows as read (for the fingerprint).
+    shard: Table,
+    x: Mat<f32>,
+    y: Mat<f32>,
+    labels: Vec<f64>,
+    /// Rows over all ranks.
+    n: usize,
+    classes: Option<Classes>,
+    task: Task,
+    pre: Preprocessing,
+    /// The test set (rank 0 only): features, targets, labels.
+    test: Option<(Mat<f32>, Mat<f32>, Vec<f64>)>,
+}
+
+/// Loads this rank's rows (and the test set on rank 0), agrees on the classes, fits the
+/// preprocessing over all ranks and encodes the targets; sets the loss in `settings`.
+fn prepare_shard(a: &TrainArgs, c: &dyn Comm, settings: &mut Settings) -> Result<ShardData> {
+    let lead = c.rank() == 0;
     // ---- this rank's rows (and the test set, on rank 0)
     let opts = data::load_options(&a.data);
     let (train_path, test_path): (PathBuf, Option<PathBuf>) = match (&a.train, &a.dir) {
@@ -289,7 +296,6 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
         Task::Classification(cl) => Some(cl.clone()),
         Task::Regression => None,
     };
-    let mut settings = settings;
     settings.loss = agree(c, crate::auto_beta::loss_for(a.loss, &task))?;
     // ---- preprocessing fitted on all rows, targets
     let kind = match a.preprocess {
@@ -324,6 +330,25 @@ fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
         };
         Ok((y, test))
     })())?;
+    Ok(ShardData { train_path, shard, x, y, labels, n, classes, task, pre, test })
+}
+
+fn train(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
+    let t_start = Instant::now();
+    let (rank, size, c) = (comm.rank(), comm.size(), &**comm);
+    let lead = rank == 0;
+    // ---- options and outputs (rank 0 checks the files it will write)
+    let settings = agree(c, settings_of(a).and_then(|s| {
+        if lead {
+            check_output(&a.out, a.force, "the model")?;
+            if let Some(p) = &a.metrics {
+                check_output(p, a.force, "the metrics")?;
+            }
+        }
+        Ok(s)
+    }))?;
+    let mut settings = settings;
+    let ShardData { train_path, shard, x, y, labels, n, classes, task, pre, test } = prepare_shard(a, c, &mut settings)?;
     // ---- setup (collective; agrees on settings, widths and validation itself)
     let mut solver = Solver::new_distributed(x.as_ref(), y.as_ref(), settings.clone(), comm.clone())
         .map_err(|e| Agreed(format!("{}: {e}", train_path.display())))?;
