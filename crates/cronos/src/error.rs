@@ -46,6 +46,16 @@ pub enum CronosError {
         /// Every failing rank with its problem.
         reason: String,
     },
+    /// The solve would need more memory than is available (estimated before allocating).
+    #[error("not enough memory: the solve needs about {:.2} GB but {:.2} GB is available ({detail})", *needed as f64 / 1e9, *available as f64 / 1e9)]
+    OutOfMemory {
+        /// Estimated bytes needed.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+        /// The largest items and what to do instead.
+        detail: String,
+    },
     /// I/O failure.
     #[error("{path}: {source}")]
     Io {
