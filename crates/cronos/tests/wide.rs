@@ -32,6 +32,7 @@ fn solve(x: &Mat<f64>, y: &Mat<f64>, s: Settings, form: GramForm) -> (f64, Mat<f
         let mut solver = Solver::new(x.as_ref(), y.as_ref(), s).unwrap();
         let sol = solver.solve();
         let rank = solver.precond_rank();
+        eprintln!("  {form:?}: {:?} after {} iterations, {:.2} s", sol.status, sol.iterations, sol.solve_seconds);
         (sol.certificate.objective, solver.model().weights.clone(), sol.certificate.relative_gap, rank)
     })
 }
