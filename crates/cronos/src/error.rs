@@ -47,7 +47,7 @@ pub enum CronosError {
         reason: String,
     },
     /// The solve would need more memory than is available (estimated before allocating).
-    #[error("not enough memory: the solve needs about {:.2} GB but {:.2} GB is available ({detail})", *needed as f64 / 1e9, *available as f64 / 1e9)]
+    #[error("not enough memory: the solve needs about {} but {} available ({detail})", crate::memory::gb(*needed), crate::memory::gb(*available))]
     OutOfMemory {
         /// Estimated bytes needed.
         needed: u64,

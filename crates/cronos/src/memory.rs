@@ -193,9 +193,13 @@ pub fn check(e: &Estimate) -> Result<()> {
     })
 }
 
-/// Bytes as GB with 2 decimals.
+/// Bytes in GB (or MB, below 1 GB) with 2 decimals.
 pub fn gb(b: u64) -> String {
-    format!("{:.2} GB", b as f64 / 1e9)
+    if b >= 1_000_000_000 {
+        format!("{:.2} GB", b as f64 / 1e9)
+    } else {
+        format!("{:.2} MB", b as f64 / 1e6)
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +223,7 @@ mod tests {
         assert!(dual.total() < 4 * 2000 * 87724 * 4, "{dual:?}");
         let err = with_limit(1 << 30, || check(&dual)).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("--patterns") && msg.contains("GB"), "{msg}");
+        assert!(msg.contains("--patterns") && msg.contains("GB") && msg.contains("available"), "{msg}");
         assert!(with_limit(u64::MAX, || check(&Estimate { parts: vec![("x", 1)] })).is_ok());
     }
 }
