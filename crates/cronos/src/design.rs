@@ -53,7 +53,8 @@ pub struct SlackStats {
 
 /// X, its patterns and the per-shard workspaces.
 pub struct Design<T: Real> {
-    x: Mat<T>,
+    /// Shared with the wide-data operators ([`crate::gram`]), which read X without a copy.
+    x: Arc<Mat<T>>,
     patterns: Patterns,
     shards: Vec<Shard<T>>,
     width: usize,
@@ -93,7 +94,7 @@ impl<T: Real> Design<T> {
                 }
             })
             .collect();
-        Design { x, patterns, shards, width, comm }
+        Design { x: Arc::new(x), patterns, shards, width, comm }
     }
 
     /// The communicator the reductions over rows go through.
@@ -119,7 +120,11 @@ impl<T: Real> Design<T> {
     }
     /// The design matrix.
     pub fn x(&self) -> MatRef<'_, T> {
-        self.x.as_ref()
+        (*self.x).as_ref()
+    }
+    /// A shared handle to the design matrix.
+    pub fn x_arc(&self) -> Arc<Mat<T>> {
+        self.x.clone()
     }
     /// The patterns.
     pub fn patterns(&self) -> &Patterns {
@@ -154,7 +159,7 @@ impl<T: Real> Design<T> {
             let kb = step.min(k - c0);
             let dl = delta.subcols(c0 * p, kb * p);
             let views = split_rows(out.as_mut().subcols_mut(c0, kb), &self.shards);
-            let (x, pat) = (self.x.as_ref(), &self.patterns);
+            let (x, pat) = ((*self.x).as_ref(), &self.patterns);
             self.shards.par_iter_mut().zip(views).for_each(|(sh, mut o)| {
                 for (b0, bl) in blocks(&sh.rows) {
                     pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
@@ -237,7 +242,7 @@ impl<T: Real> Design<T> {
         for c0 in (0..k).step_by(step) {
             let kb = step.min(k - c0);
             let w = kb * p;
-            let (x, pat) = (self.x.as_ref(), &self.patterns);
+            let (x, pat) = ((*self.x).as_ref(), &self.patterns);
             self.shards.par_iter_mut().for_each(|sh| {
                 let mut acc = sh.acc.as_mut().subcols_mut(0, w);
                 acc.fill(T::default());
@@ -259,7 +264,7 @@ impl<T: Real> Design<T> {
     pub fn slack_pass(&mut self, u: MatRef<'_, T>, sigma: T, gamma: T, mut gts: MatMut<'_, T>, mut gtnu: MatMut<'_, T>) -> SlackStats {
         let (p, w) = (self.p(), u.ncols());
         assert!(2 * w <= 2 * self.width, "slack pass wider than the buffers");
-        let (x, pat) = (self.x.as_ref(), &self.patterns);
+        let (x, pat) = ((*self.x).as_ref(), &self.patterns);
         let stats: Vec<SlackStats> = self
             .shards
             .par_iter_mut()
@@ -317,7 +322,7 @@ impl<T: Real> Design<T> {
     pub fn certificate_pass(&mut self, lam: MatRef<'_, T>, rho: T, mut a: MatMut<'_, T>, mut b: MatMut<'_, T>) {
         let (p, k) = (self.p(), lam.ncols());
         let w = 2 * p * k;
-        let (x, pat) = (self.x.as_ref(), &self.patterns);
+        let (x, pat) = ((*self.x).as_ref(), &self.patterns);
         self.shards.par_iter_mut().for_each(|sh| {
             let mut acc = sh.acc.as_mut().subcols_mut(0, 2 * w);
             acc.fill(T::default());
@@ -404,7 +409,7 @@ impl<T: Real> Design<T> {
             .map(|sh| {
                 let mut k = Mat::<T>::zeros(d, d);
                 for (b0, bl) in blocks(&sh.rows) {
-                    let xb = self.x.as_ref().subrows(b0, bl);
+                    let xb = (*self.x).as_ref().subrows(b0, bl);
                     matmul(k.as_mut(), Accum::Add, xb.transpose(), xb, T::from_f64(1.0), Par::Seq);
                 }
                 k

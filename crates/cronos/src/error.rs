@@ -46,6 +46,16 @@ pub enum CronosError {
         /// Every failing rank with its problem.
         reason: String,
     },
+    /// The solve would need more memory than is available (estimated before allocating).
+    #[error("not enough memory: the solve needs about {} but {} available ({detail})", crate::memory::gb(*needed), crate::memory::gb(*available))]
+    OutOfMemory {
+        /// Estimated bytes needed.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+        /// The largest items and what to do instead.
+        detail: String,
+    },
     /// I/O failure.
     #[error("{path}: {source}")]
     Io {

@@ -50,7 +50,9 @@ pub mod design;
 pub mod distributed;
 pub mod error;
 pub mod feasibility;
+pub mod gram;
 pub mod loss;
+pub mod memory;
 pub mod model;
 pub mod nystrom;
 pub mod path;
@@ -62,6 +64,7 @@ pub mod real;
 pub mod settings;
 pub mod solver;
 pub mod system;
+pub mod woodbury;
 
 pub use certificate::Certificate;
 pub use comm::{Comm, LocalComm};

@@ -7,11 +7,14 @@
 //!   W = B^{-1/2} FᵀF B^{-1/2} ≈ V Σ Vᵀ:  P = B^{1/2}(I + VΣVᵀ/ρ)B^{1/2}, so
 //!   P⁻¹ = B^{-1/2}(I − V diag(σ/(ρ + σ)) Vᵀ)B^{-1/2} (Woodbury). W does not depend on ρ, so
 //!   changing ρ is free.
+//!   For wide data (d > n) it is instead the exact inverse [`WoodburyPrecond`], built from
+//!   n × n matrices (no d × d Gram, no sketch); see [`crate::woodbury`].
 
 use crate::nystrom::NystromFactor;
 use crate::pcg::Precond;
 use crate::real::Real;
 use crate::system::{view, view_mut};
+use crate::woodbury::WoodburyPrecond;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use std::sync::Mutex;
@@ -91,23 +94,41 @@ impl<T: Real> BlockWhitener<T> {
     }
 }
 
-/// Structured preconditioner: exact block-diagonal part and a Woodbury low-rank part.
+/// Structured preconditioner: exact block-diagonal part and a Woodbury low-rank part, or
+/// (wide data) the exact inverse through n × n matrices.
 pub struct StructuredPrecond<T: Real> {
     white: BlockWhitener<T>,
     factor: NystromFactor<T>,
     coef: Vec<T>,
     buf: Mutex<(Vec<T>, Vec<T>, Mat<T>)>,
+    exact: Option<WoodburyPrecond<T>>,
 }
 
 impl<T: Real> StructuredPrecond<T> {
     /// From the whitener and a Nyström factor of W = B^{-1/2}FᵀFB^{-1/2}, for penalty ρ.
     pub fn new(white: BlockWhitener<T>, factor: NystromFactor<T>, rho: f64) -> Self {
-        let mut p = StructuredPrecond { white, factor, coef: Vec::new(), buf: Mutex::new((Vec::new(), Vec::new(), Mat::zeros(0, 0))) };
+        let mut p = StructuredPrecond {
+            white,
+            factor,
+            coef: Vec::new(),
+            buf: Mutex::new((Vec::new(), Vec::new(), Mat::zeros(0, 0))),
+            exact: None,
+        };
         p.set_rho(rho);
+        p
+    }
+    /// The exact inverse of the wide form; its Nyström factor is empty (rank 0).
+    pub fn exact(w: WoodburyPrecond<T>) -> Self {
+        let factor = NystromFactor { u: Mat::zeros(0, 0), lam: Vec::new(), sketch_columns: 0 };
+        let mut p = Self::new(BlockWhitener::new(0, None), factor, 1.0);
+        p.exact = Some(w);
         p
     }
     /// Re-targets the preconditioner to a new ρ (no new sketch needed).
     pub fn set_rho(&mut self, rho: f64) {
+        if let Some(w) = &mut self.exact {
+            w.set_rho(rho);
+        }
         self.coef = self.factor.lam.iter().map(|&s| T::from_f64(-s / (rho + s))).collect();
     }
     /// The factor of W.
@@ -118,6 +139,9 @@ impl<T: Real> StructuredPrecond<T> {
 
 impl<T: Real> Precond<T> for StructuredPrecond<T> {
     fn apply(&self, r: &[T], z: &mut [T], k: usize) {
+        if let Some(w) = &self.exact {
+            return w.apply(r, z, k);
+        }
         let mut guard = self.buf.lock().unwrap();
         let (a, b, tmp) = &mut *guard;
         if a.len() != r.len() {

@@ -5,14 +5,14 @@
 //! w_j, for gated ReLU the P blocks u_j). Block j of F acts through Δ_j = v_j − w_j, so F
 //! and Fᵀ reduce to the design's masked kernels on d × P·k "delta" matrices, and
 //! GᵀG = blkdiag(XᵀX) exactly, because (2D_j − I)² = I: one d × d Gram replaces two passes
-//! over X in every CG step.
+//! over X in every CG step (for d ≤ n; wide data applies it through X, see [`crate::gram`]).
 
 #![allow(non_snake_case)]
 
 use crate::design::Design;
+use crate::gram::GramOp;
 use crate::real::Real;
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatMut, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef};
 
 /// A d × w column-major view of a slice.
 pub fn view<T: Real>(s: &[T], d: usize) -> MatRef<'_, T> {
@@ -34,15 +34,20 @@ pub struct System<T: Real> {
     pub nb: usize,
     /// Whether the cone constraints are present (ReLU).
     pub relu: bool,
-    /// K = XᵀX (only used for ReLU).
-    pub gram: Mat<T>,
+    /// σ²XᵀX, formed (d ≤ n) or applied through X (only used for ReLU).
+    pub gram: GramOp<T>,
     delta: Vec<T>,
     q: Vec<T>,
 }
 
 impl<T: Real> System<T> {
-    /// Builds the operator set for `design`; `gram` is XᵀX.
+    /// Builds the operator set for `design`; `gram` is the formed XᵀX.
     pub fn new(design: &Design<T>, relu: bool, gram: Mat<T>) -> Self {
+        Self::with_gram(design, relu, GramOp::Primal(gram))
+    }
+
+    /// As [`System::new`] with the Gram in either form.
+    pub fn with_gram(design: &Design<T>, relu: bool, gram: GramOp<T>) -> Self {
         let p = design.p();
         System { d: design.d(), p, nb: if relu { 2 * p } else { p }, relu, gram, delta: Vec::new(), q: Vec::new() }
     }
@@ -124,7 +129,7 @@ impl<T: Real> System<T> {
     /// `out = GᵀG u = blkdiag(XᵀX) u` (ReLU), or zero (gated).
     pub fn gtg(&self, u: &[T], out: &mut [T]) {
         if self.relu {
-            matmul(view_mut(out, self.d), Accum::Replace, self.gram.as_ref(), view(u, self.d), T::from_f64(1.0), Par::Seq);
+            self.gram.apply(view(u, self.d), view_mut(out, self.d), Accum::Replace);
         } else {
             out.fill(T::default());
         }
@@ -138,7 +143,7 @@ impl<T: Real> System<T> {
         design.ftf(view(&self.delta, self.d), view_mut(&mut self.q, self.d));
         if self.relu {
             out.copy_from_slice(u);
-            matmul(view_mut(out, self.d), Accum::Add, self.gram.as_ref(), view(u, self.d), T::from_f64(1.0), Par::Seq);
+            self.gram.apply(view(u, self.d), view_mut(out, self.d), Accum::Add);
         } else {
             out.copy_from_slice(u);
         }

@@ -162,7 +162,7 @@ fn structured_preconditioner_is_spd() {
     let (mut design, mut sys, _) = setup(200, 5, 4, true, 1, 1);
     let d = sys.d;
     let nbd = sys.block_len();
-    let g64 = sys.gram.clone();
+    let g64 = sys.gram.dense().unwrap().clone();
     let evd = g64.self_adjoint_eigen(faer::Side::Lower).unwrap();
     let q = evd.U().to_owned();
     let lam: Vec<f64> = (0..d).map(|i| evd.S().column_vector()[i]).collect();

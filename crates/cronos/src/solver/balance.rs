@@ -46,11 +46,23 @@ impl<T: Real> Solver<T> {
             }
             PrecondKind::Structured => {
                 let s2 = self.state.sigma * self.state.sigma;
+                // wide data: the exact inverse through n × n matrices, no sketch
+                let (eig, relu) = (self.white_eig.as_ref(), sys.relu);
+                let exact = self.pool.install(|| {
+                    eig.and_then(|e| WoodburyPrecond::new(e, design.patterns(), relu, s2, rho))
+                });
+                if let Some(w) = exact {
+                    self.precond = AnyPrecond::Structured(StructuredPrecond::exact(w));
+                    return Ok(());
+                }
                 let white = BlockWhitener::new(
                     d,
-                    self.white_eig
-                        .clone()
-                        .map(|(q, l)| (q, l.iter().map(|v| v * s2).collect())),
+                    match &self.white_eig {
+                        Some(GramEigen::Primal { q, lam }) => {
+                            Some((q.clone(), lam.iter().map(|v| v * s2).collect()))
+                        }
+                        _ => None,
+                    },
                 );
                 let f = self.pool.install(|| {
                     nystrom::<T>(
@@ -93,7 +105,7 @@ impl<T: Real> Solver<T> {
             sigma,
         );
         // from the unscaled Gram, so a chain of changes gives the same bits as one
-        self.sys.gram = &self.gram0 * faer::Scale(T::from_f64(sigma * sigma));
+        self.sys.gram = self.gram0.scaled(sigma * sigma);
         let sigma_changed = sigma != old_sigma;
         let sys_rho = self.sys_rho();
         match &mut self.precond {

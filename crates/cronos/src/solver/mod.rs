@@ -8,7 +8,8 @@
 use crate::admm::{rescale_duals, step, AdmmState, AdmmWorkspace, Split, StepInput};
 use crate::certificate::{certify, CertWorkspace, Certificate};
 use crate::design::Design;
-use crate::error::{invalid_data, invalid_setting, CronosError, Result};
+use crate::error::{invalid_data, invalid_setting, Result};
+use crate::gram::{GramEigen, GramForm, GramOp};
 use crate::loss::{Loss, LossData};
 use crate::model::Model;
 use crate::nystrom::{nystrom, NystromFactor};
@@ -16,10 +17,11 @@ use crate::patterns::sample_patterns_distributed;
 use crate::pcg::{IdentityPrecond, Precond};
 use crate::polish::{newton_step, PolishReport};
 use crate::precond::{BlockWhitener, NystromPrecond, StructuredPrecond};
+use crate::woodbury::WoodburyPrecond;
 use crate::real::Real;
 use crate::settings::{Activation, Beta, PrecondKind, Rank, Settings};
 use crate::system::{view, System};
-use faer::{Mat, MatRef, Par, Side};
+use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -162,7 +164,7 @@ pub struct Solver<T: Real> {
     design: Design<T>,
     sys: System<T>,
     precond: AnyPrecond<T>,
-    white_eig: Option<(Mat<T>, Vec<f64>)>,
+    white_eig: Option<GramEigen<T>>,
     state: AdmmState<T>,
     ws: AdmmWorkspace<T>,
     cert_ws: CertWorkspace<T>,
@@ -177,7 +179,7 @@ pub struct Solver<T: Real> {
     /// Iteration count at the start of the current solve (after the last change of β).
     iter_base: usize,
     scale: f64,
-    gram0: Mat<T>,
+    gram0: GramOp<T>,
     last_sigma_change: usize,
     sigma_changes: usize,
     best_lower: Vec<f64>,

@@ -36,7 +36,7 @@ impl<T: Real> Solver<T> {
     /// # Errors
     /// As [`Solver::new`]; a rank that fails validation, or disagrees with rank 0 on the
     /// settings, width, output count or scalar type, fails every rank with
-    /// [`CronosError::Distributed`] naming it.
+    /// [`crate::CronosError::Distributed`] naming it.
     pub fn new_distributed(
         x: MatRef<'_, T>,
         y: MatRef<'_, T>,
@@ -54,7 +54,7 @@ impl<T: Real> Solver<T> {
         x: MatRef<'_, T>,
         y: MatRef<'_, T>,
         weights: Option<&[f64]>,
-        settings: Settings,
+        mut settings: Settings,
         comm: std::sync::Arc<dyn crate::comm::Comm>,
     ) -> Result<Self> {
         let t0 = Instant::now();
@@ -75,10 +75,12 @@ impl<T: Real> Solver<T> {
         if ss == 0.0 {
             return Err(invalid_data("x", "all values are zero (and no bias)"));
         }
+        let relu = settings.activation == Activation::Relu;
+        let form = GramForm::choose(n, d, comm.size());
+        check_memory::<T>(&mut settings, n, d, k, form, loss.unweighted())?;
         let scale = (ss / d as f64).sqrt();
         let inv = T::from_f64(1.0 / scale);
         let xs = Mat::<T>::from_fn(n, d, |i, j| if j < d_user { x[(i, j)] * inv } else { inv });
-        let relu = settings.activation == Activation::Relu;
         let p_req = settings.n_patterns;
         // centred gates for gated ReLU only: on a ReLU program (0 vs 6, 600 rows) they left
         // every neuron at zero down to 0.04·β_max, where origin-near gates fit (their
@@ -119,12 +121,13 @@ impl<T: Real> Solver<T> {
         let nu_cols = if relu { 2 * p * k } else { 0 };
         let mut design = Design::with_comm(xs, sampled.patterns, threads, nb * k, nu_cols, comm);
         let sigma = settings.constraint_scale;
-        let gram0 = pool.install(|| design.gram());
-        let mut sys = System::new(
-            &design,
-            relu,
-            &gram0 * faer::Scale(T::from_f64(sigma * sigma)),
-        );
+        // gated programs never apply GᵀG: nothing is formed for them
+        let gram0 = if relu {
+            pool.install(|| GramOp::new(form, &design))
+        } else {
+            GramOp::through_x(&design)
+        };
+        let mut sys = System::with_gram(&design, relu, gram0.scaled(sigma * sigma));
         // β_max per output: the largest group norm of Fᵀλ₀, λ₀ = −∇ℓ(0) (= y for the squared
         // loss, whose u-step then needs Fᵀy itself)
         let mut lam0 = Mat::<T>::zeros(n, k);
@@ -145,8 +148,10 @@ impl<T: Real> Solver<T> {
         };
         let beta = beta_values(settings.beta, &beta_max, scale);
         let rho = settings.rho.unwrap_or(1.0);
-        let white_eig = if relu && settings.preconditioner == PrecondKind::Structured {
-            Some(gram_eigen(sys.gram.as_ref(), sigma)?)
+        // the structured preconditioner's Gram data: the eigendecomposition of XᵀX (ReLU,
+        // d ≤ n) or X Xᵀ for the exact Woodbury inverse (d > n)
+        let white_eig = if settings.preconditioner == PrecondKind::Structured && (relu || form == GramForm::Dual) {
+            Some(pool.install(|| GramEigen::new(&gram0, relu))?)
         } else {
             None
         };
@@ -224,17 +229,34 @@ fn beta_max_of<T: Real>(ft_lam0: &[T], nbd: usize, d: usize, nb: usize, k: usize
     beta_max
 }
 
-/// Eigenvectors of σ²XᵀX (`gram`) and the eigenvalues of the unscaled XᵀX, in f64.
-fn gram_eigen<T: Real>(gram: MatRef<'_, T>, sigma: f64) -> Result<(Mat<T>, Vec<f64>)> {
-    let d = gram.nrows();
-    let g64 = Mat::<f64>::from_fn(d, d, |i, j| gram[(i, j)].to_f64());
-    let evd = g64.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
-        context: "eigendecomposition of the Gram XᵀX",
-        reason: format!("{e:?}"),
-    })?;
-    let q = Mat::<T>::from_fn(d, d, |i, j| T::from_f64(evd.U()[(i, j)]));
-    let lam = (0..d).map(|i| evd.S().column_vector()[i] / (sigma * sigma)).collect();
-    Ok((q, lam))
+/// Estimates the memory of the solve before anything large is allocated (see
+/// [`crate::memory`]) and fails with [`crate::CronosError::OutOfMemory`] when it does not fit; an
+/// adaptive Nyström rank is first capped to what fits (it only tunes the preconditioner).
+fn check_memory<T: Real>(settings: &mut Settings, n: usize, d: usize, k: usize, form: GramForm, unweighted: bool) -> Result<()> {
+    use crate::memory::{estimate, sketch_bytes_per_column, sketch_columns, Shape};
+    let shape = Shape {
+        n,
+        d,
+        p: settings.n_patterns,
+        k,
+        relu: settings.activation == Activation::Relu,
+        scalar: std::mem::size_of::<T>(),
+        threads: settings.thread_count(),
+        split: !(settings.loss == Loss::Squared && unweighted),
+    };
+    let kind = settings.preconditioner;
+    let full = estimate(shape, form, kind, sketch_columns(settings.rank));
+    if let (Rank::Adaptive { max }, Some(avail)) = (settings.rank, crate::memory::available_bytes()) {
+        if full.total() > avail {
+            let fixed = estimate(shape, form, kind, 0).total();
+            let fit = (avail.saturating_sub(fixed) / sketch_bytes_per_column(shape).max(1)) as usize;
+            if fit >= 16 && fit < max {
+                settings.rank = Rank::Adaptive { max: fit };
+                return crate::memory::check(&estimate(shape, form, kind, fit));
+            }
+        }
+    }
+    crate::memory::check(&full)
 }
 
 fn check_finite<T: Real>(m: MatRef<'_, T>, what: &'static str) -> Result<()> {
