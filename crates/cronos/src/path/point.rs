@@ -160,3 +160,60 @@ impl Walk {
         self.since_best = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(fraction: f64, v: f64, active: usize) -> PathPoint {
+        PathPoint {
+            fraction,
+            beta: fraction,
+            objective: 1.0,
+            relative_gap: 0.1,
+            active_neurons: active,
+            iterations: 10,
+            seconds: 0.0,
+            status: Status::EarlyStopped,
+            train_metric: v,
+            validation_metric: Some(v),
+        }
+    }
+
+    #[test]
+    fn the_walk_starts_at_the_grid_point_just_above_start_rows_over_n() {
+        let grid = PathSettings::default().fractions();
+        // 54,000 rows: 30/n = 5.6e-4, the grid point above it is 6.58e-4 (index 7)
+        assert_eq!(start_index(&grid, 30.0, 54_000), 7);
+        assert!((grid[7] - 6.58e-4).abs() < 1e-5, "{}", grid[7]);
+        // few rows or start_rows = 0: β_max
+        assert_eq!(start_index(&grid, 30.0, 20), 0);
+        assert_eq!(start_index(&grid, 0.0, 54_000), 0);
+        // more rows than the grid reaches: its last point
+        assert_eq!(start_index(&grid, 30.0, 1_000_000_000), grid.len() - 1);
+    }
+
+    #[test]
+    fn the_walk_stops_on_patience_or_a_fall_of_one_standard_error() {
+        // 6,000 validation rows: one standard error at 0.89 is 0.40 points
+        let mut w = Walk::new(Metric::Accuracy, Some(6000), 2);
+        assert!(w.push(&point(1.0, 0.1, 0)), "zero models do not count");
+        assert!(w.push(&point(0.5, 0.85, 10)));
+        assert!(w.push(&point(0.2, 0.89, 10)));
+        assert!(w.push(&point(0.1, 0.888, 10)), "within one standard error: patience goes on");
+        assert!(!w.push(&point(0.05, 0.887, 10)), "second point without improvement");
+        assert_eq!(w.best_fraction(), Some(0.2));
+        let mut w = Walk::new(Metric::Accuracy, Some(6000), 2);
+        assert!(w.push(&point(0.2, 0.89, 10)));
+        assert!(!w.push(&point(0.1, 0.88, 10)), "a fall of more than one standard error ends it at once");
+        w.restart();
+        assert!(w.push(&point(0.4, 0.887, 10)), "turned around, patience counts again");
+    }
+
+    #[test]
+    fn standard_errors_of_both_metrics() {
+        assert!((standard_error(Metric::Accuracy, 0.89, 6000) - 0.00404).abs() < 1e-5);
+        assert_eq!(standard_error(Metric::Accuracy, 1.0, 100), 0.0);
+        assert!((standard_error(Metric::NegMse, -0.5, 200) - 0.05).abs() < 1e-12);
+    }
+}
