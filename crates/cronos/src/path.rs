@@ -31,7 +31,7 @@ mod point;
 /// | `max_iter` | 40 | ADMM iterations per path point (the validation metric settles long before the gap) |
 /// | `validation_fraction` | 0.1 | rows held out by [`fit_auto`] (stratified by class for classification) |
 /// | `patience` | 2 | stop after this many points without a better validation metric ([`select_beta`] also stops at a fall of more than one standard error) |
-/// | `start_rows` | 30 | [`select_beta`] starts at the grid point just above `start_rows`/n·β_max (n training rows: the best fraction falls like 1/n, 12–20/n on Fashion-MNIST) and walks down, or up when nothing below beats the start (0: start at β_max) |
+/// | `start_rows` | 30 | [`select_beta`] starts at the grid point just above `start_rows`/n·β_max (n training rows: the best fraction falls like 1/n, 2.5–20/n on Fashion-MNIST tasks, so the walk mostly goes down) and walks down, or up when nothing below beats the start (0: start at β_max) |
 /// | `zero_iter` | 5 | a point below β_max still all-zero after this many iterations is abandoned |
 /// | `stable_checks` | 2 | [`select_beta`]: a point stops once its validation metric has moved by at most `stable_se` standard errors between this many consecutive certificates (0: off) |
 /// | `stable_se` | 1.0 | the tolerance of `stable_checks`, in standard errors of the validation metric |
