@@ -2,7 +2,7 @@
 //! compare path rules side by side on a subset:
 //! `cargo run --release -p cronos --example auto_bench -- N [CLASSES|all] [key=value ...]`,
 //! keys: the fields of [`cronos::PathSettings`] (`n_betas`, `min_fraction`, `tol_gap`,
-//! `max_iter`, `patience`, `zero_iter`, `stable_checks`, `stable_se`) and `refit=0|1`.
+//! `max_iter`, `patience`, `start_rows`, `zero_iter`, `stable_checks`, `stable_se`) and `refit=0|1`.
 //! Gated ReLU, squared loss, ±1 one-vs-all targets, X/255: the settings of `cronos train`.
 //! Prints each path point, the chosen fraction, path and refit seconds, the refit's gap and
 //! the test accuracy.
@@ -29,6 +29,7 @@ fn main() {
             "tol_gap" => ps.tol_gap = v.parse().unwrap(),
             "max_iter" => ps.max_iter = v.parse().unwrap(),
             "patience" => ps.patience = v.parse().unwrap(),
+            "start_rows" => ps.start_rows = v.parse().unwrap(),
             "zero_iter" => ps.zero_iter = v.parse().unwrap(),
             "stable_checks" => ps.stable_checks = v.parse().unwrap(),
             "stable_se" => ps.stable_se = v.parse().unwrap(),
