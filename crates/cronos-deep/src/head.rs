@@ -164,8 +164,8 @@ fn warm_start(solver: &mut Solver<f32>, model: &Model<f32>) -> Result<bool> {
         weights,
         now.beta.clone(),
     );
-    solver.warm_start(&carried)?;
-    Ok(true)
+    // false when the carried point is worse than a cold start (then the solver starts cold)
+    Ok(solver.warm_start(&carried)?)
 }
 
 fn row_major(m: MatRef<'_, f32>) -> Vec<f32> {

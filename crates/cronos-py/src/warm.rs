@@ -43,5 +43,5 @@ pub(crate) fn carry<T: Real>(solver: &mut Solver<T>, gates: &Mat<T>, weights: &M
         }
     }
     let start = Model::from_parts(now.activation, now.bias, now.n_features, k, now.gates.clone(), carried, now.beta.clone());
-    solver.warm_start(&start).is_ok()
+    matches!(solver.warm_start(&start), Ok(true))
 }

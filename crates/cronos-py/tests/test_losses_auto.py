@@ -93,11 +93,15 @@ def test_auto_beta_picks_a_value_and_records_the_path():
     keys = {"fraction", "beta", "objective", "relative_gap", "active_neurons", "iterations", "seconds", "status", "train_metric", "validation_metric"}
     assert all(set(p) == keys for p in path)
     fr = [p["fraction"] for p in path]
-    assert fr[0] == 1.0 and all(a > b for a, b in zip(fr, fr[1:])) and fr[-1] >= 1e-5
-    assert path[0]["active_neurons"] == 0  # beta_max zeroes every neuron
-    # the chosen fraction is the best validation metric (the larger beta on ties)
+    # points of the 12-point geometric grid from 1 to 1e-5, each visited once; the walk starts at
+    # the grid point just above 30/n of beta_max (n: the 90% of rows the path fits)
+    grid = np.geomspace(1.0, 1e-5, 12)
+    assert all(np.isclose(grid, f, rtol=1e-9).any() for f in fr) and len(set(fr)) == len(fr)
+    start = min(g for g in grid if g >= 30 / round(0.9 * len(X)))
+    assert fr[0] == pytest.approx(start)
+    # the chosen fraction has the best validation metric (ties: the lower validation loss)
     vals = [p["validation_metric"] for p in path]
-    assert m.beta_fraction_ == fr[int(np.argmax(vals))]
+    assert m.beta_fraction_ in fr and vals[fr.index(m.beta_fraction_)] == max(vals)
     assert 0 < m.beta_fraction_ < 1
     assert json.loads(m.settings_json_)["beta"] == {"Fraction": m.beta_fraction_}
     assert m.score(X, t) > 0.5

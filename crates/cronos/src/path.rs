@@ -167,26 +167,23 @@ impl Metric {
     }
     /// The metric of scores `s` against targets `y` (both n × k).
     pub fn eval<T: Real>(self, s: MatRef<'_, T>, y: MatRef<'_, T>) -> f64 {
+        self.eval_weighted(s, y, None)
+    }
+
+    /// The metric with row weights `w` (the training loss's sample or class weights), so that
+    /// a weighted fit is validated on what it was asked to fit.
+    pub fn eval_weighted<T: Real>(self, s: MatRef<'_, T>, y: MatRef<'_, T>, w: Option<&[f64]>) -> f64 {
         let (n, k) = (y.nrows(), y.ncols());
-        if n == 0 {
+        let weight = |i: usize| w.map_or(1.0, |w| w[i]);
+        let total: f64 = (0..n).map(weight).sum();
+        if n == 0 || !(total > 0.0) {
             return f64::NAN;
         }
-        match self {
-            Metric::Accuracy => {
-                let hit = (0..n).filter(|&i| class_of(s, i) == class_of(y, i)).count();
-                hit as f64 / n as f64
-            }
-            Metric::NegMse => {
-                let mut e = 0.0;
-                for c in 0..k {
-                    for i in 0..n {
-                        let d = s[(i, c)].to_f64() - y[(i, c)].to_f64();
-                        e += d * d;
-                    }
-                }
-                -e / (n * k) as f64
-            }
-        }
+        let per_row = |i: usize| match self {
+            Metric::Accuracy => f64::from(u8::from(class_of(s, i) == class_of(y, i))),
+            Metric::NegMse => -(0..k).map(|c| (s[(i, c)].to_f64() - y[(i, c)].to_f64()).powi(2)).sum::<f64>() / k as f64,
+        };
+        (0..n).map(|i| weight(i) * per_row(i)).sum::<f64>() / total
     }
 }
 
@@ -358,7 +355,7 @@ pub fn select_beta<T: Real>(
         |m| {
             let s = m.predict(xv.as_ref()).ok()?;
             last_loss.set(validation_loss(loss_kind, s.as_ref(), yv.as_ref(), wv.as_deref()));
-            Some(metric.eval(s.as_ref(), yv.as_ref()))
+            Some(metric.eval_weighted(s.as_ref(), yv.as_ref(), wv.as_deref()))
         },
         |p, m| {
             let key = (p.validation_metric.unwrap_or(f64::NEG_INFINITY), -last_loss.get());
