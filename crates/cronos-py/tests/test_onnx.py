@@ -16,7 +16,7 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (p
 pytestmark = pytest.mark.filterwarnings("ignore:cronos stopped")
 
 TOL = 1e-5
-FAST = dict(n_patterns=8, max_iter=60, beta_fraction=1e-2, seed=0, threads=1)
+FAST = dict(n_patterns=8, max_iter=60, beta_fraction=1e-2, random_state=0, n_jobs=1)
 
 
 def _data(n=160, d=5, seed=0):
