@@ -368,24 +368,35 @@ impl<T: Real> Design<T> {
             .par_iter()
             .map(|sh| {
                 let (mut a, mut b) = (Mat::<f64>::zeros(d, w), Mat::<f64>::zeros(d, wb));
+                // block buffers allocated once per shard and call, refilled per row block
+                let (mut xb, mut sa, mut sb) = (Mat::<f64>::zeros(BLOCK, d), Mat::<f64>::zeros(BLOCK, w), Mat::<f64>::zeros(BLOCK, wb));
                 let mut mask = vec![T::default(); BLOCK * p];
                 let (r0, nr) = (sh.rows.start, sh.rows.len());
                 for (b0, bl) in blocks(&sh.rows) {
                     self.patterns.unpack_rows(b0, bl, &mut mask[..bl * p]);
                     let m = |j: usize, i: usize| mask[j * bl + i].to_f64();
-                    let xb = Mat::<f64>::from_fn(bl, d, |i, j| self.x[(b0 + i, j)].to_f64());
-                    let sa = Mat::<f64>::from_fn(bl, w, |i, col| {
+                    for j in 0..d {
+                        for i in 0..bl {
+                            xb[(i, j)] = self.x[(b0 + i, j)].to_f64();
+                        }
+                    }
+                    for col in 0..w {
                         let (c, s) = (col / per, col % per);
                         let sign = if s < p { 1.0 } else { -1.0 };
-                        sign * m(s % p, i) * lam[(b0 + i, c)].to_f64()
-                    });
-                    matmul(a.as_mut(), Accum::Add, xb.transpose(), sa.as_ref(), 1.0, Par::Seq);
+                        for i in 0..bl {
+                            sa[(i, col)] = sign * m(s % p, i) * lam[(b0 + i, c)].to_f64();
+                        }
+                    }
+                    let xt = xb.as_ref().subrows(0, bl).transpose();
+                    matmul(a.as_mut(), Accum::Add, xt, sa.as_ref().subrows(0, bl), 1.0, Par::Seq);
                     if relu {
-                        let sb = Mat::<f64>::from_fn(bl, wb, |i, col| {
-                            let mu = (-rho_sigma * sh.nu[col * nr + (b0 - r0) + i].to_f64()).max(0.0);
-                            (2.0 * m((col % per) % p, i) - 1.0) * mu
-                        });
-                        matmul(b.as_mut(), Accum::Add, xb.transpose(), sb.as_ref(), 1.0, Par::Seq);
+                        for col in 0..wb {
+                            for i in 0..bl {
+                                let mu = (-rho_sigma * sh.nu[col * nr + (b0 - r0) + i].to_f64()).max(0.0);
+                                sb[(i, col)] = (2.0 * m((col % per) % p, i) - 1.0) * mu;
+                            }
+                        }
+                        matmul(b.as_mut(), Accum::Add, xt, sb.as_ref().subrows(0, bl), 1.0, Par::Seq);
                     }
                 }
                 (a, b)
