@@ -51,10 +51,11 @@ pub fn path_settings(a: &TrainArgs) -> Result<PathSettings> {
 pub fn choose(x: MatRef<'_, f32>, y: MatRef<'_, f32>, weights: Option<&[f64]>, settings: &Settings, ps: &PathSettings, quiet: bool) -> Result<BetaChoice<f32>> {
     if !quiet {
         eprintln!(
-            "choosing β: regularization path on a grid of {} fractions of β_max (down to {:.0e}), from near 30/n·β_max while validation improves, on {:.0}% of the rows, validated on the rest",
+            "choosing β: regularization path on a grid of {} fractions of β_max (down to {:.0e}), from near 15/n·β_max while validation improves, on {:.0}% of the rows (at most {} of them), validated on the rest",
             ps.n_betas,
             ps.min_fraction,
-            100.0 * (1.0 - ps.validation_fraction)
+            100.0 * (1.0 - ps.validation_fraction),
+            ps.path_rows
         );
     }
     let choice = cronos::select_beta(x, y, weights, settings, ps, |p: &PathPoint| {
@@ -73,7 +74,10 @@ pub fn choose(x: MatRef<'_, f32>, y: MatRef<'_, f32>, weights: Option<&[f64]>, s
         }
     })?;
     if !quiet {
-        eprintln!("chose β/β_max = {:.2e} in {:.1}s; refitting on all rows", choice.fraction, choice.seconds);
+        eprintln!(
+            "chose β/β_max = {:.2e} on {} rows in {:.1}s; refitting on all rows at {:.2e} (the best fraction falls like 1/n)",
+            choice.path_fraction, choice.path_rows, choice.seconds, choice.fraction
+        );
     }
     Ok(choice)
 }

@@ -7,19 +7,22 @@
 //! from 1 downward, each solve warm-started from the previous one on the same operator and
 //! preconditioner (neither depends on β), to a looser gap than a final fit: it only has to
 //! rank the β values. [`fit_auto`] holds out a stratified validation split, runs the path on
-//! the rest, picks the β with the best validation metric and refits on all rows.
+//! (a subsample of) the rest, picks the β with the best validation metric and refits on all
+//! rows (see [`select`]).
 
 use crate::error::{invalid_setting, Result};
 use crate::loss::Loss;
 use crate::model::Model;
 use crate::real::Real;
-use crate::settings::{Beta, Settings};
-use crate::solver::{Solution, Solver, Status};
-use faer::{Mat, MatRef};
+use crate::settings::Beta;
+use crate::solver::{Solver, Status};
+use faer::MatRef;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 
 mod point;
+mod select;
+
+pub use select::{fit_auto, select_beta, stratified_split, AutoFit, BetaChoice};
 
 /// Settings of the path and of the automatic choice of β.
 ///
@@ -30,11 +33,12 @@ mod point;
 /// | `tol_gap` | 1e-2 | certified relative gap per path point (a final refit uses the solver's own `tol_gap`) |
 /// | `max_iter` | 40 | ADMM iterations per path point (the validation metric settles long before the gap) |
 /// | `validation_fraction` | 0.1 | rows held out by [`fit_auto`] (stratified by class for classification) |
-/// | `patience` | 2 | stop after this many points without a better validation metric ([`select_beta`] also stops at a fall of more than one standard error) |
-/// | `start_rows` | 30 | [`select_beta`] starts at the grid point just above `start_rows`/n·β_max (n training rows: the best fraction falls like 1/n, 2.5–20/n on Fashion-MNIST tasks, so the walk mostly goes down) and walks down, or up when nothing below beats the start (0: start at β_max) |
+/// | `patience` | 1 | stop after this many points without a better validation metric ([`select_beta`] also stops at a fall of more than one standard error): past the best, each smaller β is the dearer point (10 classes: 228 s of a 560 s path to confirm the fall) |
+/// | `start_rows` | 15 | [`select_beta`] starts at the grid point just above `start_rows`/n·β_max (n: the path's rows; the best fraction falls like 1/n, 2.5–20/n on Fashion-MNIST tasks, so the walk mostly goes down) and walks down, or up when nothing below beats the start (0: start at β_max) |
 /// | `zero_iter` | 5 | a point below β_max still all-zero after this many iterations is abandoned |
 /// | `stable_checks` | 2 | [`select_beta`]: a point stops once its validation metric has moved by at most `stable_se` standard errors between this many consecutive certificates (0: off) |
 /// | `stable_se` | 1.0 | the tolerance of `stable_checks`, in standard errors of the validation metric |
+/// | `path_rows` | 12,000 | [`select_beta`] runs the path on at most this many training rows (a stratified seeded subsample; 0: all) and rescales the chosen fraction to the refit's rows |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PathSettings {
@@ -58,6 +62,8 @@ pub struct PathSettings {
     pub stable_checks: usize,
     /// Tolerance of a stable check, in standard errors of the validation metric.
     pub stable_se: f64,
+    /// Most training rows the path of [`select_beta`] runs on (0: all of them).
+    pub path_rows: usize,
 }
 
 impl Default for PathSettings {
@@ -68,11 +74,12 @@ impl Default for PathSettings {
             tol_gap: 1e-2,
             max_iter: 40,
             validation_fraction: 0.1,
-            patience: 2,
-            start_rows: 30.0,
+            patience: 1,
+            start_rows: 15.0,
             zero_iter: 5,
             stable_checks: 2,
             stable_se: 1.0,
+            path_rows: 12_000,
         }
     }
 }
@@ -261,162 +268,4 @@ fn solve_path_counted<T: Real>(
     }
     solver.set_limits(tol, iters);
     Ok(points)
-}
-
-/// The outcome of [`fit_auto`].
-pub struct AutoFit<T: Real> {
-    /// The solver refitted on all rows at the chosen β (its [`Solver::model`] is the result).
-    pub solver: Solver<T>,
-    /// The refit's solution.
-    pub solution: Solution,
-    /// The path on the training part, with validation metrics.
-    pub path: Vec<PathPoint>,
-    /// The chosen fraction of β_max.
-    pub fraction: f64,
-    /// Seconds of the path (setup included) and of the refit (setup included).
-    pub path_seconds: f64,
-    /// Seconds of the refit.
-    pub refit_seconds: f64,
-}
-
-/// Rows held out for validation: a seeded shuffle within each class (or of all rows for
-/// regression), taking `fraction` of each. Returns (train rows, validation rows), sorted.
-pub fn stratified_split<T: Real>(y: MatRef<'_, T>, metric: Metric, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
-    let n = y.nrows();
-    let classes = if metric == Metric::Accuracy { (0..n).map(|i| class_of(y, i)).max().unwrap_or(0) + 1 } else { 1 };
-    let mut by_class = vec![Vec::new(); classes];
-    for i in 0..n {
-        by_class[if classes > 1 { class_of(y, i) } else { 0 }].push(i);
-    }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_0f_5b117);
-    let (mut tr, mut va) = (Vec::new(), Vec::new());
-    for mut rows in by_class {
-        rows.shuffle(&mut rng);
-        let m = ((rows.len() as f64 * fraction).round() as usize).min(rows.len().saturating_sub(1));
-        va.extend_from_slice(&rows[..m]);
-        tr.extend_from_slice(&rows[m..]);
-    }
-    tr.sort_unstable();
-    va.sort_unstable();
-    (tr, va)
-}
-
-fn take_rows<T: Real>(m: MatRef<'_, T>, rows: &[usize]) -> Mat<T> {
-    Mat::from_fn(rows.len(), m.ncols(), |i, j| m[(rows[i], j)])
-}
-
-/// The β chosen on a validation split by [`select_beta`].
-pub struct BetaChoice<T: Real> {
-    /// The chosen fraction of β_max.
-    pub fraction: f64,
-    /// The path on the training part, with validation metrics.
-    pub path: Vec<PathPoint>,
-    /// The path's model at the chosen β (a warm start for the refit).
-    pub model: Model<T>,
-    /// Seconds of the whole selection (split, setup, path).
-    pub seconds: f64,
-}
-
-/// Holds out `ps.validation_fraction` of the rows (stratified), runs the path on the rest and
-/// returns the fraction of β_max with the best validation metric (ties: the lower validation loss).
-///
-/// # Errors
-/// As [`Solver::new_weighted`], and for invalid path settings or too few rows to hold out.
-pub fn select_beta<T: Real>(
-    x: MatRef<'_, T>,
-    y: MatRef<'_, T>,
-    weights: Option<&[f64]>,
-    settings: &Settings,
-    ps: &PathSettings,
-    mut on_point: impl FnMut(&PathPoint),
-) -> Result<BetaChoice<T>> {
-    ps.validate()?;
-    let t0 = Instant::now();
-    let metric = Metric::for_problem(settings.loss, y);
-    let (tr, va) = stratified_split(y, metric, ps.validation_fraction, settings.seed);
-    if va.is_empty() || tr.is_empty() {
-        return Err(invalid_setting("validation_fraction", ps.validation_fraction, format!("leaves no rows to hold out from {}", y.nrows())));
-    }
-    let (xt, yt, xv, yv) = (take_rows(x, &tr), take_rows(y, &tr), take_rows(x, &va), take_rows(y, &va));
-    let wt: Option<Vec<f64>> = weights.map(|w| tr.iter().map(|&i| w[i]).collect());
-    let wv: Option<Vec<f64>> = weights.map(|w| va.iter().map(|&i| w[i]).collect());
-    let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings.clone())?;
-    // (validation metric, validation loss) of each point: ties in the metric go to the lower
-    // loss, never to the larger β (tied accuracies once chose an all-zero 0.35·β_max model)
-    let mut best: Option<((f64, f64), f64, Model<T>)> = None;
-    let last_loss = std::cell::Cell::new(f64::INFINITY);
-    let loss_kind = settings.loss;
-    let path = solve_path_counted(
-        &mut solver,
-        ps,
-        Some(va.len()),
-        |m| {
-            let s = m.predict(xv.as_ref()).ok()?;
-            last_loss.set(validation_loss(loss_kind, s.as_ref(), yv.as_ref(), wv.as_deref()));
-            Some(metric.eval_weighted(s.as_ref(), yv.as_ref(), wv.as_deref()))
-        },
-        |p, m| {
-            let key = (p.validation_metric.unwrap_or(f64::NEG_INFINITY), -last_loss.get());
-            if best.as_ref().map_or(true, |b| key.0 > b.0 .0 || (key.0 == b.0 .0 && key.1 > b.0 .1)) {
-                best = Some((key, p.fraction, m.clone()));
-            }
-            on_point(p);
-        },
-    )?;
-    let (_, fraction, model) = best.expect("the path has at least one point");
-    Ok(BetaChoice { fraction, path, model, seconds: t0.elapsed().as_secs_f64() })
-}
-
-/// Mean loss of scores `s` on targets `y` (squared: MSE; logistic: log(1 + e^(−ys)); softmax:
-/// cross-entropy of one-hot targets), weighted by the rows' weights like the training
-/// objective: the tie-break between equally accurate β.
-fn validation_loss<T: Real>(loss: Loss, s: MatRef<'_, T>, y: MatRef<'_, T>, w: Option<&[f64]>) -> f64 {
-    let (n, k) = (y.nrows(), y.ncols());
-    let weight = |i: usize| w.map_or(1.0, |w| w[i]);
-    let total_weight: f64 = (0..n).map(weight).sum();
-    if !(total_weight > 0.0) {
-        return f64::INFINITY;
-    }
-    let at = |m: MatRef<'_, T>, i: usize, c: usize| m[(i, c)].to_f64();
-    let total: f64 = (0..n)
-        .map(|i| weight(i) * match loss {
-            Loss::Logistic => (0..k).map(|c| softplus(-at(y, i, c) * at(s, i, c))).sum::<f64>(),
-            Loss::Softmax => {
-                let mx = (0..k).map(|c| at(s, i, c)).fold(f64::NEG_INFINITY, f64::max);
-                let lse = mx + (0..k).map(|c| (at(s, i, c) - mx).exp()).sum::<f64>().ln();
-                (0..k).map(|c| at(y, i, c) * (lse - at(s, i, c))).sum::<f64>()
-            }
-            _ => (0..k).map(|c| (at(s, i, c) - at(y, i, c)).powi(2)).sum::<f64>(),
-        })
-        .sum();
-    total / total_weight
-}
-
-/// log(1 + eˣ) without overflow.
-fn softplus(x: f64) -> f64 {
-    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
-}
-
-/// `beta = auto`: [`select_beta`], then a refit on all rows at the chosen fraction of β_max
-/// with `settings`' tolerances, warm-started from the chosen path model.
-///
-/// # Errors
-/// As [`select_beta`].
-pub fn fit_auto<T: Real>(
-    x: MatRef<'_, T>,
-    y: MatRef<'_, T>,
-    weights: Option<&[f64]>,
-    settings: Settings,
-    ps: &PathSettings,
-    on_point: impl FnMut(&PathPoint),
-) -> Result<AutoFit<T>> {
-    let choice = select_beta(x, y, weights, &settings, ps, on_point)?;
-    let t1 = Instant::now();
-    let mut solver = Solver::new_weighted(x, y, weights, Settings { beta: Beta::Fraction(choice.fraction), ..settings })?;
-    // a model from other rows may have a different pattern count: then start cold
-    let _ = solver.warm_start(&choice.model);
-    let solution = solver.solve();
-    Ok(AutoFit { solver, solution, path: choice.path, fraction: choice.fraction, path_seconds: choice.seconds, refit_seconds: t1.elapsed().as_secs_f64() })
 }

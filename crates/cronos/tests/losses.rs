@@ -155,9 +155,10 @@ fn auto_beta_picks_a_point_of_the_path_and_refits() {
     let st = Settings { activation: Activation::GatedRelu, loss: Loss::Logistic, n_patterns: 8, threads: 1, ..Settings::default() };
     let ps = PathSettings { n_betas: 5, min_fraction: 1e-3, ..PathSettings::default() };
     let fit = cronos::fit_auto(x.as_ref(), y.as_ref(), None, st, &ps, |_| {}).unwrap();
-    assert!(fit.path.iter().any(|p| p.fraction == fit.fraction));
+    // the refit's fraction is the chosen point's, rescaled from the path's 108 rows to all 120
+    assert!((fit.fraction - fit.path_fraction * 108.0 / 120.0).abs() <= 1e-15, "{} {}", fit.fraction, fit.path_fraction);
     let best = fit.path.iter().map(|p| p.validation_metric.unwrap()).fold(f64::NEG_INFINITY, f64::max);
-    let chosen = fit.path.iter().find(|p| p.fraction == fit.fraction).unwrap();
+    let chosen = fit.path.iter().find(|p| p.fraction == fit.path_fraction).unwrap();
     assert_eq!(chosen.validation_metric.unwrap(), best);
     assert_eq!(fit.solver.model().beta.len(), 1);
     assert!(matches!(fit.solution.status, Status::Solved | Status::MaxIterations));

@@ -203,6 +203,8 @@ fn finish(
     if let Some(c) = choice {
         summary.insert("beta_fraction".into(), json!(c.fraction));
         summary.insert("path_seconds".into(), json!(c.seconds));
+        summary.insert("path_fraction".into(), json!(c.path_fraction));
+        summary.insert("path_rows".into(), json!(c.path_rows));
         summary.insert("beta_path".into(), serde_json::to_value(&c.path)?);
     }
     summary.insert("n_train".into(), json!(p.fit.x.nrows()));
