@@ -27,7 +27,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     let path_settings = crate::auto_beta::path_settings(&a)?;
     prepare::check_outputs(&a)?;
     let sp = spinner(a.quiet, "loading data");
-    let p = prepare::prepare(&a)?;
+    let mut p = prepare::prepare(&a)?;
     sp.finish_and_clear();
     settings.loss = crate::auto_beta::loss_for(a.loss, &p.task)?;
     let weights = crate::auto_beta::class_weights(a.class_weight, &p.task, &p.fit.labels)?;
@@ -40,7 +40,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         None
     };
     let sp = spinner(a.quiet, "setup: sampling patterns, Gram matrix, preconditioner");
-    let mut solver = Solver::new_weighted(p.fit.x.as_ref(), p.fit.y.as_ref(), weights.as_deref(), settings.clone())
+    let mut solver = Solver::new_owned_weighted(p.take_fit_x(), p.fit.y.as_ref(), weights.as_deref(), settings.clone())
         .with_context(|| format!("{}", p.train_path.display()))?;
     if let Some(c) = &choice {
         // warm start from the chosen path model (a different pattern count means a cold start)
@@ -110,8 +110,8 @@ fn announce(a: &TrainArgs, p: &Prepared, solver: &Solver<f32>, obs: &TrainObserv
     let resumed = obs.records.last().map(|r| format!(", resumed at iteration {}", r.info.iteration));
     obs.progress.line(&format!(
         "cronos: {} rows × {} features ({what}) from {}; {} patterns, β = {}, setup {:.2}s{}",
-        p.fit.x.nrows(),
-        p.fit.x.ncols(),
+        p.fit_shape.0,
+        p.fit_shape.1,
         p.train_path.display(),
         solver.n_patterns(),
         report::fmt_list(&solver.beta()),
@@ -158,7 +158,7 @@ fn finish(
     metrics.insert("best_iteration".into(), json!(best_iteration));
 
     let mut meta = Metadata::new(settings.clone());
-    meta.n_train = p.fit.x.nrows();
+    meta.n_train = p.fit_shape.0;
     meta.data_fingerprint = p.fingerprint.clone();
     meta.data_source = match (&a.train, &a.dir) {
         (None, None) => "bundled fashion-mnist".into(),
@@ -176,7 +176,7 @@ fn finish(
         report::write_metrics_file(path, a.force, &obs.records, classification)?;
     }
     if let Some(path) = &a.plot {
-        let title = report::plot_title(settings.activation, &mf.metadata.data_source, p.fit.x.nrows(), n_patterns, &beta);
+        let title = report::plot_title(settings.activation, &mf.metadata.data_source, p.fit_shape.0, n_patterns, &beta);
         report::write_plot(path, &obs.records, classification, title)?;
     }
 
@@ -207,10 +207,10 @@ fn finish(
         summary.insert("path_rows".into(), json!(c.path_rows));
         summary.insert("beta_path".into(), serde_json::to_value(&c.path)?);
     }
-    summary.insert("n_train".into(), json!(p.fit.x.nrows()));
+    summary.insert("n_train".into(), json!(p.fit_shape.0));
     summary.insert("n_test".into(), metrics["n_test"].clone());
     summary.insert("n_validation".into(), metrics["n_validation"].clone());
-    summary.insert("n_features".into(), json!(p.fit.x.ncols()));
+    summary.insert("n_features".into(), json!(p.fit_shape.1));
     summary.insert("task".into(), json!(if classification { "classification" } else { "regression" }));
     summary.insert("classes".into(), json!(p.classes().map(|c| c.labels.clone())));
     summary.insert("best_iteration".into(), json!(best_iteration));

@@ -54,10 +54,31 @@ impl<T: Real> Solver<T> {
         x: MatRef<'_, T>,
         y: MatRef<'_, T>,
         weights: Option<&[f64]>,
+        settings: Settings,
+        comm: std::sync::Arc<dyn crate::comm::Comm>,
+    ) -> Result<Self> {
+        Self::setup(XInput::Borrowed(x), y, weights, settings, comm)
+    }
+
+    /// As [`Solver::new_weighted`], taking `x` by value: the solver scales it in place instead
+    /// of copying it, so peak memory holds one X instead of two (a front end that no longer
+    /// needs its rows should hand them over).
+    ///
+    /// # Errors
+    /// As [`Solver::new_weighted`].
+    pub fn new_owned_weighted(x: Mat<T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings) -> Result<Self> {
+        Self::setup(XInput::Owned(x), y, weights, settings, crate::comm::local())
+    }
+
+    fn setup(
+        input: XInput<'_, T>,
+        y: MatRef<'_, T>,
+        weights: Option<&[f64]>,
         mut settings: Settings,
         comm: std::sync::Arc<dyn crate::comm::Comm>,
     ) -> Result<Self> {
         let t0 = Instant::now();
+        let x = input.view();
         crate::distributed::startup_check(x, y, weights, &settings, &*comm)?;
         settings.validate()?;
         let (n, d_user, k) = (x.nrows(), x.ncols(), y.ncols());
@@ -80,7 +101,7 @@ impl<T: Real> Solver<T> {
         check_memory::<T>(&mut settings, n, d, k, form, loss.unweighted())?;
         let scale = (ss / d as f64).sqrt();
         let inv = T::from_f64(1.0 / scale);
-        let xs = Mat::<T>::from_fn(n, d, |i, j| if j < d_user { x[(i, j)] * inv } else { inv });
+        let xs = input.into_scaled(inv, settings.bias);
         let p_req = settings.n_patterns;
         // centred gates for gated ReLU only: on a ReLU program (0 vs 6, 600 rows) they left
         // every neuron at zero down to 0.04·β_max, where origin-near gates fit (their
@@ -196,6 +217,41 @@ impl<T: Real> Solver<T> {
         solver.build_precond()?;
         solver.setup_seconds = t0.elapsed().as_secs_f64();
         Ok(solver)
+    }
+}
+
+/// The caller's X: borrowed (copied when scaled) or owned (scaled in place).
+enum XInput<'a, T: Real> {
+    Borrowed(MatRef<'a, T>),
+    Owned(Mat<T>),
+}
+
+impl<T: Real> XInput<'_, T> {
+    fn view(&self) -> MatRef<'_, T> {
+        match self {
+            XInput::Borrowed(x) => *x,
+            XInput::Owned(x) => x.as_ref(),
+        }
+    }
+
+    /// X·`inv`, with a last column of `inv` when `bias`.
+    fn into_scaled(self, inv: T, bias: bool) -> Mat<T> {
+        let d_user = self.view().ncols();
+        match self {
+            XInput::Borrowed(x) => Mat::from_fn(x.nrows(), d_user + bias as usize, |i, j| if j < d_user { x[(i, j)] * inv } else { inv }),
+            XInput::Owned(mut x) => {
+                let n = x.nrows();
+                for j in 0..d_user {
+                    x.col_mut(j).iter_mut().for_each(|v| *v *= inv);
+                }
+                if bias {
+                    // column-major: one more column at the end (reallocates once, before the
+                    // solver's large buffers exist)
+                    x.resize_with(n, d_user + 1, |_, _| inv);
+                }
+                x
+            }
+        }
     }
 }
 
