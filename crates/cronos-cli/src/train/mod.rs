@@ -144,7 +144,7 @@ fn finish(
     let cg_iterations: usize = obs.records.iter().map(|r| r.info.cg_iterations).sum();
     let solve_seconds = obs.records.last().map_or(0.0, |r| r.info.seconds);
 
-    let mut metrics = report::data_metrics(&model, p)?;
+    let mut metrics = report::data_metrics(&model, p, solver.predict_training_rows(&model)?)?;
     metrics.insert("objective".into(), json!(certificate.objective));
     metrics.insert("lower_bound".into(), json!(certificate.lower_bound));
     metrics.insert("relative_gap".into(), json!(certificate.relative_gap));

@@ -12,11 +12,13 @@ use std::path::Path;
 
 /// Metrics of the saved network on the fitting, validation and test rows (classification:
 /// accuracies; regression: MSE and R²). Absent sets give nulls, so the keys are stable.
-pub fn data_metrics(model: &Model<f32>, p: &Prepared) -> Result<Map<String, Value>> {
+/// `fit_predictions` are the model's predictions on the fitting rows (the solver holds those
+/// rows once the CLI has handed them over).
+pub fn data_metrics(model: &Model<f32>, p: &Prepared, fit_predictions: faer::Mat<f32>) -> Result<Map<String, Value>> {
     fn predict<'r>(model: &Model<f32>, r: Option<&'r Rows>) -> Result<Option<(faer::Mat<f32>, &'r Rows)>> {
         Ok(r.map(|r| model.predict(r.x.as_ref()).map(|m| (m, r))).transpose()?)
     }
-    let (fit, val, test) = (predict(model, Some(&p.fit))?, predict(model, p.val.as_ref())?, predict(model, p.test.as_ref())?);
+    let (fit, val, test) = (Some((fit_predictions, &p.fit)), predict(model, p.val.as_ref())?, predict(model, p.test.as_ref())?);
     let mut m = Map::new();
     match p.classes() {
         Some(c) => {

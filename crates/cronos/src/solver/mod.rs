@@ -244,6 +244,24 @@ impl<T: Real> Solver<T> {
     pub fn setup_seconds(&self) -> f64 {
         self.setup_seconds
     }
+    /// Predictions of `model` (a best iterate, say) on this solver's training rows, from the
+    /// solver's own scaled copy of X: a front end that handed its X over
+    /// ([`Solver::new_owned_weighted`]) has none left to predict on.
+    ///
+    /// # Errors
+    /// When `model` does not fit this data's width.
+    pub fn predict_training_rows(&self, model: &Model<T>) -> Result<Mat<T>> {
+        const ROWS: usize = 4096;
+        let (x, s) = (self.design.x(), T::from_f64(self.scale));
+        let n = x.nrows();
+        let mut out = Mat::<T>::zeros(n, self.loss.k());
+        for r0 in (0..n).step_by(ROWS) {
+            let m = ROWS.min(n - r0);
+            let block = Mat::<T>::from_fn(m, self.d_user, |i, j| x[(r0 + i, j)] * s);
+            out.subrows_mut(r0, m).copy_from(model.predict(block.as_ref())?);
+        }
+        Ok(out)
+    }
     /// Convex-model predictions Fz on the training rows (n × k) at the last certificate.
     pub fn train_predictions(&self) -> MatRef<'_, T> {
         self.cert_ws.predictions()
