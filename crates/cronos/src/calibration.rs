@@ -14,8 +14,13 @@
 //! without it a held-out set that the scores separate perfectly (a few dozen rows) would drive
 //! T to 0 and the probabilities to exactly 0 and 1.
 
+use crate::error::Result;
 use crate::loss::Loss;
+use crate::model::Model;
+use crate::path::{stratified_split, Metric, PathSettings};
 use crate::real::Real;
+use crate::settings::Settings;
+use crate::solver::Solver;
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
@@ -221,6 +226,75 @@ impl<'a> Rows<'a> {
         }
         u
     }
+}
+
+/// The temperature of `model` fitted on rows `rows` of (x, y) (±1 targets, as trained),
+/// weighted by `weights` (all rows' weights; `None`: unweighted). `None` when `rows` is empty.
+///
+/// # Errors
+/// As [`Model::predict`] (wrong width, non-finite values).
+pub fn fit_on_rows<T: Real>(model: &Model<T>, x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, rows: &[usize]) -> Result<Option<Calibration>> {
+    fit_rows(model, x, y, weights, rows, false)
+}
+
+/// [`fit_on_rows`]; with `scaled`, the rows of (x, y) are those of the weighted problem
+/// multiplied by √w (bias column included), so the scores are divided by √w again.
+fn fit_rows<T: Real>(model: &Model<T>, x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, rows: &[usize], scaled: bool) -> Result<Option<Calibration>> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let xr = Mat::from_fn(rows.len(), x.ncols(), |i, j| x[(rows[i], j)]);
+    let yr = Mat::from_fn(rows.len(), y.ncols(), |i, j| y[(rows[i], j)]);
+    let wr: Option<Vec<f64>> = weights.map(|w| rows.iter().map(|&i| w[i]).collect());
+    let mut scores = model.predict(xr.as_ref())?;
+    if let (true, Some(w)) = (scaled, &wr) {
+        // a ReLU network without a separate bias is positively homogeneous: f(√w x) = √w f(x)
+        for i in 0..scores.nrows() {
+            for c in 0..scores.ncols() {
+                scores[(i, c)] = T::from_f64(scores[(i, c)].to_f64() / w[i].sqrt());
+            }
+        }
+    }
+    let logits = class_logits(model.loss, scores.as_ref());
+    Ok(Some(fit_temperature(logits.as_ref(), &class_indices(yr.as_ref()), wr.as_deref())))
+}
+
+/// The rows [`crate::select_beta`] holds out for validation with these settings (its seeded,
+/// stratified split): the path's model at the chosen β never saw them, so its scores there are
+/// out of sample, which is what the temperature must be fitted on.
+pub fn path_validation_rows<T: Real>(y: MatRef<'_, T>, settings: &Settings, ps: &PathSettings) -> Vec<usize> {
+    let (tr, va) = stratified_split(y, Metric::for_problem(settings.loss, y), ps.validation_fraction, settings.seed);
+    if tr.is_empty() { Vec::new() } else { va }
+}
+
+/// Calibration when no path ran (a fixed β): the same seeded stratified split as the path
+/// (`fraction` of each class held out), one extra solve at `settings` on the other rows, and
+/// the temperature of that model on the held-out rows. The training rows' own scores are no
+/// substitute: a model that nearly interpolates them gets a temperature far too small (digits:
+/// test log-loss 0.55 against 0.08). `None` when the split leaves no rows on one side.
+/// `scaled`: the rows are already multiplied by √`weights` (the Python package's exact
+/// weighted squared loss at a fixed β), so the solve is unweighted.
+///
+/// # Errors
+/// As [`Solver::new_weighted`] and [`Model::predict`].
+pub fn fit_holdout<T: Real>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    weights: Option<&[f64]>,
+    settings: &Settings,
+    fraction: f64,
+    scaled: bool,
+) -> Result<Option<Calibration>> {
+    let (tr, va) = stratified_split(y, Metric::for_problem(settings.loss, y), fraction, settings.seed);
+    if tr.is_empty() || va.is_empty() {
+        return Ok(None);
+    }
+    let xt = Mat::from_fn(tr.len(), x.ncols(), |i, j| x[(tr[i], j)]);
+    let yt = Mat::from_fn(tr.len(), y.ncols(), |i, j| y[(tr[i], j)]);
+    let wt: Option<Vec<f64>> = weights.filter(|_| !scaled).map(|w| tr.iter().map(|&i| w[i]).collect());
+    let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings.clone())?;
+    solver.solve();
+    fit_rows(&solver.model(), x, y, weights, &va, scaled)
 }
 
 #[cfg(test)]
