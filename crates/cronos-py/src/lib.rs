@@ -48,7 +48,7 @@ fn value_error(e: CronosError) -> PyErr {
     beta_auto = false, path_points = 12, path_min_fraction = 1e-5, n_patterns = 64,
     max_iter = 500, tol_gap = 1e-3, tol_residual = None, seed = 0, threads = 0, preconditioner = "structured",
     time_limit = None, bias = true, verbose = false, progress = None, warm_start = None, calibrate = false,
-    calibration_weights = None))]
+    calibration_weights = None, calibration_rows = None))]
 #[allow(clippy::too_many_arguments, clippy::field_reassign_with_default)]
 fn fit<'py>(
     py: Python<'py>,
@@ -76,6 +76,7 @@ fn fit<'py>(
     warm_start: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     calibrate: bool,
     calibration_weights: Option<Bound<'py, PyAny>>,
+    calibration_rows: Option<Vec<usize>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut s = Settings::default();
     s.activation = match activation.to_ascii_lowercase().replace('-', "_").as_str() {
@@ -167,6 +168,7 @@ fn fit<'py>(
         warm_start,
         calibrate,
         calibration_weights,
+        calibration_rows,
     };
     let fitted = if is(x, true) && is(y, true) {
         run::<f64>(py, x, y, args).and_then(|(o, i)| Ok((i, result_dict(py, o)?)))

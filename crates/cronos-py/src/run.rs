@@ -61,6 +61,8 @@ pub(crate) struct FitArgs<'py> {
     /// The rows of x and y are multiplied by √`calibration_weights` (a weighted squared loss
     /// solved as an unweighted one): weights of the temperature fit, scores divided by √w.
     pub(crate) calibration_weights: Option<Vec<f64>>,
+    /// The held-out rows of the temperature fit at a fixed β (default: the path's split).
+    pub(crate) calibration_rows: Option<Vec<usize>>,
 }
 
 /// Runs one fit. Returns the result and the error that stopped it early, if any (Ctrl-C's
@@ -82,7 +84,7 @@ pub(crate) fn run<T: Real + Element>(
         Some((g, w)) => Some((owned::<T>(g, "gates")?, owned::<T>(w, "weights")?)),
         None => None,
     };
-    let FitArgs { weights, settings, auto, progress, calibrate, calibration_weights, .. } = args;
+    let FitArgs { weights, settings, auto, progress, calibrate, calibration_weights, calibration_rows, .. } = args;
     let mut progress = Progress::new(progress);
     let result = py.detach(|| {
         catch_unwind(AssertUnwindSafe(|| -> Result<FitOut<T>, CronosError> {
@@ -118,7 +120,10 @@ pub(crate) fn run<T: Real + Element>(
                     Some(cw) => (Some(cw.as_slice()), true),
                     None => (w, false),
                 };
-                calibration = calibration::fit_holdout(xv, yv, cw, &settings, PathSettings::default().validation_fraction, scaled)?;
+                let rows = calibration_rows
+                    .clone()
+                    .unwrap_or_else(|| calibration::holdout_rows(yv, &settings, PathSettings::default().validation_fraction));
+                calibration = calibration::fit_holdout(xv, yv, cw, &settings, &rows, scaled)?;
             }
             let mut solver = Solver::<T>::new_weighted(xv, yv, w, settings)?;
             let mut warm_started = false;

@@ -10,7 +10,8 @@
 //! Σᵢ wᵢ [logsumexp(u zᵢ) − u qᵢ·zᵢ] is convex (a log-sum-exp of functions linear in u; it
 //! is not convex in log T): a safeguarded Newton iteration inside a bracket of the monotone
 //! derivative, deterministic and independent of any seed. The targets qᵢ are the one-hot
-//! labels smoothed by ε = 1/(n_eff + 2) (Platt's prior, n_eff the effective number of rows):
+//! labels smoothed by ε = 1/(n + 2) (Platt's prior; n the total weight, weights counting as
+//! repeated rows):
 //! without it a held-out set that the scores separate perfectly (a few dozen rows) would drive
 //! T to 0 and the probabilities to exactly 0 and 1.
 
@@ -116,12 +117,13 @@ pub fn fit_temperature(logits: MatRef<'_, f64>, classes: &[usize], weights: Opti
     if let Some(w) = weights {
         assert_eq!(w.len(), logits.nrows(), "one weight per row");
     }
-    let (sw, sw2) = (0..logits.nrows()).map(|i| weights.map_or(1.0, |w| w[i])).fold((0.0, 0.0), |(a, b), w| (a + w, b + w * w));
+    let sw: f64 = (0..logits.nrows()).map(|i| weights.map_or(1.0, |w| w[i])).sum();
     let before = log_loss(logits, classes, weights, 1.0);
     if !(sw > 0.0) {
         return Calibration { temperature: 1.0, rows: logits.nrows(), log_loss_before: before, log_loss_after: before };
     }
-    let eps = 1.0 / (sw * sw / sw2 + 2.0);
+    // weights count as repeated rows (scikit-learn's semantics): Σw is the row count
+    let eps = 1.0 / (sw + 2.0);
     let rows = Rows::new(logits, classes, weights, eps);
     let u = rows.minimise();
     let temperature = if u > 0.0 { (1.0 / u).clamp(T_MIN, T_MAX) } else { T_MAX };
@@ -267,13 +269,14 @@ pub fn path_validation_rows<T: Real>(y: MatRef<'_, T>, settings: &Settings, ps: 
     if tr.is_empty() { Vec::new() } else { va }
 }
 
-/// Calibration when no path ran (a fixed β): the same seeded stratified split as the path
-/// (`fraction` of each class held out), one extra solve at `settings` on the other rows, and
-/// the temperature of that model on the held-out rows. The training rows' own scores are no
-/// substitute: a model that nearly interpolates them gets a temperature far too small (digits:
-/// test log-loss 0.55 against 0.08). `None` when the split leaves no rows on one side.
-/// `scaled`: the rows are already multiplied by √`weights` (the Python package's exact
-/// weighted squared loss at a fixed β), so the solve is unweighted.
+/// Calibration when no path ran (a fixed β): one extra solve at `settings` on the rows not in
+/// `validation` (sorted row indices), and the temperature of that model on `validation`. The
+/// training rows' own scores are no substitute: a model that nearly interpolates them gets a
+/// temperature far too small (digits: test log-loss 0.55 against 0.08). `None` when either
+/// side is empty. `scaled`: the rows are already multiplied by √`weights` (the Python
+/// package's exact weighted squared loss at a fixed β), so the solve is unweighted.
+/// [`holdout_rows`] gives the CLI's split; the Python package hashes row contents instead, so
+/// that a row of weight 2 and two copies of it fall on the same side.
 ///
 /// # Errors
 /// As [`Solver::new_weighted`] and [`Model::predict`].
@@ -282,19 +285,33 @@ pub fn fit_holdout<T: Real>(
     y: MatRef<'_, T>,
     weights: Option<&[f64]>,
     settings: &Settings,
-    fraction: f64,
+    validation: &[usize],
     scaled: bool,
 ) -> Result<Option<Calibration>> {
-    let (tr, va) = stratified_split(y, Metric::for_problem(settings.loss, y), fraction, settings.seed);
+    let mut held = vec![false; x.nrows()];
+    let n = x.nrows();
+    validation.iter().filter(|&&i| i < n).for_each(|&i| held[i] = true);
+    let va: Vec<usize> = (0..x.nrows()).filter(|&i| held[i]).collect();
+    let tr: Vec<usize> = (0..x.nrows()).filter(|&i| !held[i]).collect();
     if tr.is_empty() || va.is_empty() {
         return Ok(None);
     }
     let xt = Mat::from_fn(tr.len(), x.ncols(), |i, j| x[(tr[i], j)]);
     let yt = Mat::from_fn(tr.len(), y.ncols(), |i, j| y[(tr[i], j)]);
     let wt: Option<Vec<f64>> = weights.filter(|_| !scaled).map(|w| tr.iter().map(|&i| w[i]).collect());
-    let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings.clone())?;
+    // gates near the origin, not through the mean of these rows: the full fit's standardized
+    // rows have mean 0, a subset's mean is off by noise (and a √w-scaled problem has no bias
+    // to centre with, so the weighted and the repeated-rows fits would differ)
+    let settings = Settings { centered_gates: false, ..settings.clone() };
+    let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings)?;
     solver.solve();
     fit_rows(&solver.model(), x, y, weights, &va, scaled)
+}
+
+/// The held-out rows of [`fit_holdout`] for the CLI: the seeded stratified split of the β
+/// path, `fraction` of each class.
+pub fn holdout_rows<T: Real>(y: MatRef<'_, T>, settings: &Settings, fraction: f64) -> Vec<usize> {
+    stratified_split(y, Metric::for_problem(settings.loss, y), fraction, settings.seed).1
 }
 
 #[cfg(test)]
@@ -337,9 +354,11 @@ mod tests {
         for i in 0..p.nrows() {
             assert!(((0..3).map(|c| p[(i, c)]).sum::<f64>() - 1.0).abs() < 1e-12);
         }
-        // doubling every weight is the same fit; zero weights drop rows
+        // weight 2 is two copies of the row; zero weights drop rows
         let w2 = vec![2.0; 200];
-        let a = fit_temperature(z.as_ref(), &y, None).temperature;
+        let z2 = Mat::from_fn(400, 3, |i, c| z[(i % 200, c)]);
+        let y2: Vec<usize> = (0..400).map(|i| y[i % 200]).collect();
+        let a = fit_temperature(z2.as_ref(), &y2, None).temperature;
         assert!((fit_temperature(z.as_ref(), &y, Some(&w2)).temperature - a).abs() < 1e-9 * a);
         let half: Vec<f64> = (0..200).map(|i| (i < 100) as u8 as f64).collect();
         let b = fit_temperature(z.subrows(0, 100), &y[..100], None).temperature;

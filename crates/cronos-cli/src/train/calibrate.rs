@@ -4,7 +4,7 @@
 
 use super::prepare::Prepared;
 use anyhow::Result;
-use cronos::calibration::{fit_holdout, fit_on_rows, path_validation_rows};
+use cronos::calibration::{fit_holdout, fit_on_rows, holdout_rows, path_validation_rows};
 use cronos::{BetaChoice, Calibration, Loss, Model, PathSettings, Settings};
 
 /// The temperature, in order of preference: on the `--val-fraction` rows with the saved model
@@ -32,6 +32,9 @@ pub fn calibrate(
             let rows = path_validation_rows(p.fit.y.as_ref(), settings, ps);
             fit_on_rows(&c.model, p.fit.x.as_ref(), p.fit.y.as_ref(), weights, &rows)?
         }
-        None => fit_holdout(p.fit.x.as_ref(), p.fit.y.as_ref(), weights, settings, ps.validation_fraction, false)?,
+        None => {
+            let rows = holdout_rows(p.fit.y.as_ref(), settings, ps.validation_fraction);
+            fit_holdout(p.fit.x.as_ref(), p.fit.y.as_ref(), weights, settings, &rows, false)?
+        }
     })
 }

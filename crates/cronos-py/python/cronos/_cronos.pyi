@@ -33,6 +33,7 @@ def fit(
     warm_start: Optional[Tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]] = None,
     calibrate: bool = False,
     calibration_weights: Optional[npt.NDArray[np.float64]] = None,
+    calibration_rows: Optional[List[int]] = None,
 ) -> Dict[str, Any]:
     """Solve the convex program for ``x`` (n x d) and ``y`` (n x k).
 
@@ -68,8 +69,8 @@ def fit(
 
     ``calibrate=True`` (squared loss; ``y`` ±1 class targets) fits the probability
     temperature: with ``beta_auto`` on the path's validation rows, scored by the path's model
-    at the chosen beta; else by one extra solve on a stratified 90% of the rows, scored on the
-    other 10%. ``calibration_weights``: the rows of ``x`` and ``y`` are already multiplied by
+    at the chosen beta; else by one extra solve on the rows not in ``calibration_rows``, scored
+    on those (default: a stratified 10% of each class). ``calibration_weights``: the rows of ``x`` and ``y`` are already multiplied by
     sqrt(w) (a weighted squared loss solved unweighted); w weights the temperature fit.
     The result's ``calibration`` is then ``{"temperature", "rows", "log_loss_before",
     "log_loss_after"}`` (None when not fitted or no rows could be held out).

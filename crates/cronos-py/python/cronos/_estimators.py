@@ -57,6 +57,27 @@ def _check_sample_weight(sample_weight, n: int) -> Optional[np.ndarray]:
 
 _LOSSES = ("squared", "logistic", "softmax")
 
+_HOLDOUT_FRACTION = 0.1
+
+
+def _holdout_rows(X: np.ndarray, Y: np.ndarray, seed: int) -> np.ndarray:
+    """Rows held out for the probability temperature at a fixed beta: about 10% of the rows,
+    chosen by a seeded hash of each row's contents (X and its targets), so that a row of
+    weight 2 and two copies of it fall on the same side (scikit-learn's sample-weight
+    equivalence holds for `predict_proba` too)."""
+    rows = np.ascontiguousarray(np.column_stack([X.astype(np.float64), Y.astype(np.float64)]))
+    words = rows.view(np.uint64)
+    with np.errstate(over="ignore"):
+        h = np.full(words.shape[0], np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1), dtype=np.uint64)
+        for j in range(words.shape[1]):
+            h = (h ^ words[:, j]) * np.uint64(0x100000001B3)
+            h ^= h >> np.uint64(29)
+        # splitmix64 finaliser: the low bits of h decide the side
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return np.flatnonzero(h % np.uint64(1000) < np.uint64(round(1000 * _HOLDOUT_FRACTION)))
+
 
 def _check_beta(beta) -> None:
     if beta is None:
@@ -207,15 +228,20 @@ class _CronosEstimator(BaseEstimator):
         self.preprocess_offset_, self.preprocess_scale_ = self._preprocess_stats(X, w)
         Xs = self._transform(X)
         Y = np.asarray(Y, dtype=X.dtype)
+        # squared-loss classifiers: the probability temperature, fitted on held-out rows
+        kwargs["calibrate"] = isinstance(self, ClassifierMixin) and kwargs["loss"] == "squared"
+        held = np.zeros(n, dtype=bool)
+        if kwargs["calibrate"] and not kwargs["beta_auto"]:
+            held[_holdout_rows(X, Y, kwargs["seed"])] = True
         if w is not None and not (w > 0).all():
             # zero-weight rows are removed (as if absent: they take no part in the patterns)
             keep = w > 0
-            Xs, Y, w = Xs[keep], Y[keep], w[keep]
+            Xs, Y, w, held = Xs[keep], Y[keep], w[keep], held[keep]
+        if kwargs["calibrate"] and not kwargs["beta_auto"]:
+            kwargs["calibration_rows"] = [int(i) for i in np.flatnonzero(held)]
         # warm start at a fixed beta only: beta="auto" re-runs its path, whose model starts the refit
         if not kwargs["beta_auto"]:
             kwargs["warm_start"] = warm_start_arrays(self, X.dtype, kwargs["loss"], Y.shape[1], X.shape[1] + 1)
-        # squared-loss classifiers: the probability temperature, fitted on held-out rows
-        kwargs["calibrate"] = isinstance(self, ClassifierMixin) and kwargs["loss"] == "squared"
         level = check_verbose(self.verbose)
         reporter = ProgressReporter(kwargs["max_iter"], kwargs["tol_gap"], kwargs["time_limit"], verbose=level) if level else None
         res = None
@@ -437,8 +463,9 @@ class _Classifier(ClassifierMixin, _CronosEstimator):
         trained with. With loss='squared' the softmax of the decision values (two classes: of
         (-d, d)) divided by the temperature `temperature_`, fitted to minimise the log-loss on
         rows the final model's β was validated on (beta="auto": the path's validation split,
-        scored by the path's model at the chosen β; a fixed β: one extra fit on 90% of the
-        rows, scored on the other 10%); see `calibration_`."""
+        scored by the path's model at the chosen β; a fixed β: one extra fit on about 90% of
+        the rows, scored on the other 10%, chosen by a seeded hash of each row so that weights
+        and repeated rows agree); see `calibration_`."""
         z = self._proba_scores(X)
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
