@@ -199,6 +199,12 @@ pub fn inspect(a: InspectArgs) -> Result<i32> {
     let c = &meta.certificate;
     println!("certificate:     objective {:.6e}, lower bound {:.6e}, relative gap {:.3e}", c.objective, c.lower_bound, c.relative_gap);
     println!("status:          {}", meta.status);
+    if let Some(c) = &meta.calibration {
+        println!(
+            "probabilities:   temperature {:.4} (fitted on {} held-out rows: log-loss {:.4} at T = 1, {:.4} after)",
+            c.temperature, c.rows, c.log_loss_before, c.log_loss_after
+        );
+    }
     println!("tensors:");
     for (k, v) in &shapes {
         println!("  {k:<18} {v}");
