@@ -56,7 +56,7 @@ pub(crate) struct FitArgs<'py> {
     /// The previous fit's (gates, convex weights) to start from.
     pub(crate) warm_start: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     /// Fit the probability temperature (squared loss): on the path's validation rows with
-    /// `auto`, else on a held-out split (see [`calibrate`]).
+    /// `auto`, else on a held-out split (`cronos::calibration::fit_holdout`).
     pub(crate) calibrate: bool,
     /// The rows of x and y are multiplied by √`calibration_weights` (a weighted squared loss
     /// solved as an unweighted one): weights of the temperature fit, scores divided by √w.
