@@ -40,6 +40,12 @@ pub fn predict(a: PredictArgs) -> Result<i32> {
     let pred = predict_table(&mf, &t, &a.input)?;
     let (n, k) = (pred.nrows(), pred.ncols());
     let (values, cols, header): (Vec<f64>, usize, Vec<String>) = match (&mf.task, a.scores) {
+        (Task::Regression, _) if a.proba => bail!("{}: --proba needs a classification model; this one is a regressor", a.model.display()),
+        (Task::Classification(c), _) if a.proba => {
+            let p = mf.predict_proba(to_mat(&t).as_ref()).map_err(|e| anyhow!("{}: {e}", a.input.display()))?;
+            let values = (0..n).flat_map(|i| (0..c.len()).map(move |j| (i, j))).map(|(i, j)| p[(i, j)]).collect();
+            (values, c.len(), c.labels.iter().map(|l| format!("p_{l}")).collect())
+        }
         (Task::Classification(c), false) => (c.decode(pred.as_ref()), 1, vec!["label".into()]),
         _ => {
             let mut v = Vec::with_capacity(n * k);
@@ -56,7 +62,7 @@ pub fn predict(a: PredictArgs) -> Result<i32> {
         let h: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
         cronos_data::write_csv(&a.out, Some(&h), &values, n, a.force)?;
     } else {
-        let shape: Vec<usize> = if cols == 1 { vec![n] } else { vec![n, cols] };
+        let shape: Vec<usize> = if cols == 1 && !a.proba { vec![n] } else { vec![n, cols] };
         cronos_data::write_npy_f64(&a.out, &values, &shape, a.force)?;
     }
     eprintln!("wrote {n} predictions to {}", a.out.display());
@@ -193,6 +199,12 @@ pub fn inspect(a: InspectArgs) -> Result<i32> {
     let c = &meta.certificate;
     println!("certificate:     objective {:.6e}, lower bound {:.6e}, relative gap {:.3e}", c.objective, c.lower_bound, c.relative_gap);
     println!("status:          {}", meta.status);
+    if let Some(c) = &meta.calibration {
+        println!(
+            "probabilities:   temperature {:.4} (fitted on {} held-out rows: log-loss {:.4} at T = 1, {:.4} after)",
+            c.temperature, c.rows, c.log_loss_before, c.log_loss_after
+        );
+    }
     println!("tensors:");
     for (k, v) in &shapes {
         println!("  {k:<18} {v}");

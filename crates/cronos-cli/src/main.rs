@@ -46,7 +46,7 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Predict with a saved model; writes labels (classification) or values (regression)
     #[command(
-        after_help = "Examples:\n  cronos predict --model m.safetensors --input x.npy --out pred.npy\n  cronos predict --model m.safetensors --input new.csv --out pred.csv --scores\n\n\
+        after_help = "Examples:\n  cronos predict --model m.safetensors --input x.npy --out pred.npy\n  cronos predict --model m.safetensors --input new.csv --out pred.csv --scores\n  cronos predict --model m.safetensors --input new.csv --out proba.csv --proba\n\n\
 A CSV input may hold one extra column (the label column of the training file): it is ignored."
     )]
     Predict(PredictArgs),
@@ -313,6 +313,10 @@ pub struct PredictArgs {
     /// Write the raw network outputs (n × k scores) instead of labels
     #[arg(long)]
     pub scores: bool,
+    /// Write class probabilities (n × classes, columns in class order) instead of labels:
+    /// softmax of the class logits divided by the model's calibration temperature
+    #[arg(long, conflicts_with = "scores")]
+    pub proba: bool,
     /// Overwrite an existing output file
     #[arg(long)]
     pub force: bool,

@@ -112,12 +112,26 @@ fn train_then_predict_evaluate_inspect() {
     let o = run(&["predict", "--model", "m.safetensors", "--input", "sub.npz", "--out", "p.npy"], d);
     fails(&o, "p.npy");
     ok(&run(&["predict", "--model", "m.safetensors", "--input", "sub.npz", "--out", "p.npy", "--force", "--scores"], d));
+    // calibrated probabilities: one column per class, rows sum to one, the most probable class is the label
+    ok(&run(&["predict", "--model", "m.safetensors", "--input", "sub.npz", "--out", "proba.csv", "--proba"], d));
+    let csv = std::fs::read_to_string(d.join("proba.csv")).unwrap();
+    assert_eq!(csv.lines().next().unwrap(), "p_0,p_6");
+    let labels_csv = std::fs::read_to_string(d.join("p.csv")).unwrap();
+    for (row, label) in csv.lines().skip(1).zip(labels_csv.lines().skip(1)) {
+        let v: Vec<f64> = row.split(',').map(|x| x.parse().unwrap()).collect();
+        assert!((v[0] + v[1] - 1.0).abs() < 1e-9, "{row}");
+        assert_eq!(if v[1] > v[0] { 6.0 } else { 0.0 }, label.parse::<f64>().unwrap(), "{row}");
+    }
+    let t = j["temperature"].as_f64().expect("a squared-loss classifier is calibrated");
+    assert!(t > 0.0 && t.is_finite(), "{j}");
+    fails(&run(&["predict", "--model", "m.safetensors", "--input", "sub.npz", "--out", "x.npy", "--proba", "--scores"], d), "--scores");
 
     // inspect
     let i = json(&run(&["inspect", "m.safetensors", "--json"], d));
     assert_eq!(i["metadata"]["format_version"], 1);
     assert_eq!(i["metadata"]["n_features"], 784);
     assert_eq!(i["metadata"]["n_train"], 600);
+    assert_eq!(i["metadata"]["calibration"]["temperature"], j["temperature"]);
     assert_eq!(i["tensors"]["gates"], serde_json::json!([785, 8]));
     assert_eq!(i["active_neurons"], j["active_neurons"]);
     assert!(i["metadata"]["data_fingerprint"].as_str().unwrap().len() == 16);

@@ -65,11 +65,14 @@ fn compare(extra: &[&str], classifier: bool, loss: &str) -> Option<Value> {
     ok(&run(&["predict", "--model", "m.safetensors", "--input", "x.npy", "--out", "s.npy", "--scores"], d));
     if classifier {
         ok(&run(&["predict", "--model", "m.safetensors", "--input", "x.npy", "--out", "l.npy"], d));
+        // the calibrated probabilities (squared loss: softmax of the logits / the model's temperature)
+        ok(&run(&["predict", "--model", "m.safetensors", "--input", "x.npy", "--out", "p.npy", "--proba"], d));
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx_check.py");
     let o = Command::new("python3")
         .arg(&script)
         .args(["m.onnx", "x.npy", "s.npy", if classifier { "l.npy" } else { "-" }, loss])
+        .args(if classifier { &["p.npy"][..] } else { &[][..] })
         .current_dir(d)
         .output();
     let o = match o {

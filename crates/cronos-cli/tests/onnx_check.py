@@ -1,6 +1,9 @@
 """Runs an exported ONNX model with onnxruntime and compares it with `cronos predict`.
 
-Usage: onnx_check.py MODEL.onnx X.npy SCORES.npy LABELS.npy|- LOSS
+Usage: onnx_check.py MODEL.onnx X.npy SCORES.npy LABELS.npy|- LOSS [PROBA.npy]
+
+PROBA.npy: `cronos predict --proba` (calibrated probabilities); without it the probabilities
+are compared with the softmax of the CLI's scores (temperature 1).
 Prints one JSON object: max abs differences of scores and probabilities, label mismatches.
 Prints {"skip": reason} when onnxruntime is not importable (the Rust test decides).
 """
@@ -31,6 +34,7 @@ def checker(path):
 
 def main():
     onnx_path, x_path, scores_path, labels_path, loss = sys.argv[1:6]
+    proba_path = sys.argv[6] if len(sys.argv) > 6 else None
     x = np.load(x_path).astype(np.float32)
     sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
@@ -59,6 +63,8 @@ def main():
             z = cli
         z = z - z.max(axis=1, keepdims=True)
         proba = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        if proba_path is not None:
+            proba = np.load(proba_path)
         wrong = out["label"] != labels
         classes = np.array(json.loads(sess.get_modelmeta().custom_metadata_map["classes"]))
         res.update(

@@ -36,8 +36,14 @@
 //! model (`metadata.settings.activation == "GatedRelu"`) replace the ReLU by the gate:
 //! `g = xs @ gate_w + gate_b; out = ((g >= 0) * h) @ w2` with `xs` the preprocessed input.
 //! The test `numpy_formula_matches_predict` checks this formula against [`cronos::Model::predict`].
+//!
+//! Class probabilities are softmax(logits / T): the logits are `out` (several classes),
+//! `[-out, out]` (two classes, squared loss) or `[0, out]` (two classes, logistic loss), and T
+//! is `metadata.calibration.temperature` (1 when absent; see [`ModelFile::predict_proba`]).
 
 #![warn(missing_docs)]
+
+mod proba;
 
 use cronos::{Activation, Certificate, Model, Settings};
 use faer::{Mat, MatMut, MatRef};
@@ -352,6 +358,11 @@ pub struct Metadata {
     pub task: Task,
     /// Preprocessing kind (its vectors are tensors).
     pub preprocess: PreprocessKind,
+    /// Temperature scaling of the class probabilities (squared-loss classifiers): the
+    /// probabilities are softmax(logits / T) (see [`ModelFile::predict_proba`]). Absent in
+    /// files written before it existed, which keep T = 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<cronos::Calibration>,
 }
 
 impl Metadata {
@@ -373,6 +384,7 @@ impl Metadata {
             status: String::new(),
             task: Task::Regression,
             preprocess: PreprocessKind::None,
+            calibration: None,
         }
     }
 }
@@ -515,6 +527,9 @@ impl ModelFile {
             version["settings"] = serde_json::Value::Object(defaults);
         }
         let meta: Metadata = serde_json::from_value(version).map_err(|e| corrupt(format!("bad metadata: {e}")))?;
+        if let Some(t) = meta.calibration.as_ref().map(|c| c.temperature).filter(|t| !(t.is_finite() && *t > 0.0)) {
+            return Err(corrupt(format!("calibration temperature {t} is not a finite number > 0")));
+        }
         let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, ModelFileError> {
             let t = st.tensor(name).map_err(|_| ModelFileError::MissingTensor { path: path.to_path_buf(), name: name.into() })?;
             let bad = |problem: String| ModelFileError::BadTensor { path: path.to_path_buf(), name: name.into(), problem };

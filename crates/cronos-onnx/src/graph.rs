@@ -15,8 +15,9 @@
 //!   `Classes::decode_index`); `probabilities = Softmax(scores)`;
 //! - `label = classes[label_index]` (f64 class values, or strings when given).
 //!
-//! With the squared loss the probabilities are the Python estimators' `predict_proba`: monotone
-//! scores that sum to one, not calibrated probabilities.
+//! The logits are divided by the model file's calibration temperature T before the Softmax
+//! (a `Div` node, absent when T = 1): the probabilities are those of `cronos predict --proba`
+//! and of the Python estimators' `predict_proba`.
 
 use crate::builder::{attr_int, tensor_info, Dim, GraphBuilder};
 use crate::proto::{data_type, GraphProto};
@@ -102,7 +103,7 @@ pub fn build(mf: &ModelFile, opts: &ExportOptions) -> Result<GraphProto, OnnxErr
     let inputs = vec![tensor_info(INPUT, data_type::FLOAT, &[n, Dim::Fixed(d)], "raw features (the preprocessing is part of the graph)")];
     let mut outputs = Vec::new();
     if let Task::Classification(classes) = &mf.task {
-        outputs = classifier_outputs(&mut g, &classes.labels, k, model.loss, opts)?;
+        outputs = classifier_outputs(&mut g, &classes.labels, k, model.loss, mf.temperature(), opts)?;
     }
     outputs.push(tensor_info(SCORES, data_type::FLOAT, &[n, Dim::Fixed(k)], "network outputs, as `cronos predict --scores`"));
     let doc = format!(
@@ -115,7 +116,14 @@ pub fn build(mf: &ModelFile, opts: &ExportOptions) -> Result<GraphProto, OnnxErr
 
 /// Adds the label and probability nodes; returns the declared outputs (label, label_index,
 /// probabilities).
-fn classifier_outputs(g: &mut GraphBuilder, labels: &[f64], k: usize, loss: Loss, opts: &ExportOptions) -> Result<Vec<crate::proto::ValueInfoProto>, OnnxError> {
+fn classifier_outputs(
+    g: &mut GraphBuilder,
+    labels: &[f64],
+    k: usize,
+    loss: Loss,
+    temperature: f64,
+    opts: &ExportOptions,
+) -> Result<Vec<crate::proto::ValueInfoProto>, OnnxError> {
     let c = labels.len();
     let expected = if c == 2 { 1 } else { c };
     if c < 2 || expected != k {
@@ -144,6 +152,13 @@ fn classifier_outputs(g: &mut GraphBuilder, labels: &[f64], k: usize, loss: Loss
             vec![attr_int("axis", 1), attr_int("keepdims", 0), attr_int("select_last_index", 0)],
         );
         SCORES.to_string()
+    };
+    // the calibration temperature (model files without one: T = 1, no node)
+    let logits = if temperature != 1.0 {
+        let t = g.const_f32("temperature", &[], &[temperature as f32]);
+        g.node("Div", &[&logits, &t], "calibrated_logits", vec![])
+    } else {
+        logits
     };
     g.node("Softmax", &[&logits], PROBABILITIES, vec![attr_int("axis", 1)]);
     let label_type = match &opts.labels {

@@ -182,6 +182,13 @@ fn check_values(mf: &ModelFile, opts: &ExportOptions) -> f64 {
         let idx = &got["label_index"];
         let probs = &got["probabilities"];
         assert_eq!(probs.shape, vec![n, c.len()]);
+        // the probabilities of `cronos predict --proba` (the calibration temperature included)
+        let proba = mf.predict_proba(xm.as_ref()).unwrap();
+        for i in 0..n {
+            for j in 0..c.len() {
+                assert!((probs.v[i * c.len() + j] - proba[(i, j)]).abs() < 1e-4, "row {i} class {j}");
+            }
+        }
         for i in 0..n {
             let row = &probs.v[i * c.len()..(i + 1) * c.len()];
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
@@ -221,6 +228,20 @@ fn values_match_predict_for_every_kind_of_model() {
         let diff = check_values(&mf, &ExportOptions::default());
         // f64 interpretation of f32 weights vs faer's f32 products: rounding only
         assert!(diff < 1e-4, "{act:?} {loss:?} {labels:?}: max abs diff {diff:e}");
+    }
+}
+
+#[test]
+fn calibrated_probabilities_divide_the_logits_by_the_temperature() {
+    for labels in [vec![0.0, 6.0], vec![1.0, 2.0, 7.0]] {
+        let mut mf = model(Activation::GatedRelu, Loss::Squared, 5, 4, &labels);
+        mf.metadata.calibration = Some(cronos::Calibration { temperature: 0.2, rows: 10, log_loss_before: 1.0, log_loss_after: 0.5 });
+        assert!(check_values(&mf, &ExportOptions::default()) < 1e-4);
+        let g = export(&mf, &ExportOptions::default()).unwrap().graph.unwrap();
+        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
+        let softmax = ops.iter().position(|&o| o == "Softmax").unwrap();
+        assert_eq!(ops[softmax - 1], "Div", "{ops:?}");
+        assert!(g.initializer.iter().any(|t| t.name == "temperature"));
     }
 }
 

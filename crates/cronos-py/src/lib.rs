@@ -47,7 +47,8 @@ fn value_error(e: CronosError) -> PyErr {
 #[pyo3(signature = (x, y, *, activation = "relu", loss = "squared", sample_weight = None, beta = None, beta_fraction = None,
     beta_auto = false, path_points = 12, path_min_fraction = 1e-5, n_patterns = 64,
     max_iter = 500, tol_gap = 1e-3, tol_residual = None, seed = 0, threads = 0, preconditioner = "structured",
-    time_limit = None, bias = true, verbose = false, progress = None, warm_start = None))]
+    time_limit = None, bias = true, verbose = false, progress = None, warm_start = None, calibrate = false,
+    calibration_weights = None, calibration_rows = None))]
 #[allow(clippy::too_many_arguments, clippy::field_reassign_with_default)]
 fn fit<'py>(
     py: Python<'py>,
@@ -73,6 +74,9 @@ fn fit<'py>(
     verbose: bool,
     progress: Option<Bound<'py, PyAny>>,
     warm_start: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    calibrate: bool,
+    calibration_weights: Option<Bound<'py, PyAny>>,
+    calibration_rows: Option<Vec<usize>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut s = Settings::default();
     s.activation = match activation.to_ascii_lowercase().replace('-', "_").as_str() {
@@ -121,16 +125,8 @@ fn fit<'py>(
     } else {
         None
     };
-    let weights: Option<Vec<f64>> = match sample_weight {
-        None => None,
-        Some(w) if w.is_none() => None,
-        Some(w) => {
-            let a: numpy::PyReadonlyArray1<'py, f64> = w.extract().map_err(|_| {
-                PyTypeError::new_err(format!("sample_weight must be a 1-D float64 numpy array (got {})", describe_obj(w)))
-            })?;
-            Some(a.as_array().iter().copied().collect())
-        }
-    };
+    let weights = weight_vector(sample_weight, "sample_weight")?;
+    let calibration_weights = weight_vector(calibration_weights.as_ref(), "calibration_weights")?;
     let nonneg = |name: &str, v: i64| -> PyResult<usize> {
         usize::try_from(v).map_err(|_| PyValueError::new_err(format!("invalid setting `{name}` = {v}: must be >= 0")))
     };
@@ -164,7 +160,16 @@ fn fit<'py>(
         }
         _ => None,
     };
-    let args = FitArgs { weights, settings: s, auto: path, progress: progress.as_ref().map(|(p, _)| p.clone().unbind()), warm_start };
+    let args = FitArgs {
+        weights,
+        settings: s,
+        auto: path,
+        progress: progress.as_ref().map(|(p, _)| p.clone().unbind()),
+        warm_start,
+        calibrate,
+        calibration_weights,
+        calibration_rows,
+    };
     let fitted = if is(x, true) && is(y, true) {
         run::<f64>(py, x, y, args).and_then(|(o, i)| Ok((i, result_dict(py, o)?)))
     } else if is(x, false) && is(y, false) {
@@ -191,6 +196,36 @@ fn fit<'py>(
     Ok(d)
 }
 
+/// A 1-D float64 numpy array as a vector (`None` for None).
+fn weight_vector(w: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<f64>>> {
+    match w {
+        None => Ok(None),
+        Some(w) if w.is_none() => Ok(None),
+        Some(w) => {
+            let a: numpy::PyReadonlyArray1<'_, f64> =
+                w.extract().map_err(|_| PyTypeError::new_err(format!("{name} must be a 1-D float64 numpy array (got {})", describe_obj(w))))?;
+            Ok(Some(a.as_array().iter().copied().collect()))
+        }
+    }
+}
+
+/// The probability temperature minimising the (weighted) log-loss of softmax(logits / T) on
+/// class indices `classes` (see `cronos::calibration::fit_temperature`).
+#[pyfunction]
+#[pyo3(signature = (logits, classes, sample_weight = None))]
+fn fit_temperature(logits: numpy::PyReadonlyArray2<'_, f64>, classes: numpy::PyReadonlyArray1<'_, i64>, sample_weight: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
+    let z = logits.as_array();
+    let (n, k) = (z.nrows(), z.ncols());
+    let c: Vec<usize> = classes.as_array().iter().map(|&c| usize::try_from(c).ok().filter(|&c| c < k)).collect::<Option<_>>()
+        .ok_or_else(|| PyValueError::new_err(format!("classes must lie in 0..{k}")))?;
+    let w = weight_vector(sample_weight, "sample_weight")?;
+    if c.len() != n || w.as_ref().is_some_and(|w| w.len() != n) {
+        return Err(PyValueError::new_err(format!("logits have {n} rows but classes/sample_weight do not")));
+    }
+    let m = faer::Mat::from_fn(n, k, |i, j| z[[i, j]]);
+    Ok(cronos::fit_temperature(m.as_ref(), &c, w.as_deref()).temperature)
+}
+
 fn describe_obj(o: &Bound<'_, PyAny>) -> String {
     match o.cast::<numpy::PyUntypedArray>() {
         Ok(a) => format!("{}-D {}", a.ndim(), a.dtype()),
@@ -209,6 +244,7 @@ fn default_settings_json() -> PyResult<String> {
 fn _cronos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(default_settings_json, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_temperature, m)?)?;
     m.add_function(wrap_pyfunction!(onnx::export_onnx, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -40,13 +40,26 @@ pub(crate) struct FitOut<T: Real> {
     pub(crate) auto: Option<AutoOut>,
     /// Whether the solve started from the previous fit's weights (`warm_start`).
     pub(crate) warm_started: bool,
+    /// The probability temperature, when fitted (squared loss, `calibrate`).
+    pub(crate) calibration: Option<cronos::Calibration>,
 }
 
 /// The result dict of a fit (keys listed in `_cronos.pyi`).
 pub(crate) fn result_dict<'py, T: Real + Element>(py: Python<'py>, out: FitOut<T>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let FitOut { model, solution, n_patterns, borrowed, settings, auto, warm_started } = out;
+    let FitOut { model, solution, n_patterns, borrowed, settings, auto, warm_started, calibration } = out;
     d.set_item("warm_started", warm_started)?;
+    match &calibration {
+        Some(c) => {
+            let cd = PyDict::new(py);
+            cd.set_item("temperature", c.temperature)?;
+            cd.set_item("rows", c.rows)?;
+            cd.set_item("log_loss_before", c.log_loss_before)?;
+            cd.set_item("log_loss_after", c.log_loss_after)?;
+            d.set_item("calibration", cd)?;
+        }
+        None => d.set_item("calibration", py.None())?,
+    }
     d.set_item("x_borrowed", borrowed.0)?;
     d.set_item("y_borrowed", borrowed.1)?;
     let net = model.network();

@@ -4,7 +4,7 @@
 use crate::progress::{Event, Progress};
 use crate::result::{AutoOut, FitOut};
 use crate::warm;
-use cronos::{Beta, Control, CronosError, LossData, Metric, PathPoint, PathSettings, Real, Settings, Solver};
+use cronos::{calibration, Beta, Control, CronosError, Loss, LossData, Metric, PathPoint, PathSettings, Real, Settings, Solver};
 use faer::{Mat, MatRef};
 use numpy::{Element, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
@@ -55,6 +55,14 @@ pub(crate) struct FitArgs<'py> {
     pub(crate) progress: Option<Py<PyAny>>,
     /// The previous fit's (gates, convex weights) to start from.
     pub(crate) warm_start: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    /// Fit the probability temperature (squared loss): on the path's validation rows with
+    /// `auto`, else on a held-out split (`cronos::calibration::fit_holdout`).
+    pub(crate) calibrate: bool,
+    /// The rows of x and y are multiplied by √`calibration_weights` (a weighted squared loss
+    /// solved as an unweighted one): weights of the temperature fit, scores divided by √w.
+    pub(crate) calibration_weights: Option<Vec<f64>>,
+    /// The held-out rows of the temperature fit at a fixed β (default: the path's split).
+    pub(crate) calibration_rows: Option<Vec<usize>>,
 }
 
 /// Runs one fit. Returns the result and the error that stopped it early, if any (Ctrl-C's
@@ -76,7 +84,7 @@ pub(crate) fn run<T: Real + Element>(
         Some((g, w)) => Some((owned::<T>(g, "gates")?, owned::<T>(w, "weights")?)),
         None => None,
     };
-    let FitArgs { weights, settings, auto, progress, .. } = args;
+    let FitArgs { weights, settings, auto, progress, calibrate, calibration_weights, calibration_rows, .. } = args;
     let mut progress = Progress::new(progress);
     let result = py.detach(|| {
         catch_unwind(AssertUnwindSafe(|| -> Result<FitOut<T>, CronosError> {
@@ -84,9 +92,14 @@ pub(crate) fn run<T: Real + Element>(
             let w = weights.as_deref();
             let mut auto_out = None;
             let mut path_model = None;
+            let mut calibration = None;
             if let Some(ps) = &auto {
                 match choose_beta(xv, yv, w, &settings, ps, &mut progress)? {
                     Some(c) => {
+                        if calibrate && settings.loss == Loss::Squared {
+                            let rows = calibration::path_validation_rows(yv, &settings, ps);
+                            calibration = calibration::fit_on_rows(&c.model, xv, yv, w, &rows)?;
+                        }
                         settings.beta = Beta::Fraction(c.fraction);
                         auto_out = Some(AutoOut { fraction: c.fraction, path: c.path, seconds: c.seconds });
                         path_model = Some(c.model);
@@ -101,6 +114,16 @@ pub(crate) fn run<T: Real + Element>(
                         auto_out = Some(AutoOut { fraction, path: Vec::new(), seconds: 0.0 });
                     }
                 }
+            }
+            if calibrate && settings.loss == Loss::Squared && auto.is_none() {
+                let (cw, scaled) = match &calibration_weights {
+                    Some(cw) => (Some(cw.as_slice()), true),
+                    None => (w, false),
+                };
+                let rows = calibration_rows
+                    .clone()
+                    .unwrap_or_else(|| calibration::holdout_rows(yv, &settings, PathSettings::default().validation_fraction));
+                calibration = calibration::fit_holdout(xv, yv, cw, &settings, &rows, scaled)?;
             }
             let mut solver = Solver::<T>::new_weighted(xv, yv, w, settings)?;
             let mut warm_started = false;
@@ -122,7 +145,7 @@ pub(crate) fn run<T: Real + Element>(
             });
             let n_patterns = solver.n_patterns();
             let settings = solver.settings().clone();
-            Ok(FitOut { model: solver.model(), solution, n_patterns, borrowed, settings, auto: auto_out, warm_started })
+            Ok(FitOut { model: solver.model(), solution, n_patterns, borrowed, settings, auto: auto_out, warm_started, calibration })
         }))
     });
     match result {

@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod admm;
+pub mod calibration;
 pub mod certificate;
 pub mod comm;
 #[cfg(feature = "mpi")]
@@ -66,6 +67,7 @@ pub mod solver;
 pub mod system;
 pub mod woodbury;
 
+pub use calibration::{fit_temperature, Calibration};
 pub use certificate::Certificate;
 pub use comm::{Comm, LocalComm};
 #[cfg(feature = "mpi")]

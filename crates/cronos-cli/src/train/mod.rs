@@ -2,6 +2,7 @@
 //! library's driver loop with the CLI's observer ([`observe`]), checkpoints
 //! ([`checkpoint`]) and the reports ([`report`]).
 
+pub mod calibrate;
 pub mod checkpoint;
 pub mod observe;
 pub mod prepare;
@@ -59,7 +60,16 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     if let Some(e) = obs.error.take() {
         return Err(e);
     }
-    finish(&a, &p, &settings, &solver, &obs, sol, choice.as_ref(), t_start)
+    let fit = Fit { settings: &settings, weights: weights.as_deref(), choice: choice.as_ref(), path_settings: &path_settings };
+    finish(&a, &p, &fit, &solver, &obs, sol, t_start)
+}
+
+/// What the solve was run with (for the report and the calibration).
+struct Fit<'a> {
+    settings: &'a Settings,
+    weights: Option<&'a [f64]>,
+    choice: Option<&'a BetaChoice<f32>>,
+    path_settings: &'a cronos::PathSettings,
 }
 
 /// The observer: scores at certified iterations, early stopping on the validation rows,
@@ -124,18 +134,11 @@ fn announce(a: &TrainArgs, p: &Prepared, solver: &Solver<f32>, obs: &TrainObserv
 /// Saves the model (the best validation iterate, or the last), writes the metrics file, the
 /// plot and the summary; returns the exit code (130 when interrupted, 1 on a numerical error).
 #[allow(clippy::too_many_arguments)]
-fn finish(
-    a: &TrainArgs,
-    p: &Prepared,
-    settings: &Settings,
-    solver: &Solver<f32>,
-    obs: &TrainObserver<'_>,
-    sol: Solution,
-    choice: Option<&BetaChoice<f32>>,
-    t_start: Instant,
-) -> Result<i32> {
+fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, obs: &TrainObserver<'_>, sol: Solution, t_start: Instant) -> Result<i32> {
+    let (settings, choice) = (fit.settings, fit.choice);
     let status = sol.status;
     let (model, best) = obs.chosen_model(solver);
+    let calibration = calibrate::calibrate(p, settings, fit.weights, choice, fit.path_settings, &model)?;
     let certificate = best.map_or_else(|| sol.certificate.clone(), |b| b.certificate.clone());
     // the saved weights as a network (a restored best iterate is not the solver's state)
     let feasibility = best.is_none().then_some(sol.feasibility);
@@ -167,6 +170,7 @@ fn finish(
     meta.metrics = metrics.clone().into_iter().collect();
     meta.certificate = certificate.clone();
     meta.status = status.to_string();
+    meta.calibration = calibration.clone();
     let (active, n_patterns, beta) = (model.active_neurons(), model.n_patterns(), model.beta.clone());
     let mf = ModelFile::new(model, p.pre.clone(), p.task.clone(), meta);
     mf.save(&a.out, a.force)?;
@@ -200,6 +204,7 @@ fn finish(
     summary.insert("beta".into(), report::beta_json(&beta));
     summary.insert("loss".into(), json!(format!("{:?}", settings.loss).to_lowercase()));
     summary.insert("beta_auto".into(), json!(choice.is_some()));
+    summary.insert("temperature".into(), json!(calibration.as_ref().map(|c| c.temperature)));
     if let Some(c) = choice {
         summary.insert("beta_fraction".into(), json!(c.fraction));
         summary.insert("path_seconds".into(), json!(c.seconds));
@@ -235,6 +240,12 @@ fn finish(
             );
         }
         eprintln!("{}", report::score_line(&summary, p.classes(), best_iteration));
+        if let Some(c) = &calibration {
+            eprintln!(
+                "probabilities calibrated: temperature {:.4} fitted on {} held-out rows (their log-loss {:.4} at T = 1, {:.4} after)",
+                c.temperature, c.rows, c.log_loss_before, c.log_loss_after
+            );
+        }
         eprintln!("{active} active neurons of {} convex blocks; model saved to {}", mf.model.weights.ncols(), a.out.display());
         if let Some(path) = &a.plot {
             eprintln!("report plot: {}", path.display());

@@ -31,6 +31,9 @@ def fit(
     verbose: bool = False,
     progress: Optional[Callable[[Dict[str, Any]], None]] = None,
     warm_start: Optional[Tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]] = None,
+    calibrate: bool = False,
+    calibration_weights: Optional[npt.NDArray[np.float64]] = None,
+    calibration_rows: Optional[List[int]] = None,
 ) -> Dict[str, Any]:
     """Solve the convex program for ``x`` (n x d) and ``y`` (n x k).
 
@@ -64,6 +67,14 @@ def fit(
     weights (``warm_started`` in the result says whether any did). Ignored with ``beta_auto``
     (the path's model starts the refit).
 
+    ``calibrate=True`` (squared loss; ``y`` ±1 class targets) fits the probability
+    temperature: with ``beta_auto`` on the path's validation rows, scored by the path's model
+    at the chosen beta; else by one extra solve on the rows not in ``calibration_rows``, scored
+    on those (default: a stratified 10% of each class). ``calibration_weights``: the rows of ``x`` and ``y`` are already multiplied by
+    sqrt(w) (a weighted squared loss solved unweighted); w weights the temperature fit.
+    The result's ``calibration`` is then ``{"temperature", "rows", "log_loss_before",
+    "log_loss_after"}`` (None when not fitted or no rows could be held out).
+
     Returns a dict with keys ``w1`` (d x m), ``b1`` (m,), ``w2`` (m x k), ``gate_w`` /
     ``gate_b`` (gated ReLU only, else None), ``gates`` ((d+bias) x P), ``weights``
     ((d+bias) x (nb*k), the convex weights), ``beta`` (list of float), ``n_active_neurons``,
@@ -78,6 +89,14 @@ def fit(
     active_neurons, iterations, seconds, status, train_metric, validation_metric; else None)
     and ``path_seconds``. Arrays have the input dtype.
     """
+    ...
+
+def fit_temperature(
+    logits: npt.NDArray[np.float64], classes: npt.NDArray[np.int64], sample_weight: Optional[npt.NDArray[np.float64]] = None
+) -> float:
+    """The temperature T minimising the (weighted) log-loss of softmax(logits / T) on the
+    class indices ``classes`` (``cronos::calibration::fit_temperature``: Newton on 1/T,
+    targets smoothed by 1/(n_eff + 2))."""
     ...
 
 def default_settings_json() -> str:

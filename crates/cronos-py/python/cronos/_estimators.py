@@ -57,6 +57,27 @@ def _check_sample_weight(sample_weight, n: int) -> Optional[np.ndarray]:
 
 _LOSSES = ("squared", "logistic", "softmax")
 
+_HOLDOUT_FRACTION = 0.1
+
+
+def _holdout_rows(X: np.ndarray, Y: np.ndarray, seed: int) -> np.ndarray:
+    """Rows held out for the probability temperature at a fixed beta: about 10% of the rows,
+    chosen by a seeded hash of each row's contents (X and its targets), so that a row of
+    weight 2 and two copies of it fall on the same side (scikit-learn's sample-weight
+    equivalence holds for `predict_proba` too)."""
+    rows = np.ascontiguousarray(np.column_stack([X.astype(np.float64), Y.astype(np.float64)]))
+    words = rows.view(np.uint64)
+    with np.errstate(over="ignore"):
+        h = np.full(words.shape[0], np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1), dtype=np.uint64)
+        for j in range(words.shape[1]):
+            h = (h ^ words[:, j]) * np.uint64(0x100000001B3)
+            h ^= h >> np.uint64(29)
+        # splitmix64 finaliser: the low bits of h decide the side
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return np.flatnonzero(h % np.uint64(1000) < np.uint64(round(1000 * _HOLDOUT_FRACTION)))
+
 
 def _check_beta(beta) -> None:
     if beta is None:
@@ -207,10 +228,17 @@ class _CronosEstimator(BaseEstimator):
         self.preprocess_offset_, self.preprocess_scale_ = self._preprocess_stats(X, w)
         Xs = self._transform(X)
         Y = np.asarray(Y, dtype=X.dtype)
+        # squared-loss classifiers: the probability temperature, fitted on held-out rows
+        kwargs["calibrate"] = isinstance(self, ClassifierMixin) and kwargs["loss"] == "squared"
+        held = np.zeros(n, dtype=bool)
+        if kwargs["calibrate"] and not kwargs["beta_auto"]:
+            held[_holdout_rows(X, Y, kwargs["seed"])] = True
         if w is not None and not (w > 0).all():
             # zero-weight rows are removed (as if absent: they take no part in the patterns)
             keep = w > 0
-            Xs, Y, w = Xs[keep], Y[keep], w[keep]
+            Xs, Y, w, held = Xs[keep], Y[keep], w[keep], held[keep]
+        if kwargs["calibrate"] and not kwargs["beta_auto"]:
+            kwargs["calibration_rows"] = [int(i) for i in np.flatnonzero(held)]
         # warm start at a fixed beta only: beta="auto" re-runs its path, whose model starts the refit
         if not kwargs["beta_auto"]:
             kwargs["warm_start"] = warm_start_arrays(self, X.dtype, kwargs["loss"], Y.shape[1], X.shape[1] + 1)
@@ -237,7 +265,8 @@ class _CronosEstimator(BaseEstimator):
             Xb = np.empty((Xs.shape[0], Xs.shape[1] + 1), dtype=Xs.dtype)
             Xb[:, :-1] = Xs * sw[:, None]
             Xb[:, -1] = sw
-            return _split_bias(_cronos.fit(Xb, Y * sw[:, None], bias=False, **kwargs))
+            cw = np.ascontiguousarray(w, dtype=np.float64) if kwargs.get("calibrate") else None
+            return _split_bias(_cronos.fit(Xb, Y * sw[:, None], bias=False, calibration_weights=cw, **kwargs))
         # the library's weighted loss (logistic/softmax, and the validation split of beta="auto")
         return _cronos.fit(Xs, Y, sample_weight=None if w is None else np.ascontiguousarray(w, dtype=np.float64), bias=True, **kwargs)
 
@@ -270,6 +299,10 @@ class _CronosEstimator(BaseEstimator):
         self.beta_fraction_ = None if frac is None else float(frac)
         path = res.get("beta_path")
         self.beta_path_ = None if path is None else [dict(p) for p in path]
+        if isinstance(self, ClassifierMixin):
+            cal = res.get("calibration")
+            self.calibration_ = None if cal is None else dict(cal)
+            self.temperature_ = 1.0 if cal is None else float(cal["temperature"])
         if self.status_ == "numerical_error":
             raise FloatingPointError(
                 "cronos: the solver hit NaN/Inf in its iterates (numerical_error); try preprocess='standardize', "
@@ -413,21 +446,26 @@ class _Classifier(ClassifierMixin, _CronosEstimator):
         return self.classes_[np.argmax(d, axis=1)]
 
     def _proba_scores(self, X) -> np.ndarray:
-        """Scores whose row softmax is `predict_proba` (columns in `classes_` order)."""
+        """Logits whose row softmax is `predict_proba` (columns in `classes_` order): the
+        class logits divided by the calibration temperature `temperature_`."""
         d = self.decision_function(X)
         if d.ndim == 1:
             if getattr(self, "loss_", "squared") == "logistic":
-                return np.stack([np.zeros_like(d), d], axis=1)  # softmax of (0, d) = (1 - s(d), s(d))
-            return np.stack([-d, d], axis=1)
-        return d
+                d = np.stack([np.zeros_like(d), d], axis=1)  # softmax of (0, d) = (1 - s(d), s(d))
+            else:
+                d = np.stack([-d, d], axis=1)
+        return d / getattr(self, "temperature_", 1.0)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, columns in `classes_` order. With loss='logistic' (two classes)
         [1 - s(d), s(d)] with s the logistic function of the decision value d; with
         loss='softmax' the softmax of the outputs: both calibrated by the loss they were
         trained with. With loss='squared' the softmax of the decision values (two classes: of
-        (-d, d)): monotone scores that sum to one, NOT calibrated probabilities; wrap the
-        estimator in `sklearn.calibration.CalibratedClassifierCV` if calibration matters."""
+        (-d, d)) divided by the temperature `temperature_`, fitted to minimise the log-loss on
+        rows the final model's β was validated on (beta="auto": the path's validation split,
+        scored by the path's model at the chosen β; a fixed β: one extra fit on about 90% of
+        the rows, scored on the other 10%, chosen by a seeded hash of each row so that weights
+        and repeated rows agree); see `calibration_`."""
         z = self._proba_scores(X)
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
@@ -572,7 +610,8 @@ _DOC = """{summary}
 _CLS_LOSS = (
     "'squared': ±1 targets (one output for two classes, one-vs-rest outputs otherwise), as the CLI's "
     "default; 'logistic': binary cross-entropy (two classes only); 'softmax': multinomial cross-entropy "
-    "(three or more classes). Logistic and softmax give calibrated `predict_proba`."
+    "(three or more classes). Logistic and softmax are calibrated by their loss; with 'squared' `predict_proba` "
+    "is calibrated by a temperature fitted on held-out rows (`temperature_`)."
 )
 _REG_LOSS = "Regressors fit the squared loss only (the parameter exists for symmetry with the classifiers and the CLI)."
 _CLS_WEIGHT = """class_weight : None, "balanced" or dict, default None
@@ -580,11 +619,21 @@ _CLS_WEIGHT = """class_weight : None, "balanced" or dict, default None
         "balanced" is n_samples / (n_classes * count of the class)).
     """
 
+_CLS_ATTRS = """classes_ : ndarray
+    temperature_ : float
+        Temperature T of `predict_proba` (softmax of the class logits / T): fitted on held-out
+        rows for loss='squared' (1 when too few rows could be held out), 1 for the logistic
+        and softmax losses.
+    calibration_ : dict or None
+        The temperature fit: temperature, rows, log_loss_before (T = 1) and log_loss_after
+        on the held-out rows.
+    """
+
 _GATED_ATTRS = "gate_weights_, gate_bias_ : gate vectors of each neuron (a neuron is on when x.gate_w + gate_b >= 0)\n    "
 
 
 class ConvexReLUClassifier(_Classifier):
-    __doc__ = _DOC.format(summary="Two-layer ReLU network classifier trained by convex optimisation.", net="ReLU", width="2 * n_patterns", gated_attrs="", cls_attrs="classes_ : ndarray\n    ", loss_doc=_CLS_LOSS, class_weight_doc=_CLS_WEIGHT)
+    __doc__ = _DOC.format(summary="Two-layer ReLU network classifier trained by convex optimisation.", net="ReLU", width="2 * n_patterns", gated_attrs="", cls_attrs=_CLS_ATTRS, loss_doc=_CLS_LOSS, class_weight_doc=_CLS_WEIGHT)
     _activation = "relu"
 
 
@@ -594,7 +643,7 @@ class ConvexReLURegressor(_Regressor):
 
 
 class GatedReLUClassifier(_Classifier):
-    __doc__ = _DOC.format(summary="Two-layer gated-ReLU network classifier trained by convex optimisation.", net="gated-ReLU", width="n_patterns", gated_attrs=_GATED_ATTRS, cls_attrs="classes_ : ndarray\n    ", loss_doc=_CLS_LOSS, class_weight_doc=_CLS_WEIGHT)
+    __doc__ = _DOC.format(summary="Two-layer gated-ReLU network classifier trained by convex optimisation.", net="gated-ReLU", width="n_patterns", gated_attrs=_GATED_ATTRS, cls_attrs=_CLS_ATTRS, loss_doc=_CLS_LOSS, class_weight_doc=_CLS_WEIGHT)
     _activation = "gated_relu"
 
 

@@ -15,6 +15,10 @@ The loss is part of the settings (``settings.loss``, as the CLI writes it). Esti
 parameters the CLI format cannot express (``beta="auto"``, ``class_weight``, the path
 options) and the fitted ``beta_fraction_`` / ``beta_path_`` are stored as JSON under
 ``__metadata__["cronos_python_params"]``; the CLI ignores that key.
+
+The probability temperature of squared-loss classifiers (``temperature_``, ``calibration_``)
+is the metadata field ``calibration`` (``{"temperature", "rows", "log_loss_before",
+"log_loss_after"}``), which the CLI and the ONNX export read too; files without it have T = 1.
 """
 
 from __future__ import annotations
@@ -260,6 +264,15 @@ def save(model, path: _PathLike) -> None:
         "task": task,
         "preprocess": _PRE_TO_RUST[model.preprocess if off is not None else "none"],
     }
+    cal = getattr(model, "calibration_", None)
+    if cal is not None:
+        # read by the CLI (`cronos predict --proba`) and the ONNX export as well
+        meta["calibration"] = {
+            "temperature": float(cal["temperature"]),
+            "rows": int(cal["rows"]),
+            "log_loss_before": float(cal["log_loss_before"]),
+            "log_loss_after": float(cal["log_loss_after"]),
+        }
     frac = getattr(model, "beta_fraction_", None)
     beta_path = getattr(model, "beta_path_", None)
     if beta_path is not None:
@@ -378,6 +391,12 @@ def load(path: _PathLike):
         est.n_active_neurons_ = int(est.first_layer_weights_.shape[1])
         est.n_train_ = int(meta.get("n_train", 0))
         if classify:
+            # files written before calibration existed hold none: temperature 1 (as then)
+            cal = meta.get("calibration")
+            est.calibration_ = None if cal is None else dict(cal)
+            est.temperature_ = 1.0 if cal is None else float(cal["temperature"])
+            if not (np.isfinite(est.temperature_) and est.temperature_ > 0):
+                raise ValueError(f"{p}: not a valid cronos model file: calibration temperature {est.temperature_} is not a finite number > 0")
             labels = task["Classification"]["labels"]
             if PY_CLASSES_KEY in md:
                 est.classes_ = np.asarray(json.loads(md[PY_CLASSES_KEY]))
