@@ -40,6 +40,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     } else {
         None
     };
+    let path_calibration = calibrate::from_path(&p, &settings, weights.as_deref(), choice.as_ref(), &path_settings)?;
     let sp = spinner(a.quiet, "setup: sampling patterns, Gram matrix, preconditioner");
     let mut solver = Solver::new_owned_weighted(p.take_fit_x(), p.fit.y.as_ref(), weights.as_deref(), settings.clone())
         .with_context(|| format!("{}", p.train_path.display()))?;
@@ -60,16 +61,16 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     if let Some(e) = obs.error.take() {
         return Err(e);
     }
-    let fit = Fit { settings: &settings, weights: weights.as_deref(), choice: choice.as_ref(), path_settings: &path_settings };
+    let fit = Fit { settings: &settings, choice: choice.as_ref(), path_calibration };
     finish(&a, &p, &fit, &solver, &obs, sol, t_start)
 }
 
 /// What the solve was run with (for the report and the calibration).
 struct Fit<'a> {
     settings: &'a Settings,
-    weights: Option<&'a [f64]>,
     choice: Option<&'a BetaChoice<f32>>,
-    path_settings: &'a cronos::PathSettings,
+    /// The temperature fitted on the path's validation rows (see [`calibrate::from_path`]).
+    path_calibration: Option<cronos::Calibration>,
 }
 
 /// The observer: scores at certified iterations, early stopping on the validation rows,
@@ -138,7 +139,7 @@ fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, obs:
     let (settings, choice) = (fit.settings, fit.choice);
     let status = sol.status;
     let (model, best) = obs.chosen_model(solver);
-    let calibration = calibrate::calibrate(p, settings, fit.weights, choice, fit.path_settings, &model)?;
+    let calibration = calibrate::for_saved_model(p, settings, &model, fit.path_calibration.clone())?;
     let certificate = best.map_or_else(|| sol.certificate.clone(), |b| b.certificate.clone());
     // the saved weights as a network (a restored best iterate is not the solver's state)
     let feasibility = best.is_none().then_some(sol.feasibility);
