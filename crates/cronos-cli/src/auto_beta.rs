@@ -51,7 +51,7 @@ pub fn path_settings(a: &TrainArgs) -> Result<PathSettings> {
 pub fn choose(x: MatRef<'_, f32>, y: MatRef<'_, f32>, weights: Option<&[f64]>, settings: &Settings, ps: &PathSettings, quiet: bool) -> Result<BetaChoice<f32>> {
     if !quiet {
         eprintln!(
-            "choosing β: regularization path on a grid of {} fractions of β_max (down to {:.0e}), from near 15/n·β_max while validation improves, on {:.0}% of the rows (at most {} of them), validated on the rest",
+            "choosing β: regularization path on a grid of {} fractions of β_max (down to {:.0e}), from near 30/n·β_max while validation improves, on {:.0}% of the rows (at most {} of them), validated on the rest",
             ps.n_betas,
             ps.min_fraction,
             100.0 * (1.0 - ps.validation_fraction),

@@ -94,11 +94,11 @@ def test_auto_beta_picks_a_value_and_records_the_path():
     assert all(set(p) == keys for p in path)
     fr = [p["fraction"] for p in path]
     # points of the 12-point geometric grid from 1 to 1e-5, each visited once; the walk starts at
-    # the grid point just above 15/n of beta_max (n: the 90% of rows the path fits)
+    # the grid point just above 30/n of beta_max (n: the 90% of rows the path fits)
     grid = np.geomspace(1.0, 1e-5, 12)
     assert all(np.isclose(grid, f, rtol=1e-9).any() for f in fr) and len(set(fr)) == len(fr)
     n_path = round(0.9 * len(X))
-    start = min(g for g in grid if g >= 15 / n_path)
+    start = min(g for g in grid if g >= 30 / n_path)
     assert fr[0] == pytest.approx(start)
     # the chosen point has the best validation metric (ties: the lower validation loss); the
     # refit's fraction is its fraction rescaled to all rows (the best fraction falls like 1/n)

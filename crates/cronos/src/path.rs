@@ -33,8 +33,8 @@ pub use select::{fit_auto, select_beta, stratified_split, AutoFit, BetaChoice};
 /// | `tol_gap` | 1e-2 | certified relative gap per path point (a final refit uses the solver's own `tol_gap`) |
 /// | `max_iter` | 40 | ADMM iterations per path point (the validation metric settles long before the gap) |
 /// | `validation_fraction` | 0.1 | rows held out by [`fit_auto`] (stratified by class for classification) |
-/// | `patience` | 1 | stop after this many points without a better validation metric ([`select_beta`] also stops at a fall of more than one standard error): past the best, each smaller β is the dearer point (10 classes: 228 s of a 560 s path to confirm the fall) |
-/// | `start_rows` | 15 | [`select_beta`] starts at the grid point just above `start_rows`/n·β_max (n: the path's rows; the best fraction falls like 1/n, 2.5–20/n on Fashion-MNIST tasks, so the walk mostly goes down) and walks down, or up when nothing below beats the start (0: start at β_max) |
+/// | `patience` | 2 | stop after this many points without a better validation metric, or at once at a point more than half a standard error below the best: past the best, each smaller β is the dearer point (10 classes: 228 s of a 560 s path to confirm the fall), while ties within the noise go on |
+/// | `start_rows` | 30 | [`select_beta`] starts at the grid point just above `start_rows`/n·β_max (n: the path's rows; the best fraction falls like 1/n, 2.5–20/n on Fashion-MNIST tasks, so the walk mostly goes down) and walks down, or up when nothing below beats the start (0: start at β_max) |
 /// | `zero_iter` | 5 | a point below β_max still all-zero after this many iterations is abandoned |
 /// | `stable_checks` | 2 | [`select_beta`]: a point stops once its validation metric has moved by at most `stable_se` standard errors between this many consecutive certificates (0: off) |
 /// | `stable_se` | 1.0 | the tolerance of `stable_checks`, in standard errors of the validation metric |
@@ -74,8 +74,8 @@ impl Default for PathSettings {
             tol_gap: 1e-2,
             max_iter: 40,
             validation_fraction: 0.1,
-            patience: 1,
-            start_rows: 15.0,
+            patience: 2,
+            start_rows: 30.0,
             zero_iter: 5,
             stable_checks: 2,
             stable_se: 1.0,
@@ -215,8 +215,8 @@ pub fn solve_path<T: Real>(
     solve_path_counted(solver, ps, None, validate, on_point)
 }
 
-/// [`solve_path`] that knows the number of validation rows: a validation accuracy more than
-/// one standard error (√(p(1 − p)/n) at the best p) below the best ends the path at once.
+/// [`solve_path`] that knows the number of validation rows: a validation metric more than
+/// half a standard error below the best ends the path at once (see `point::Walk::push`).
 /// Small β are the expensive points (10 classes, 60,000 rows: 2.85e-5·β_max took 621 s, 40
 /// % of the path) and past the best they only confirm the fall.
 fn solve_path_counted<T: Real>(
