@@ -161,15 +161,29 @@ pub fn column_means<T: Real>(x: MatRef<'_, T>, weights: Option<&[f64]>, threads:
     s
 }
 
-/// [`frobenius_sq`] of dense or sparse data (sparse: per shard, over the stored entries).
+/// [`frobenius_sq`] of dense or sparse data. Sparse data are summed in the dense order (per
+/// shard, column by column, rows in order; skipped zeros add nothing), so a matrix gives the
+/// same bits, and so the same solve, whether it comes dense or sparse.
 pub fn frobenius_sq_data<T: Real>(x: DataRef<'_, T>, bias: bool, threads: usize, comm: &dyn Comm) -> f64 {
     let s = match x {
         DataRef::Dense(m) => return frobenius_sq(m, bias, threads, comm),
         DataRef::Sparse(s) => s,
     };
+    let cols = s.transpose();
     let parts: Vec<f64> = shard_rows(s.nrows(), threads)
         .into_iter()
-        .map(|rows| s.sum_sq_rows(rows.clone()) + if bias { rows.len() as f64 } else { 0.0 })
+        .map(|rows| {
+            let mut ss = 0.0;
+            for j in 0..cols.nrows() {
+                for (i, v) in cols.row(j) {
+                    if rows.contains(&i) {
+                        let v = v.to_f64();
+                        ss += v * v;
+                    }
+                }
+            }
+            ss + if bias { rows.len() as f64 } else { 0.0 }
+        })
         .collect();
     let mut ss = [tree_reduce(parts, |a, b| a + b)];
     comm.sum_f64(&mut ss);

@@ -267,12 +267,6 @@ impl<T: Real> Csr<T> {
         }
     }
 
-    /// ‖rows‖²_F of rows `rows`, in f64.
-    pub fn sum_sq_rows(&self, rows: std::ops::Range<usize>) -> f64 {
-        let r = self.indptr[rows.start]..self.indptr[rows.end];
-        crate::real::sum_sq(&self.values[r])
-    }
-
     /// The first non-finite stored value as (row, column, value).
     pub fn first_non_finite(&self) -> Option<(usize, usize, f64)> {
         (0..self.nrows).find_map(|i| self.row(i).find(|(_, v)| !v.to_f64().is_finite()).map(|(j, v)| (i, j, v.to_f64())))

@@ -16,6 +16,7 @@ from ._conventions import (
     warm_start_arrays,
 )
 from ._progress import ProgressReporter
+from . import _sparse
 from ._base import (
     HAVE_SKLEARN,
     BaseEstimator,
@@ -121,6 +122,7 @@ class _CronosEstimator(BaseEstimator):
         def __sklearn_tags__(self):
             tags = super().__sklearn_tags__()
             tags.input_tags.allow_nan = False
+            tags.input_tags.sparse = True
             return tags
 
     def _more_tags(self) -> Dict[str, Any]:
@@ -169,6 +171,9 @@ class _CronosEstimator(BaseEstimator):
     def _preprocess_stats(self, X: np.ndarray, w: Optional[np.ndarray]):
         if self.preprocess in (None, "none"):
             return None, None
+        if _sparse.is_sparse(X):
+            # no centering for sparse X (it would densify): see cronos._sparse.column_stats
+            return _sparse.column_stats(X, w, self.preprocess)
         X64 = X.astype(np.float64, copy=False)
         if self.preprocess == "scale01":
             lo, hi = X64.min(axis=0), X64.max(axis=0)
@@ -184,6 +189,12 @@ class _CronosEstimator(BaseEstimator):
         off, scale = self.preprocess_offset_, self.preprocess_scale_
         if off is None:
             return X
+        if _sparse.is_sparse(X):
+            if np.any(off != 0):
+                # a model fitted on dense data centres: sparse rows are shifted per batch of the
+                # prediction (never at fit time)
+                return self._transform(np.asarray(X.todense()))
+            return _sparse.scale_columns(X, scale, X.dtype)
         return ((X - off.astype(X.dtype)) / scale.astype(X.dtype)).astype(X.dtype, copy=False)
 
     def _fit_targets(self, X: np.ndarray, Y: np.ndarray, sample_weight, row_weight: Optional[np.ndarray] = None) -> None:
@@ -234,11 +245,16 @@ class _CronosEstimator(BaseEstimator):
             # and the iterates are those of the fit on repeated rows). The bias column is
             # appended here (it must be scaled too).
             sw = np.sqrt(w).astype(Xs.dtype)
+            if _sparse.is_sparse(Xs):
+                Xb = _sparse.rust_parts(_sparse.scale_rows_with_bias(Xs, sw))
+                return _split_bias(_cronos.fit(Xb, Y * sw[:, None], bias=False, **kwargs))
             Xb = np.empty((Xs.shape[0], Xs.shape[1] + 1), dtype=Xs.dtype)
             Xb[:, :-1] = Xs * sw[:, None]
             Xb[:, -1] = sw
             return _split_bias(_cronos.fit(Xb, Y * sw[:, None], bias=False, **kwargs))
         # the library's weighted loss (logistic/softmax, and the validation split of beta="auto")
+        if _sparse.is_sparse(Xs):
+            Xs = _sparse.rust_parts(Xs)
         return _cronos.fit(Xs, Y, sample_weight=None if w is None else np.ascontiguousarray(w, dtype=np.float64), bias=True, **kwargs)
 
     def _set_fitted(self, res: Dict[str, Any], dtype) -> None:
@@ -287,6 +303,12 @@ class _CronosEstimator(BaseEstimator):
     def _network_output(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
+        if _sparse.is_sparse(X) and self.preprocess_offset_ is not None and np.any(self.preprocess_offset_ != 0):
+            # a dense-fitted (centred) model on sparse rows: densify in batches of bounded memory
+            return np.vstack([self._network_output_dense(np.asarray(X[i : i + 4096].todense())) for i in range(0, X.shape[0], 4096)])
+        return self._network_output_dense(X)
+
+    def _network_output_dense(self, X) -> np.ndarray:
         Xs = self._transform(X).astype(np.float64, copy=False)
         h = Xs @ self.first_layer_weights_.astype(np.float64) + self.first_layer_bias_.astype(np.float64)
         if self._activation == "gated_relu":
