@@ -96,6 +96,14 @@ pub enum OwnedData<T: Real> {
 }
 
 impl<T: Real> OwnedData<T> {
+    /// Rows n.
+    pub fn nrows(&self) -> usize {
+        self.as_data().nrows()
+    }
+    /// Columns d.
+    pub fn ncols(&self) -> usize {
+        self.as_data().ncols()
+    }
     /// A borrowed view.
     pub fn as_data(&self) -> DataRef<'_, T> {
         match self {

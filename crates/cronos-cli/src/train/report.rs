@@ -14,7 +14,7 @@ use std::path::Path;
 /// accuracies; regression: MSE and R²). Absent sets give nulls, so the keys are stable.
 pub fn data_metrics(model: &Model<f32>, p: &Prepared) -> Result<Map<String, Value>> {
     fn predict<'r>(model: &Model<f32>, r: Option<&'r Rows>) -> Result<Option<(faer::Mat<f32>, &'r Rows)>> {
-        Ok(r.map(|r| model.predict(r.x.as_ref()).map(|m| (m, r))).transpose()?)
+        Ok(r.map(|r| model.predict_data(r.x.as_data()).map(|m| (m, r))).transpose()?)
     }
     let (fit, val, test) = (predict(model, Some(&p.fit))?, predict(model, p.val.as_ref())?, predict(model, p.test.as_ref())?);
     let mut m = Map::new();

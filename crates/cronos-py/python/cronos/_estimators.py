@@ -239,20 +239,19 @@ class _CronosEstimator(BaseEstimator):
     @staticmethod
     def _solve(Xs: np.ndarray, Y: np.ndarray, w: Optional[np.ndarray], kwargs: Dict[str, Any]) -> Dict[str, Any]:
         """One call of the Rust solver on preprocessed rows with positive weights `w`."""
-        if w is not None and kwargs["loss"] == "squared" and not kwargs["beta_auto"]:
+        if w is not None and kwargs["loss"] == "squared" and not kwargs["beta_auto"] and not _sparse.is_sparse(Xs):
             # squared loss at a fixed beta: scale each row of (X, 1) and y by sqrt(w), exactly
             # the weighted program, solved as an unweighted one (the loss stays in the u-step,
             # and the iterates are those of the fit on repeated rows). The bias column is
             # appended here (it must be scaled too).
             sw = np.sqrt(w).astype(Xs.dtype)
-            if _sparse.is_sparse(Xs):
-                Xb = _sparse.rust_parts(_sparse.scale_rows_with_bias(Xs, sw))
-                return _split_bias(_cronos.fit(Xb, Y * sw[:, None], bias=False, **kwargs))
             Xb = np.empty((Xs.shape[0], Xs.shape[1] + 1), dtype=Xs.dtype)
             Xb[:, :-1] = Xs * sw[:, None]
             Xb[:, -1] = sw
             return _split_bias(_cronos.fit(Xb, Y * sw[:, None], bias=False, **kwargs))
-        # the library's weighted loss (logistic/softmax, and the validation split of beta="auto")
+        # the library's weighted loss (logistic/softmax, the validation split of beta="auto", and
+        # sparse X: uncentred, it needs the gates centred on the weighted means, which the
+        # bias-free row-scaled form above cannot give)
         if _sparse.is_sparse(Xs):
             Xs = _sparse.rust_parts(Xs)
         return _cronos.fit(Xs, Y, sample_weight=None if w is None else np.ascontiguousarray(w, dtype=np.float64), bias=True, **kwargs)

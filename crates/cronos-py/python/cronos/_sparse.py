@@ -61,14 +61,6 @@ def scale_columns(X, scale: np.ndarray, dtype):
     return to_csr(X @ _sp.diags((1.0 / scale).astype(dtype)), dtype)
 
 
-def scale_rows_with_bias(X, sw: np.ndarray):
-    """[diag(sw) X, sw] as CSR: the weighted squared loss as an unweighted one, bias column
-    appended (it must be scaled too)."""
-    dtype = X.dtype
-    Xw = _sp.diags(sw.astype(dtype)) @ X
-    return to_csr(_sp.hstack([Xw, _sp.csr_matrix(sw.astype(dtype)[:, None])], format="csr"), dtype)
-
-
 def rust_parts(X):
     """The form `cronos._cronos.fit` takes sparse x in: (indptr, indices, data, (n, d)), int64
     offsets and indices, float data."""
