@@ -380,6 +380,28 @@ impl<T: Real> XMat<T> {
         }
     }
 
+    /// Whether X Xᵀ is cheap to recompute (sparse: Σ_k nnz(column k)² flops, far below the
+    /// n³/3 of a factorization), so that it need not be kept.
+    pub fn xxt_is_cheap(&self) -> bool {
+        matches!(self, XMat::Sparse { .. })
+    }
+
+    /// ‖x_i‖² of every row, in f64.
+    pub fn row_sq_norms(&self) -> Vec<f64> {
+        match self {
+            XMat::Dense(m) => (0..m.nrows()).map(|i| (0..m.ncols()).map(|j| m[(i, j)].to_f64().powi(2)).sum()).collect(),
+            XMat::Sparse { x, .. } => (0..x.nrows()).map(|i| x.row(i).map(|(_, v)| v.to_f64().powi(2)).sum()).collect(),
+        }
+    }
+
+    /// X Xᵀ into an n × n matrix.
+    pub fn xxt_into(&self, out: &mut Mat<f64>) {
+        match self {
+            XMat::Dense(x) => out.copy_from(xxt_dense(x.as_ref())),
+            XMat::Sparse { x, xt } => crate::sparse::xxt_into(x, xt, out),
+        }
+    }
+
     /// X Xᵀ (n × n) in f64.
     pub fn xxt(&self) -> Mat<f64> {
         match self {

@@ -137,8 +137,11 @@ pub enum GramEigen<T: Real> {
     Dual {
         /// The design matrix (n × d).
         x: Arc<XMat<T>>,
-        /// X Xᵀ in f64 (shared with the gated Woodbury preconditioner).
-        xxt: Arc<Mat<f64>>,
+        /// c·X Xᵀ in f64 (shared with the gated Woodbury preconditioner); `None` for gated
+        /// programs on sparse X, which re-form it when needed instead of holding n² values.
+        xxt: Option<Arc<Mat<f64>>>,
+        /// The factor c.
+        scale: f64,
         /// U and λ (ReLU only: gated programs have no GᵀG to invert).
         eig: Option<(Mat<f64>, Vec<f64>)>,
     },
@@ -158,13 +161,16 @@ impl<T: Real> GramEigen<T> {
                 Ok(GramEigen::Primal { q, lam: lam.iter().map(|l| l / s).collect() })
             }
             GramOp::Dual { x, scale } => {
-                let mut g = x.xxt();
                 let s = scale.to_f64();
+                if !relu && x.xxt_is_cheap() {
+                    return Ok(GramEigen::Dual { x: x.clone(), xxt: None, scale: s, eig: None });
+                }
+                let mut g = x.xxt();
                 if s != 1.0 {
                     g *= faer::Scale(s);
                 }
                 let eig = if relu { Some(sym_eigen(g.clone(), "X Xᵀ")?) } else { None };
-                Ok(GramEigen::Dual { x: x.clone(), xxt: Arc::new(g), eig })
+                Ok(GramEigen::Dual { x: x.clone(), xxt: Some(Arc::new(g)), scale: s, eig })
             }
         }
     }

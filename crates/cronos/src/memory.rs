@@ -105,8 +105,10 @@ pub fn estimate(s: Shape, form: GramForm, precond: PrecondKind, sketch_cols: usi
             e.parts.push(("n × n X Xᵀ and Woodbury factors", n * n * (9 * 8 + 2 * t)));
         }
         GramForm::Dual if structured => {
-            // gated: X Xᵀ and the Cholesky factor, both f64 (crate::woodbury)
-            e.parts.push(("n × n X Xᵀ and Woodbury factors", n * n * 2 * 8));
+            // gated: X Xᵀ and the Cholesky factor, both f64; on sparse X only the factor (X Xᵀ
+            // is re-formed into it at each new ρ; crate::woodbury)
+            let mats = if s.nnz.is_some() { 1 } else { 2 };
+            e.parts.push(("n × n X Xᵀ and Woodbury factors", n * n * mats * 8));
         }
         GramForm::Dual => {}
     }

@@ -286,6 +286,13 @@ fn axpy<T: Real>(y: &mut [T], a: T, x: &[T]) {
 pub fn xxt_f64<T: Real>(x: &Csr<T>, xt: &Csr<T>) -> Mat<f64> {
     let n = x.nrows();
     let mut out = Mat::<f64>::zeros(n, n);
+    xxt_into(x, xt, &mut out);
+    out
+}
+
+/// [`xxt_f64`] into an existing n × n matrix (no n × n allocation).
+pub fn xxt_into<T: Real>(x: &Csr<T>, xt: &Csr<T>, out: &mut Mat<f64>) {
+    let n = x.nrows();
     // column blocks through a small buffer: the n × n result is the only large allocation
     let bs = 256.min(n.max(1));
     let mut buf = vec![0.0f64; n * bs];
@@ -306,7 +313,6 @@ pub fn xxt_f64<T: Real>(x: &Csr<T>, xt: &Csr<T>) -> Mat<f64> {
             }
         }
     }
-    out
 }
 
 /// `out += alpha · Xᵀ t` (t n × w, out d × w) through the transpose `xt` (d × n in CSR),

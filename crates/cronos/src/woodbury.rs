@@ -48,6 +48,9 @@ pub struct WoodburyPrecond<T: Real> {
 enum Kernel {
     Formed(Mat<f64>),
     Gated(Arc<Mat<f64>>),
+    /// Gated on sparse X: c·X Xᵀ re-formed from X into the factor's buffer at each new ρ,
+    /// so the factor is the only n × n matrix held (n² f64: 3.2 GB at n = 20,000).
+    GatedSparse(f64),
 }
 
 /// Columns per block when C = M Mᵀ is formed block by block.
@@ -75,7 +78,7 @@ impl<T: Real> WoodburyPrecond<T> {
     /// From the dual Gram data (`None` when `eig` is the primal form), the patterns, σ² of the
     /// cone block and the penalty ρ.
     pub fn new(eig: &GramEigen<T>, patterns: &Patterns, relu: bool, sigma2: f64, rho: f64) -> Option<Self> {
-        let GramEigen::Dual { x, xxt, eig } = eig else { return None };
+        let GramEigen::Dual { x, xxt, scale, eig } = eig else { return None };
         let (n, p) = (x.nrows(), patterns.p());
         let mut masks = Mat::<T>::zeros(n, p);
         {
@@ -93,7 +96,10 @@ impl<T: Real> WoodburyPrecond<T> {
             hadamard_coactivation(&h, &mask_f64(&masks), 2.0, 0.0, &mut g);
             (Kernel::Formed(g), Some(binv))
         } else {
-            (Kernel::Gated(xxt.clone()), None)
+            match xxt {
+                Some(h) => (Kernel::Gated(h.clone()), None),
+                None => (Kernel::GatedSparse(*scale), None),
+            }
         };
         let mut w = WoodburyPrecond { x: x.clone(), masks, relu, binv, g, chol: Mat::zeros(0, 0) };
         w.set_rho(rho);
@@ -108,13 +114,17 @@ impl<T: Real> WoodburyPrecond<T> {
             self.chol = Mat::zeros(n, n);
         }
         let m64 = match &self.g {
-            Kernel::Gated(_) => Some(mask_f64(&self.masks)),
+            Kernel::Gated(_) | Kernel::GatedSparse(_) => Some(mask_f64(&self.masks)),
             Kernel::Formed(_) => None,
         };
         let counts: Vec<f64> = (0..n).map(|i| (0..self.masks.ncols()).map(|j| self.masks[(i, j)].to_f64()).sum()).collect();
         let gmax = match &self.g {
             Kernel::Formed(g) => (0..n).map(|i| g[(i, i)]).fold(0.0, f64::max),
             Kernel::Gated(h) => (0..n).map(|i| h[(i, i)] * counts[i]).fold(0.0, f64::max),
+            Kernel::GatedSparse(c) => {
+                let sq = self.x.row_sq_norms();
+                (0..n).map(|i| c * sq[i] * counts[i]).fold(0.0, f64::max)
+            }
         };
         let mut shift = rho;
         for _ in 0..30 {
@@ -126,7 +136,12 @@ impl<T: Real> WoodburyPrecond<T> {
                     }
                 }
                 (Kernel::Gated(h), Some(m)) => hadamard_coactivation(h, m, 1.0, shift, &mut self.chol),
-                (Kernel::Gated(_), None) => unreachable!(),
+                (Kernel::GatedSparse(c), Some(m)) => {
+                    // X Xᵀ into the factor's buffer, then its product with C in place
+                    self.x.xxt_into(&mut self.chol);
+                    hadamard_in_place(&mut self.chol, m, *c, shift);
+                }
+                (Kernel::Gated(_) | Kernel::GatedSparse(_), None) => unreachable!(),
             }
             if cholesky_lower_in_place(self.chol.as_mut()) {
                 return;
@@ -214,6 +229,23 @@ impl<T: Real> Precond<T> for WoodburyPrecond<T> {
                     let mut w = zm.as_mut().col_mut(c * nb + p + j);
                     w += qc;
                 }
+            }
+        }
+    }
+}
+
+/// `a ← factor·(a ∘ M Mᵀ) + shift·I` in place, by column blocks of M Mᵀ.
+fn hadamard_in_place(a: &mut Mat<f64>, m: &Mat<f64>, factor: f64, shift: f64) {
+    let n = a.nrows();
+    let mut c = Mat::<f64>::zeros(n, CBLOCK.min(n));
+    for j0 in (0..n).step_by(CBLOCK) {
+        let bl = CBLOCK.min(n - j0);
+        let mut cb = c.as_mut().subcols_mut(0, bl);
+        matmul(cb.as_mut(), Accum::Replace, m.as_ref(), m.as_ref().subrows(j0, bl).transpose(), 1.0, Par::rayon(0));
+        for jj in 0..bl {
+            let j = j0 + jj;
+            for i in 0..n {
+                a[(i, j)] = factor * a[(i, j)] * cb[(i, jj)] + if i == j { shift } else { 0.0 };
             }
         }
     }
