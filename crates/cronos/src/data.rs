@@ -15,11 +15,12 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use std::cell::Cell;
 
-/// The density (stored entries / (n·d)) below which the sparse kernels are used: measured
-/// with `examples/sparse_density.rs` (n = 4000, d = 2000, P = 32; README table), where the
-/// sparse FᵀF pass breaks even with the dense one between 5% and 10% (f64) and the dense
-/// kernels are 1.6× faster at 10%.
-pub const SPARSE_DENSITY: f64 = 0.05;
+/// The density (stored entries / (n·d), bias column included) below which the sparse kernels
+/// are used: measured with `examples/sparse_density.rs` (n = 4000, d = 2000, P = 32, two
+/// threads; README "Sparse data"): the sparse FᵀF pass was faster at every density up to 10%
+/// (2–10× below 2%), about even at 20% and 2.4× slower (f64) at 30%. Sparse storage also
+/// takes less memory up to ~33% (f64: X and Xᵀ at 12 bytes per entry vs 8 per cell).
+pub const SPARSE_DENSITY: f64 = 0.10;
 
 /// A borrowed input matrix, dense or sparse.
 #[derive(Clone, Copy, Debug)]

@@ -545,7 +545,8 @@ _DOC = """{summary}
     preconditioner : {{"structured", "nystrom", "none"}}
         Preconditioner of the ADMM linear systems.
     preprocess : {{"standardize", "scale01", "none"}}
-        "standardize" centres and scales each feature ("scale01": min/max to [0, 1]) (statistics stored in
+        "standardize" centres and scales each feature ("scale01": min/max to [0, 1]); for scipy.sparse X
+        it scales without centering ("scale01": by the largest |value|), keeping X sparse (statistics stored in
         `preprocess_offset_`/`preprocess_scale_` and applied at prediction); "none" passes X
         through (float32/float64 arrays are then read by the solver without a copy).
     time_limit : float or None
