@@ -57,8 +57,11 @@ def column_stats(X, w: Optional[np.ndarray], kind: str) -> Tuple[np.ndarray, np.
 
 
 def scale_columns(X, scale: np.ndarray, dtype):
-    """X with column j divided by scale[j], as CSR of `dtype` (still sparse)."""
-    return to_csr(X @ _sp.diags((1.0 / scale).astype(dtype)), dtype)
+    """X with column j divided by scale[j], as CSR of `dtype` (still sparse). A division, not a
+    product with 1/scale: the entries are then those of the dense (X - 0) / scale, bit for bit."""
+    X = to_csr(X, dtype).copy()
+    X.data = (X.data / scale.astype(dtype)[X.indices]).astype(dtype, copy=False)
+    return X
 
 
 def rust_parts(X):
