@@ -48,7 +48,7 @@ pub fn path_settings(a: &TrainArgs) -> Result<PathSettings> {
 }
 
 /// Runs the path on a validation split of the fitting rows and returns the chosen β.
-pub fn choose(x: MatRef<'_, f32>, y: MatRef<'_, f32>, weights: Option<&[f64]>, settings: &Settings, ps: &PathSettings, quiet: bool) -> Result<BetaChoice<f32>> {
+pub fn choose(x: cronos::DataRef<'_, f32>, y: MatRef<'_, f32>, weights: Option<&[f64]>, settings: &Settings, ps: &PathSettings, quiet: bool) -> Result<BetaChoice<f32>> {
     if !quiet {
         eprintln!(
             "choosing β: regularization path on a grid of {} fractions of β_max (down to {:.0e}), from near 30/n·β_max while validation improves, on {:.0}% of the rows (at most {} of them), validated on the rest",

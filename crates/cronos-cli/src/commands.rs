@@ -31,6 +31,8 @@ pub fn predict(a: PredictArgs) -> Result<i32> {
     check_output(&a.out, a.force, "the predictions")?;
     let mf = load_model(&a.model)?;
     let mut opts = data::load_options(&a.data);
+    // LIBSVM rows have as many features as the model (a file may not use the last ones)
+    opts.n_features = Some(mf.model.n_features);
     let mut t = data::load(&a.input, &opts, Split::Test)?;
     // a CSV (or other) file whose last column was taken as labels but that is really all features
     if t.d + 1 == mf.model.n_features && t.labels.is_some() && opts.label_column.is_none() {
@@ -71,7 +73,8 @@ pub fn predict(a: PredictArgs) -> Result<i32> {
 
 pub fn evaluate(a: EvaluateArgs) -> Result<i32> {
     let mf = load_model(&a.model)?;
-    let opts = data::load_options(&a.data_opts);
+    let mut opts = data::load_options(&a.data_opts);
+    opts.n_features = Some(mf.model.n_features);
     let t = data::load(&a.data, &opts, Split::Test)?;
     let labels = data::labels(&t, &a.data)?.to_vec();
     let mut out = serde_json::Map::new();

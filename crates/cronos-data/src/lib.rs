@@ -23,6 +23,7 @@ mod libsvm;
 mod load;
 mod npy;
 mod npz;
+mod sparse;
 mod table;
 mod write;
 
@@ -32,7 +33,8 @@ pub use format::Format;
 pub use idx::{
     gunzip_if_needed, idx_shape, parse_idx_bytes, parse_idx_labels_bytes, read_idx, read_idx_labels,
 };
-pub use libsvm::{parse_libsvm_bytes, read_libsvm};
+pub use libsvm::{parse_libsvm_bytes, parse_libsvm_sparse_bytes, read_libsvm, read_libsvm_sparse};
+pub use sparse::{is_sparse_npz, load_sparse, parse_sparse_npz_bytes, SparseTable};
 pub use load::{
     load, load_idx_dir, load_idx_dir_rows, read_labels, LabelColumn, LoadOptions, Split,
 };

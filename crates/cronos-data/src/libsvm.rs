@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use crate::table::{dense_len, resolve_rows};
-use crate::{read_bytes, DataError, LoadOptions, Table};
+use crate::table::resolve_rows;
+use crate::{read_bytes, DataError, LoadOptions, SparseTable, Table};
 
 /// One parsed line: label and (0-based feature, value) pairs.
 struct Row {
@@ -93,6 +93,16 @@ pub fn parse_libsvm_bytes(
     source: &Path,
     opts: &LoadOptions,
 ) -> Result<Table, DataError> {
+    parse_libsvm_sparse_bytes(bytes, source, opts)?.to_dense(source, opts.max_elements)
+}
+
+/// Parses LIBSVM text into a sparse table (never densified). Uses `opts.n_features` and
+/// `opts.row_range`.
+pub fn parse_libsvm_sparse_bytes(
+    bytes: &[u8],
+    source: &Path,
+    opts: &LoadOptions,
+) -> Result<SparseTable, DataError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let want = opts.row_range.as_ref();
     let mut kept: Vec<Row> = Vec::new();
@@ -113,6 +123,9 @@ pub fn parse_libsvm_bytes(
             continue;
         };
         if let Some(&(last, _)) = row.entries.last() {
+            if last >= u32::MAX as usize {
+                return Err(DataError::parse(source, line_no, row.entries.len() + 1, format!("feature index {} is too large", last + 1)));
+            }
             if let Some(nf) = opts.n_features {
                 if last >= nf {
                     return Err(DataError::parse(
@@ -141,22 +154,22 @@ pub fn parse_libsvm_bytes(
     let m = range.len();
     debug_assert_eq!(m, kept.len());
     let d = opts.n_features.unwrap_or(max_idx);
-    let len = dense_len(source, m, d, opts.max_elements)?;
-    let mut x = vec![0f32; len];
-    let mut labels = Vec::with_capacity(m);
-    for (r, row) in kept.into_iter().enumerate() {
+    let mut t = SparseTable { n: m, d, indptr: Vec::with_capacity(m + 1), labels: Some(Vec::with_capacity(m)), ..Default::default() };
+    t.indptr.push(0);
+    for row in kept {
         for (j, v) in row.entries {
-            x[j * m + r] = v;
+            t.indices.push(j as u32);
+            t.values.push(v);
         }
-        labels.push(row.label);
+        t.indptr.push(t.values.len());
+        t.labels.as_mut().unwrap().push(row.label);
     }
-    Ok(Table {
-        x,
-        n: m,
-        d,
-        labels: Some(labels),
-        feature_names: None,
-    })
+    Ok(t)
+}
+
+/// Reads a LIBSVM file as a sparse table (see [`parse_libsvm_sparse_bytes`]).
+pub fn read_libsvm_sparse(path: &Path, opts: &LoadOptions) -> Result<SparseTable, DataError> {
+    parse_libsvm_sparse_bytes(&read_bytes(path)?, path, opts)
 }
 
 /// Reads a LIBSVM file (see [`parse_libsvm_bytes`]).

@@ -105,6 +105,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Table, DataError> {
             t
         }
         Format::Npy => npy::parse_npy_bytes(&bytes, path, rows, opts.max_elements)?,
+        Format::Npz if crate::sparse::is_sparse_npz(&bytes) => {
+            crate::sparse::parse_sparse_npz_bytes(&bytes, path, opts)?.to_dense(path, opts.max_elements)?
+        }
         Format::Npz => npz::parse_npz_bytes(&bytes, path, opts)?,
         Format::Csv => csv::parse_csv_bytes(&bytes, path, opts)?,
         Format::Libsvm => libsvm::parse_libsvm_bytes(&bytes, path, opts)?,

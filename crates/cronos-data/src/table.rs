@@ -103,13 +103,18 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 /// Feature names are not included. Equal tables give equal fingerprints on
 /// every platform.
 pub fn fingerprint(table: &Table) -> String {
+    fingerprint_parts(table.n, table.d, table.x.iter().copied(), table.labels.as_deref())
+}
+
+/// [`fingerprint`] from the shape, the column-major values and the labels.
+pub(crate) fn fingerprint_parts(n: usize, d: usize, x: impl Iterator<Item = f32>, labels: Option<&[f64]>) -> String {
     let mut h = FNV_OFFSET;
-    h = fnv(h, &(table.n as u64).to_le_bytes());
-    h = fnv(h, &(table.d as u64).to_le_bytes());
-    for v in &table.x {
+    h = fnv(h, &(n as u64).to_le_bytes());
+    h = fnv(h, &(d as u64).to_le_bytes());
+    for v in x {
         h = fnv(h, &v.to_bits().to_le_bytes());
     }
-    match &table.labels {
+    match labels {
         None => h = fnv(h, &[0]),
         Some(l) => {
             h = fnv(h, &[1]);

@@ -355,3 +355,71 @@ fn same_data_same_fingerprint_across_formats() {
     let tb = load(&b, &LoadOptions::default()).unwrap();
     assert_eq!(fingerprint(&ta), fingerprint(&tb));
 }
+
+/// scipy.sparse `.npz` (save_npz layout: data, indices, indptr, shape, format) stays sparse
+/// through `load_sparse`, CSC is turned into rows, and the dense `load` of the same file
+/// gives the densified table with the same fingerprint.
+#[test]
+fn scipy_sparse_npz_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    // [[0, 2, 0], [1, 0, 3]] as CSR and as CSC
+    let fmt = |s: &str| {
+        let mut body: Vec<u8> = Vec::new();
+        for c in s.chars() {
+            body.extend_from_slice(&(c as u32).to_le_bytes());
+        }
+        npy(1, "<U3", false, &[], &body)
+    };
+    let shape = npy(1, "<i8", false, &[2], &encode("<i8", &[2.0, 3.0]));
+    let y = npy(1, "<i8", false, &[2], &encode("<i8", &[0.0, 1.0]));
+    let csr = [
+        ("data.npy", npy(1, "<f8", false, &[3], &encode("<f8", &[2.0, 1.0, 3.0]))),
+        ("indices.npy", npy(1, "<i4", false, &[3], &encode("<i4", &[1.0, 0.0, 2.0]))),
+        ("indptr.npy", npy(1, "<i4", false, &[3], &encode("<i4", &[0.0, 1.0, 3.0]))),
+        ("format.npy", fmt("csr")),
+    ];
+    let csc = [
+        ("data.npy", npy(1, "<f4", false, &[3], &encode("<f4", &[1.0, 2.0, 3.0]))),
+        ("indices.npy", npy(1, "<i8", false, &[3], &encode("<i8", &[1.0, 0.0, 1.0]))),
+        ("indptr.npy", npy(1, "<i8", false, &[4], &encode("<i8", &[0.0, 1.0, 2.0, 3.0]))),
+        ("format.npy", fmt("csc")),
+    ];
+    for (name, parts) in [("csr.npz", &csr), ("csc.npz", &csc)] {
+        let mut entries: Vec<(&str, &[u8], bool)> = parts.iter().map(|(n, b)| (*n, b.as_slice(), true)).collect();
+        entries.push(("shape.npy", &shape, false));
+        entries.push(("y.npy", &y, true));
+        let p = put(dir.path(), name, &zip(&entries));
+        let s = cronos_data::load_sparse(&p, &LoadOptions::default()).unwrap().expect("sparse");
+        assert_eq!((s.n, s.d, s.nnz()), (2, 3, 3), "{name}");
+        assert_eq!(s.indptr, vec![0, 1, 3]);
+        assert_eq!(s.indices, vec![1, 0, 2]);
+        assert_eq!(s.values, vec![2.0, 1.0, 3.0]);
+        assert_eq!(s.labels, Some(vec![0.0, 1.0]));
+        let t = load(&p, &LoadOptions::default()).unwrap();
+        assert_eq!(t.row(0), vec![0.0, 2.0, 0.0]);
+        assert_eq!(t.row(1), vec![1.0, 0.0, 3.0]);
+        assert_eq!(t.fingerprint(), s.fingerprint(), "{name}");
+    }
+    // a bad index names the array
+    let bad = npy(1, "<i4", false, &[3], &encode("<i4", &[1.0, 0.0, 7.0]));
+    let entries: Vec<(&str, &[u8], bool)> = vec![("data.npy", &csr[0].1, true), ("indices.npy", &bad, true), ("indptr.npy", &csr[2].1, true), ("shape.npy", &shape, true)];
+    let p = put(dir.path(), "bad.npz", &zip(&entries));
+    let e = cronos_data::load_sparse(&p, &LoadOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("indices.npy") && e.contains('7'), "{e}");
+    // a dense .npz is not sparse
+    let x = npy(1, "<f4", false, &[3, 4], &encode("<f4", &c_order(3, 4)));
+    let p = put(dir.path(), "dense.npz", &zip(&[("x.npy", &x, true)]));
+    assert!(cronos_data::load_sparse(&p, &LoadOptions::default()).unwrap().is_none());
+}
+
+#[test]
+fn libsvm_sparse_equals_dense() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = put(dir.path(), "a.svm", b"1 2:0.5 4:-1\n-1 1:2\n0\n");
+    let s = cronos_data::load_sparse(&p, &LoadOptions::default()).unwrap().expect("sparse");
+    let t = load(&p, &LoadOptions::default()).unwrap();
+    assert_eq!((s.n, s.d, s.nnz()), (3, 4, 3));
+    assert_eq!(s.to_dense(&p, usize::MAX).unwrap(), t);
+    assert_eq!(s.fingerprint(), t.fingerprint());
+    assert_eq!(s.select_rows(&[1]).values, vec![2.0]);
+}

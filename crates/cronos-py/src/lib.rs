@@ -41,7 +41,8 @@ fn value_error(e: CronosError) -> PyErr {
 }
 
 /// Fits the convex program on `x` (n × d) and `y` (n × k), both 2-D float32 or float64
-/// numpy arrays of the same dtype, and returns a dict of the recovered network and the
+/// numpy arrays of the same dtype (or `x` sparse as the tuple `(indptr, indices, data,
+/// (n, d))`, int64 offsets and indices, `data` of y's dtype, kept sparse), and returns a dict of the recovered network and the
 /// solve report. See `_cronos.pyi` for the keys.
 #[pyfunction]
 #[pyo3(signature = (x, y, *, activation = "relu", loss = "squared", sample_weight = None, beta = None, beta_fraction = None,
@@ -148,6 +149,10 @@ fn fit<'py>(
     let is = |o: &Bound<'py, PyAny>, f64_: bool| -> bool {
         if f64_ { o.cast::<numpy::PyArray2<f64>>().is_ok() } else { o.cast::<numpy::PyArray2<f32>>().is_ok() }
     };
+    // x may also be scipy.sparse input as (indptr, indices, data, (n, d)) (see _estimators.py)
+    let is_x = |o: &Bound<'py, PyAny>, f64_: bool| -> bool {
+        is(o, f64_) || if f64_ { run::is_sparse_of::<f64>(o) } else { run::is_sparse_of::<f32>(o) }
+    };
     // verbose without a callable: the package's own reporter (lines or a tqdm bar on sys.stderr)
     let progress = match progress {
         Some(p) if !p.is_none() => Some((p, false)),
@@ -170,9 +175,9 @@ fn fit<'py>(
         calibration_weights,
         calibration_rows,
     };
-    let fitted = if is(x, true) && is(y, true) {
+    let fitted = if is_x(x, true) && is(y, true) {
         run::<f64>(py, x, y, args).and_then(|(o, i)| Ok((i, result_dict(py, o)?)))
-    } else if is(x, false) && is(y, false) {
+    } else if is_x(x, false) && is(y, false) {
         run::<f32>(py, x, y, args).and_then(|(o, i)| Ok((i, result_dict(py, o)?)))
     } else {
         return Err(PyTypeError::new_err(format!(

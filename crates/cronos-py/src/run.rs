@@ -4,9 +4,10 @@
 use crate::progress::{Event, Progress};
 use crate::result::{AutoOut, FitOut};
 use crate::warm;
-use cronos::{calibration, Beta, Control, CronosError, Loss, LossData, Metric, PathPoint, PathSettings, Real, Settings, Solver};
+use cronos::{calibration, Beta, Control, Csr, CronosError, DataRef, Loss, LossData, Metric, PathPoint, PathSettings, Real, Settings, Solver};
 use faer::{Mat, MatRef};
-use numpy::{Element, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::types::PyTuple;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -28,6 +29,30 @@ fn as_matref<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> Option<MatRef<'a
         return None;
     }
     Some(unsafe { MatRef::from_raw_parts(ptr, shape[0], shape[1], strides[0] / item, strides[1] / item) })
+}
+
+/// Whether `x` is the sparse form `(indptr, indices, data, (n, d))` the package passes for
+/// scipy.sparse input, with `data` of element type T.
+pub(crate) fn is_sparse_of<T: Element>(x: &Bound<'_, PyAny>) -> bool {
+    x.cast::<PyTuple>().ok().filter(|t| t.len() == 4).and_then(|t| t.get_item(2).ok()).is_some_and(|d| d.extract::<PyReadonlyArray1<'_, T>>().is_ok())
+}
+
+/// Copies the CSR parts `(indptr, indices, data, (n, d))` (int64 offsets and indices) into
+/// the library's CSR: O(nnz), never n·d.
+fn sparse_input<T: Real + Element>(x: &Bound<'_, PyAny>) -> PyResult<Csr<T>> {
+    let t = x.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("sparse x must be (indptr, indices, data, (n, d))"))?;
+    let indptr: PyReadonlyArray1<'_, i64> = t.get_item(0)?.extract().map_err(|_| PyTypeError::new_err("x.indptr must be a 1-D int64 array"))?;
+    let indices: PyReadonlyArray1<'_, i64> = t.get_item(1)?.extract().map_err(|_| PyTypeError::new_err("x.indices must be a 1-D int64 array"))?;
+    let data: PyReadonlyArray1<'_, T> = t.get_item(2)?.extract()?;
+    let (n, d): (usize, usize) = t.get_item(3)?.extract()?;
+    let bad = |what: &str, v: i64| PyValueError::new_err(format!("invalid data `{what}`: negative value {v}"));
+    let ip = indptr.as_array().iter().map(|&v| usize::try_from(v).map_err(|_| bad("x.indptr", v))).collect::<PyResult<Vec<usize>>>()?;
+    let ix = indices
+        .as_array()
+        .iter()
+        .map(|&v| u32::try_from(v).map_err(|_| PyValueError::new_err(format!("invalid data `x.indices`: column index {v} out of range"))))
+        .collect::<PyResult<Vec<u32>>>()?;
+    Csr::new(n, d, ip, ix, data.as_array().to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// An owned copy of a 2-D array of the fit's dtype (the previous fit's gates and weights).
@@ -73,12 +98,21 @@ pub(crate) fn run<T: Real + Element>(
     y: &Bound<'_, PyAny>,
     args: FitArgs<'_>,
 ) -> PyResult<(FitOut<T>, Option<PyErr>)> {
-    let xa: PyReadonlyArray2<'_, T> = x.extract()?;
+    let sparse = if is_sparse_of::<T>(x) { Some(sparse_input::<T>(x)?) } else { None };
+    let xa: Option<PyReadonlyArray2<'_, T>> = if sparse.is_none() { Some(x.extract()?) } else { None };
     let ya: PyReadonlyArray2<'_, T> = y.extract()?;
-    let xo = if as_matref(&xa).is_none() { Some(Mat::from_fn(xa.shape()[0], xa.shape()[1], |i, j| *xa.get([i, j]).unwrap())) } else { None };
+    let xo = match &xa {
+        Some(xa) if as_matref(xa).is_none() => Some(Mat::from_fn(xa.shape()[0], xa.shape()[1], |i, j| *xa.get([i, j]).unwrap())),
+        _ => None,
+    };
     let yo = if as_matref(&ya).is_none() { Some(Mat::from_fn(ya.shape()[0], ya.shape()[1], |i, j| *ya.get([i, j]).unwrap())) } else { None };
-    let borrowed = (xo.is_none(), yo.is_none());
-    let xv = xo.as_ref().map(|m| m.as_ref()).or_else(|| as_matref(&xa)).unwrap();
+    let borrowed = (xo.is_none() && sparse.is_none(), yo.is_none());
+    let xv: DataRef<'_, T> = match (&sparse, &xo, &xa) {
+        (Some(s), _, _) => DataRef::Sparse(s),
+        (None, Some(m), _) => DataRef::Dense(m.as_ref()),
+        (None, None, Some(xa)) => DataRef::Dense(as_matref(xa).unwrap()),
+        (None, None, None) => unreachable!("x is dense when not sparse"),
+    };
     let yv = yo.as_ref().map(|m| m.as_ref()).or_else(|| as_matref(&ya)).unwrap();
     let previous = match &args.warm_start {
         Some((g, w)) => Some((owned::<T>(g, "gates")?, owned::<T>(w, "weights")?)),
@@ -125,7 +159,7 @@ pub(crate) fn run<T: Real + Element>(
                     .unwrap_or_else(|| calibration::holdout_rows(yv, &settings, PathSettings::default().validation_fraction));
                 calibration = calibration::fit_holdout(xv, yv, cw, &settings, &rows, scaled)?;
             }
-            let mut solver = Solver::<T>::new_weighted(xv, yv, w, settings)?;
+            let mut solver = Solver::<T>::new_data(xv, yv, w, settings)?;
             let mut warm_started = false;
             if let Some(m) = &path_model {
                 // a path model with another pattern count (other rows) means a cold start
@@ -169,7 +203,7 @@ pub(crate) fn run<T: Real + Element>(
 /// when the data are too small (per class) to hold rows out. A stop requested during the path
 /// unwinds with [`PathInterrupted`].
 fn choose_beta<T: Real>(
-    xv: MatRef<'_, T>,
+    xv: DataRef<'_, T>,
     yv: MatRef<'_, T>,
     w: Option<&[f64]>,
     settings: &Settings,

@@ -48,13 +48,24 @@ def test_sample_weight_equivalence_at_fixed_beta(cls):
         check_sample_weight_equivalence_on_dense_data(cls.__name__, cls(beta_fraction=1e-3, **kw))
 
 
+@pytest.mark.parametrize("cls", [type(e) for e in ESTIMATORS if "Gated" in type(e).__name__])
+def test_sample_weight_equivalence_at_fixed_beta_on_sparse_data(cls):
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_sparse_data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        kw = dict(FAST, tol_gap=1e-10, max_iter=2000)
+        check_sample_weight_equivalence_on_sparse_data(cls.__name__, cls(beta_fraction=1e-3, **kw))
+
+
 def test_expected_failures_are_declared_with_their_reason():
     from sklearn.utils.estimator_checks import check_estimator
 
     est = cronos.GatedReLURegressor(**FAST)
     declared = cronos.expected_failed_checks(est)
-    assert set(declared) == {"check_sample_weight_equivalence_on_dense_data"}
-    assert "validation split" in declared["check_sample_weight_equivalence_on_dense_data"]
+    # sparse input is accepted too, so sklearn also runs the sparse variant of the check
+    assert set(declared) == {"check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data"}
+    assert all("validation split" in r for r in declared.values())
     assert est._more_tags()["_xfail_checks"] == declared
     # at a fixed beta nothing is expected to fail
     assert cronos.expected_failed_checks(cronos.GatedReLURegressor(beta_fraction=1e-3)) == {}

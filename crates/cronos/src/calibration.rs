@@ -235,20 +235,20 @@ impl<'a> Rows<'a> {
 ///
 /// # Errors
 /// As [`Model::predict`] (wrong width, non-finite values).
-pub fn fit_on_rows<T: Real>(model: &Model<T>, x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, rows: &[usize]) -> Result<Option<Calibration>> {
-    fit_rows(model, x, y, weights, rows, false)
+pub fn fit_on_rows<'a, T: Real>(model: &Model<T>, x: impl Into<crate::data::DataRef<'a, T>>, y: MatRef<'_, T>, weights: Option<&[f64]>, rows: &[usize]) -> Result<Option<Calibration>> {
+    fit_rows(model, x.into(), y, weights, rows, false)
 }
 
 /// [`fit_on_rows`]; with `scaled`, the rows of (x, y) are those of the weighted problem
 /// multiplied by √w (bias column included), so the scores are divided by √w again.
-fn fit_rows<T: Real>(model: &Model<T>, x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, rows: &[usize], scaled: bool) -> Result<Option<Calibration>> {
+fn fit_rows<T: Real>(model: &Model<T>, x: crate::data::DataRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, rows: &[usize], scaled: bool) -> Result<Option<Calibration>> {
     if rows.is_empty() {
         return Ok(None);
     }
-    let xr = Mat::from_fn(rows.len(), x.ncols(), |i, j| x[(rows[i], j)]);
+    let xr = x.select_rows(rows);
     let yr = Mat::from_fn(rows.len(), y.ncols(), |i, j| y[(rows[i], j)]);
     let wr: Option<Vec<f64>> = weights.map(|w| rows.iter().map(|&i| w[i]).collect());
-    let mut scores = model.predict(xr.as_ref())?;
+    let mut scores = model.predict_data(xr.as_data())?;
     if let (true, Some(w)) = (scaled, &wr) {
         // a ReLU network without a separate bias is positively homogeneous: f(√w x) = √w f(x)
         for i in 0..scores.nrows() {
@@ -280,14 +280,15 @@ pub fn path_validation_rows<T: Real>(y: MatRef<'_, T>, settings: &Settings, ps: 
 ///
 /// # Errors
 /// As [`Solver::new_weighted`] and [`Model::predict`].
-pub fn fit_holdout<T: Real>(
-    x: MatRef<'_, T>,
+pub fn fit_holdout<'a, T: Real>(
+    x: impl Into<crate::data::DataRef<'a, T>>,
     y: MatRef<'_, T>,
     weights: Option<&[f64]>,
     settings: &Settings,
     validation: &[usize],
     scaled: bool,
 ) -> Result<Option<Calibration>> {
+    let x = x.into();
     let mut held = vec![false; x.nrows()];
     let n = x.nrows();
     validation.iter().filter(|&&i| i < n).for_each(|&i| held[i] = true);
@@ -296,14 +297,14 @@ pub fn fit_holdout<T: Real>(
     if tr.is_empty() || va.is_empty() {
         return Ok(None);
     }
-    let xt = Mat::from_fn(tr.len(), x.ncols(), |i, j| x[(tr[i], j)]);
+    let xt = x.select_rows(&tr);
     let yt = Mat::from_fn(tr.len(), y.ncols(), |i, j| y[(tr[i], j)]);
     let wt: Option<Vec<f64>> = weights.filter(|_| !scaled).map(|w| tr.iter().map(|&i| w[i]).collect());
     // gates near the origin, not through the mean of these rows: the full fit's standardized
     // rows have mean 0, a subset's mean is off by noise (and a √w-scaled problem has no bias
     // to centre with, so the weighted and the repeated-rows fits would differ)
     let settings = Settings { centered_gates: false, ..settings.clone() };
-    let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings)?;
+    let mut solver = Solver::new_data(xt.as_data(), yt.as_ref(), wt.as_deref(), settings)?;
     solver.solve();
     fit_rows(&solver.model(), x, y, weights, &va, scaled)
 }

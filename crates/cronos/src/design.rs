@@ -10,6 +10,9 @@
 //! block's 0/1 masks are unpacked once and every kernel is two GEMMs with an elementwise
 //! pass between them, so all P patterns (and all outputs) go through X together.
 //!
+//! X is dense or sparse behind [`XMat`] (see [`crate::data`]): the kernels here only unpack
+//! masks and combine columns, and ask X for the two block products X_b·R and X_bᵀ·S.
+//!
 //! Column layout: for `k` outputs, a "delta" matrix is d × (P·k) with column `c·P + j` for
 //! output c and pattern j; a full weight matrix is d × (nb·k) with `nb = 2P` for ReLU
 //! (v blocks then w blocks) and `nb = P` for gated ReLU.
@@ -17,10 +20,10 @@
 #![allow(non_snake_case)]
 
 use crate::comm::{self, tree_reduce, Comm};
+use crate::data::XMat;
 use crate::patterns::Patterns;
 use crate::real::Real;
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatMut, MatRef, Par};
+use faer::{Mat, MatMut, MatRef};
 use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
@@ -35,6 +38,10 @@ pub(crate) struct Shard<T: Real> {
     a: Vec<T>,
     s: Vec<T>,
     acc: Mat<T>,
+    /// Row-major d × 2·width accumulator of sparse X (empty for dense X).
+    rm: Vec<T>,
+    /// A row of scratch for the sparse kernels.
+    tmp: Vec<T>,
     /// Scaled duals ν of the cone constraints for this shard's rows (ReLU only),
     /// column-major `rows × (2P·k)`.
     pub nu: Vec<T>,
@@ -54,7 +61,7 @@ pub struct SlackStats {
 /// X, its patterns and the per-shard workspaces.
 pub struct Design<T: Real> {
     /// Shared with the wide-data operators ([`crate::gram`]), which read X without a copy.
-    x: Arc<Mat<T>>,
+    x: Arc<XMat<T>>,
     patterns: Patterns,
     shards: Vec<Shard<T>>,
     width: usize,
@@ -72,12 +79,17 @@ impl<T: Real> Design<T> {
     /// Splits `x` into `threads` row shards with buffers for up to `width` columns per pass
     /// (`2·width` for backward passes) and `nu_cols` dual columns per row.
     pub fn new(x: Mat<T>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize) -> Self {
+        Self::with_comm(XMat::Dense(x), patterns, threads, width, nu_cols, comm::local())
+    }
+
+    /// As [`Design::new`] with X in either storage.
+    pub fn with_data(x: XMat<T>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize) -> Self {
         Self::with_comm(x, patterns, threads, width, nu_cols, comm::local())
     }
 
     /// As [`Design::new`] for this rank's rows of a distributed design: every reduction over
     /// rows is also summed over the ranks of `comm`.
-    pub fn with_comm(x: Mat<T>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize, comm: Arc<dyn Comm>) -> Self {
+    pub fn with_comm(x: XMat<T>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize, comm: Arc<dyn Comm>) -> Self {
         let (n, d, p) = (x.nrows(), x.ncols(), patterns.p());
         let width = width.max(p);
         let shards = shard_rows(n, threads)
@@ -89,6 +101,8 @@ impl<T: Real> Design<T> {
                     a: vec![T::default(); bl * width],
                     s: vec![T::default(); bl * 2 * width],
                     acc: Mat::zeros(d, 2 * width),
+                    rm: x.scratch(2 * width),
+                    tmp: Vec::new(),
                     nu: vec![T::default(); rows.len() * nu_cols],
                     rows,
                 }
@@ -119,11 +133,11 @@ impl<T: Real> Design<T> {
         self.patterns.p()
     }
     /// The design matrix.
-    pub fn x(&self) -> MatRef<'_, T> {
-        (*self.x).as_ref()
+    pub fn x(&self) -> &XMat<T> {
+        &self.x
     }
     /// A shared handle to the design matrix.
-    pub fn x_arc(&self) -> Arc<Mat<T>> {
+    pub fn x_arc(&self) -> Arc<XMat<T>> {
         self.x.clone()
     }
     /// The patterns.
@@ -139,9 +153,9 @@ impl<T: Real> Design<T> {
     /// Bytes held by X, the patterns and all shard buffers.
     pub fn bytes(&self) -> usize {
         let t = std::mem::size_of::<T>();
-        let mut b = self.x.nrows() * self.x.ncols() * t + self.patterns.bytes();
+        let mut b = self.x.bytes() + self.patterns.bytes();
         for s in &self.shards {
-            b += (s.mask.len() + s.a.len() + s.s.len() + s.nu.len() + s.acc.nrows() * s.acc.ncols()) * t;
+            b += (s.mask.len() + s.a.len() + s.s.len() + s.nu.len() + s.rm.len() + s.acc.nrows() * s.acc.ncols()) * t;
         }
         b
     }
@@ -159,11 +173,12 @@ impl<T: Real> Design<T> {
             let kb = step.min(k - c0);
             let dl = delta.subcols(c0 * p, kb * p);
             let views = split_rows(out.as_mut().subcols_mut(c0, kb), &self.shards);
-            let (x, pat) = ((*self.x).as_ref(), &self.patterns);
+            let (x, pat) = (&*self.x, &self.patterns);
+            let prep = x.prepare(dl);
             self.shards.par_iter_mut().zip(views).for_each(|(sh, mut o)| {
                 for (b0, bl) in blocks(&sh.rows) {
                     pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
-                    let a = gemm_fwd(x, b0, bl, dl, &mut sh.a);
+                    let a = x.mul_block(b0, bl, dl, &prep, &mut sh.a, &mut sh.tmp);
                     for c in 0..kb {
                         let dst = o.as_mut().col_mut(c).try_as_col_major_mut().unwrap().as_slice_mut();
                         let dst = &mut dst[b0 - sh.rows.start..b0 - sh.rows.start + bl];
@@ -184,7 +199,7 @@ impl<T: Real> Design<T> {
     /// Fᵀ-like pass: `out[:, c·P + j] = Xᵀ (D_j r[:, c])` (out is d × P·k).
     pub fn backward(&mut self, r: MatRef<'_, T>, out: MatMut<'_, T>) {
         let p = self.p();
-        self.masked_pass(out, r.ncols(), |_, b0, bl, mask, _, s, c0, kb| {
+        self.masked_pass(out, r.ncols(), |_, b0, bl, mask, _, s, c0, kb, _| {
             for c in 0..kb {
                 let rc = &r.col(c0 + c).try_as_col_major().unwrap().as_slice()[b0..b0 + bl];
                 for j in 0..p {
@@ -201,9 +216,15 @@ impl<T: Real> Design<T> {
     /// FᵀF on delta matrices, fused in one pass over X: `out = backward(forward(delta))`.
     pub fn ftf(&mut self, delta: MatRef<'_, T>, out: MatMut<'_, T>) {
         let p = self.p();
-        self.masked_pass(out, delta.ncols() / p.max(1), |x, b0, bl, mask, a, s, c0, kb| {
+        let step = self.outputs_per_pass();
+        let x = self.x.clone();
+        let preps: Vec<_> = (0..delta.ncols() / p.max(1)).step_by(step).map(|c0| {
+            let kb = step.min(delta.ncols() / p.max(1) - c0);
+            x.prepare(delta.subcols(c0 * p, kb * p))
+        }).collect();
+        self.masked_pass(out, delta.ncols() / p.max(1), |x, b0, bl, mask, a, s, c0, kb, tmp| {
             let dl = delta.subcols(c0 * p, kb * p);
-            let av = gemm_fwd(x, b0, bl, dl, a);
+            let av = x.mul_block(b0, bl, dl, &preps[c0 / step], a, tmp);
             for c in 0..kb {
                 // r = Σ_j m_j ∘ (X δ_j) is built in the slot of pattern 0, then s_j = m_j ∘ r,
                 // pattern 0 last so r is overwritten only when no longer needed.
@@ -235,24 +256,24 @@ impl<T: Real> Design<T> {
     #[allow(clippy::type_complexity)]
     fn masked_pass<F>(&mut self, mut out: MatMut<'_, T>, k: usize, fill: F)
     where
-        F: Fn(MatRef<'_, T>, usize, usize, &[T], &mut [T], &mut [T], usize, usize) + Sync,
+        F: Fn(&XMat<T>, usize, usize, &[T], &mut [T], &mut [T], usize, usize, &mut Vec<T>) + Sync,
     {
         let p = self.p();
         let step = self.outputs_per_pass();
         for c0 in (0..k).step_by(step) {
             let kb = step.min(k - c0);
             let w = kb * p;
-            let (x, pat) = ((*self.x).as_ref(), &self.patterns);
+            let (x, pat) = (&*self.x, &self.patterns);
             self.shards.par_iter_mut().for_each(|sh| {
                 let mut acc = sh.acc.as_mut().subcols_mut(0, w);
-                acc.fill(T::default());
+                x.tacc_begin(acc.as_mut(), &mut sh.rm);
                 let rows = sh.rows.clone();
                 for (b0, bl) in blocks(&rows) {
                     pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
-                    fill(x, b0, bl, &sh.mask[..bl * p], &mut sh.a, &mut sh.s[..bl * w], c0, kb);
-                    let sv = MatRef::from_column_major_slice(&sh.s[..bl * w], bl, w);
-                    matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
+                    fill(x, b0, bl, &sh.mask[..bl * p], &mut sh.a, &mut sh.s[..bl * w], c0, kb, &mut sh.tmp);
+                    x.tacc_add(b0, bl, &sh.s[..bl * w], w, acc.as_mut(), &mut sh.rm, &mut sh.tmp);
                 }
+                x.tacc_finish(acc, &sh.rm);
             });
             reduce_into(out.as_mut().subcols_mut(c0 * p, w), &self.shards, 0, &*self.comm);
         }
@@ -264,18 +285,19 @@ impl<T: Real> Design<T> {
     pub fn slack_pass(&mut self, u: MatRef<'_, T>, sigma: T, gamma: T, mut gts: MatMut<'_, T>, mut gtnu: MatMut<'_, T>) -> SlackStats {
         let (p, w) = (self.p(), u.ncols());
         assert!(2 * w <= 2 * self.width, "slack pass wider than the buffers");
-        let (x, pat) = ((*self.x).as_ref(), &self.patterns);
+        let (x, pat) = (&*self.x, &self.patterns);
+        let prep = x.prepare(u);
         let stats: Vec<SlackStats> = self
             .shards
             .par_iter_mut()
             .map(|sh| {
                 let mut st = SlackStats::default();
                 let mut acc = sh.acc.as_mut().subcols_mut(0, 2 * w);
-                acc.fill(T::default());
+                x.tacc_begin(acc.as_mut(), &mut sh.rm);
                 let (r0, nr) = (sh.rows.start, sh.rows.len());
                 for (b0, bl) in blocks(&sh.rows.clone()) {
                     pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
-                    let a = gemm_fwd(x, b0, bl, u, &mut sh.a);
+                    let a = x.mul_block(b0, bl, u, &prep, &mut sh.a, &mut sh.tmp);
                     for col in 0..w {
                         let j = (col % (2 * p)) % p;
                         let m = &sh.mask[j * bl..(j + 1) * bl];
@@ -298,9 +320,9 @@ impl<T: Real> Design<T> {
                             nu_out[i] = e * nu[i];
                         }
                     }
-                    let sv = MatRef::from_column_major_slice(&sh.s[..bl * 2 * w], bl, 2 * w);
-                    matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
+                    x.tacc_add(b0, bl, &sh.s[..bl * 2 * w], 2 * w, acc.as_mut(), &mut sh.rm, &mut sh.tmp);
                 }
+                x.tacc_finish(acc, &sh.rm);
                 st
             })
             .collect();
@@ -322,10 +344,10 @@ impl<T: Real> Design<T> {
     pub fn certificate_pass(&mut self, lam: MatRef<'_, T>, rho: T, mut a: MatMut<'_, T>, mut b: MatMut<'_, T>) {
         let (p, k) = (self.p(), lam.ncols());
         let w = 2 * p * k;
-        let (x, pat) = ((*self.x).as_ref(), &self.patterns);
+        let (x, pat) = (&*self.x, &self.patterns);
         self.shards.par_iter_mut().for_each(|sh| {
             let mut acc = sh.acc.as_mut().subcols_mut(0, 2 * w);
-            acc.fill(T::default());
+            x.tacc_begin(acc.as_mut(), &mut sh.rm);
             let (r0, nr) = (sh.rows.start, sh.rows.len());
             for (b0, bl) in blocks(&sh.rows.clone()) {
                 pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
@@ -346,9 +368,9 @@ impl<T: Real> Design<T> {
                         db[i] = e * mu;
                     }
                 }
-                let sv = MatRef::from_column_major_slice(&sh.s[..bl * 2 * w], bl, 2 * w);
-                matmul(acc.as_mut(), Accum::Add, x.subrows(b0, bl).transpose(), sv, T::from_f64(1.0), Par::Seq);
+                x.tacc_add(b0, bl, &sh.s[..bl * 2 * w], 2 * w, acc.as_mut(), &mut sh.rm, &mut sh.tmp);
             }
+            x.tacc_finish(acc, &sh.rm);
         });
         reduce_into(a.as_mut(), &self.shards, 0, &*self.comm);
         reduce_into(b.as_mut(), &self.shards, w, &*self.comm);
@@ -369,17 +391,14 @@ impl<T: Real> Design<T> {
             .map(|sh| {
                 let (mut a, mut b) = (Mat::<f64>::zeros(d, w), Mat::<f64>::zeros(d, wb));
                 // block buffers allocated once per shard and call, refilled per row block
-                let (mut xb, mut sa, mut sb) = (Mat::<f64>::zeros(BLOCK, d), Mat::<f64>::zeros(BLOCK, w), Mat::<f64>::zeros(BLOCK, wb));
+                let xd = if self.x.dense().is_some() { d } else { 0 };
+                let (mut xb, mut sa, mut sb) = (Mat::<f64>::zeros(BLOCK, xd), Mat::<f64>::zeros(BLOCK, w), Mat::<f64>::zeros(BLOCK, wb));
                 let mut mask = vec![T::default(); BLOCK * p];
                 let (r0, nr) = (sh.rows.start, sh.rows.len());
                 for (b0, bl) in blocks(&sh.rows) {
                     self.patterns.unpack_rows(b0, bl, &mut mask[..bl * p]);
                     let m = |j: usize, i: usize| mask[j * bl + i].to_f64();
-                    for j in 0..d {
-                        for i in 0..bl {
-                            xb[(i, j)] = self.x[(b0 + i, j)].to_f64();
-                        }
-                    }
+                    self.x.widen_block(b0, bl, &mut xb);
                     for col in 0..w {
                         let (c, s) = (col / per, col % per);
                         let sign = if s < p { 1.0 } else { -1.0 };
@@ -387,8 +406,8 @@ impl<T: Real> Design<T> {
                             sa[(i, col)] = sign * m(s % p, i) * lam[(b0 + i, c)].to_f64();
                         }
                     }
-                    let xt = xb.as_ref().subrows(0, bl).transpose();
-                    matmul(a.as_mut(), Accum::Add, xt, sa.as_ref().subrows(0, bl), 1.0, Par::Seq);
+                    // X's block is widened to f64 once (dense) and serves both products
+                    self.x.tmul_block_add_f64(b0, bl, sa.as_ref().subrows(0, bl), a.as_mut(), &xb);
                     if relu {
                         for col in 0..wb {
                             for i in 0..bl {
@@ -396,7 +415,7 @@ impl<T: Real> Design<T> {
                                 sb[(i, col)] = (2.0 * m((col % per) % p, i) - 1.0) * mu;
                             }
                         }
-                        matmul(b.as_mut(), Accum::Add, xt, sb.as_ref().subrows(0, bl), 1.0, Par::Seq);
+                        self.x.tmul_block_add_f64(b0, bl, sb.as_ref().subrows(0, bl), b.as_mut(), &xb);
                     }
                 }
                 (a, b)
@@ -419,10 +438,7 @@ impl<T: Real> Design<T> {
             .par_iter()
             .map(|sh| {
                 let mut k = Mat::<T>::zeros(d, d);
-                for (b0, bl) in blocks(&sh.rows) {
-                    let xb = (*self.x).as_ref().subrows(b0, bl);
-                    matmul(k.as_mut(), Accum::Add, xb.transpose(), xb, T::from_f64(1.0), Par::Seq);
-                }
+                self.x.gram_rows_add(sh.rows.clone(), k.as_mut());
                 k
             })
             .collect();
@@ -430,14 +446,6 @@ impl<T: Real> Design<T> {
         sum_mat(k.as_mut(), &*self.comm);
         k
     }
-}
-
-/// `a = X[b0..b0+bl, :] · rhs` into the front of `buf`; returns the filled slice.
-fn gemm_fwd<'a, T: Real>(x: MatRef<'_, T>, b0: usize, bl: usize, rhs: MatRef<'_, T>, buf: &'a mut [T]) -> &'a [T] {
-    let w = rhs.ncols();
-    let av = MatMut::from_column_major_slice_mut(&mut buf[..bl * w], bl, w);
-    matmul(av, Accum::Replace, x.subrows(b0, bl), rhs, T::from_f64(1.0), Par::Seq);
-    &buf[..bl * w]
 }
 
 /// Row blocks `(start, len)` covering `rows`.

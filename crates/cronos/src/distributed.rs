@@ -11,6 +11,7 @@
 //! is replaced by rank 0's ([`agree_elapsed`]).
 
 use crate::comm::{check_agreement, fnv1a, tree_reduce, Comm, Fact};
+use crate::data::{DataRef, XMat};
 use crate::design::shard_rows;
 use crate::error::{invalid_data, Result};
 use crate::loss::LossData;
@@ -158,6 +159,67 @@ pub fn column_means<T: Real>(x: MatRef<'_, T>, weights: Option<&[f64]>, threads:
     s.truncate(d);
     s.iter_mut().for_each(|v| *v /= total);
     s
+}
+
+/// [`frobenius_sq`] of dense or sparse data. Sparse data are summed in the dense order (per
+/// shard, column by column, rows in order; skipped zeros add nothing), so a matrix gives the
+/// same bits, and so the same solve, whether it comes dense or sparse.
+pub fn frobenius_sq_data<T: Real>(x: DataRef<'_, T>, bias: bool, threads: usize, comm: &dyn Comm) -> f64 {
+    let s = match x {
+        DataRef::Dense(m) => return frobenius_sq(m, bias, threads, comm),
+        DataRef::Sparse(s) => s,
+    };
+    let cols = s.transpose();
+    let parts: Vec<f64> = shard_rows(s.nrows(), threads)
+        .into_iter()
+        .map(|rows| {
+            let mut ss = 0.0;
+            for j in 0..cols.nrows() {
+                for (i, v) in cols.row(j) {
+                    if rows.contains(&i) {
+                        let v = v.to_f64();
+                        ss += v * v;
+                    }
+                }
+            }
+            ss + if bias { rows.len() as f64 } else { 0.0 }
+        })
+        .collect();
+    let mut ss = [tree_reduce(parts, |a, b| a + b)];
+    comm.sum_f64(&mut ss);
+    ss[0]
+}
+
+/// [`column_means`] of the solver's X in either storage.
+pub fn column_means_x<T: Real>(x: &XMat<T>, weights: Option<&[f64]>, threads: usize, comm: &dyn Comm) -> Vec<f64> {
+    let s = match x {
+        XMat::Dense(m) => return column_means(m.as_ref(), weights, threads, comm),
+        XMat::Sparse { x, .. } => x,
+    };
+    let d = s.ncols();
+    let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+    let parts: Vec<Vec<f64>> = shard_rows(s.nrows(), threads)
+        .into_iter()
+        .map(|rows| {
+            let mut acc = vec![0.0; d + 1];
+            for i in rows.clone() {
+                for (j, v) in s.row(i) {
+                    acc[j] += w(i) * v.to_f64();
+                }
+            }
+            acc[d] = rows.map(w).sum();
+            acc
+        })
+        .collect();
+    let mut acc = tree_reduce(parts, |mut a, b| {
+        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+        a
+    });
+    comm.sum_f64(&mut acc);
+    let total = if acc[d] > 0.0 { acc[d] } else { 1.0 };
+    acc.truncate(d);
+    acc.iter_mut().for_each(|v| *v /= total);
+    acc
 }
 
 /// Rank 0's `elapsed` on every rank (a time limit must end all ranks at the same iteration).

@@ -9,8 +9,7 @@
 use crate::design::Design;
 use crate::loss::LossData;
 use crate::real::Real;
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use faer::{Mat, Par};
 
 /// Rows per block of the pass (bounds the memory of X̃Z to a block).
 const BLOCK: usize = 2048;
@@ -50,7 +49,7 @@ pub fn feasibility<T: Real>(
     for r0 in (0..n).step_by(BLOCK) {
         let bl = BLOCK.min(n - r0);
         let mut ab = a.as_mut().subrows_mut(0, bl);
-        matmul(ab.as_mut(), Accum::Replace, x.subrows(r0, bl), zm, T::from_f64(1.0), Par::rayon(0));
+        x.mul_rows(r0, bl, zm, ab.as_mut(), Par::rayon(0));
         for i in 0..bl {
             for j in 0..p {
                 let on = pat.get(r0 + i, j);

@@ -9,6 +9,7 @@
 //! The form is chosen from the shapes ([`GramForm::choose`]); tests can force either with
 //! [`with_form`] to check that both give the same solution.
 
+use crate::data::XMat;
 use crate::design::Design;
 use crate::error::{CronosError, Result};
 use crate::real::Real;
@@ -16,12 +17,6 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use std::cell::Cell;
 use std::sync::Arc;
-
-/// Rows of X per GEMM in the products through X: whole-X products would let the GEMM pack
-/// large copies of X.
-const ROWS: usize = 2048;
-/// Columns of X per block of the n × n product X Xᵀ.
-const COLS: usize = 2048;
 
 /// Which representation of XᵀX the solver uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +67,7 @@ pub enum GramOp<T: Real> {
     /// c·Xᵀ(X u) through the shared X.
     Dual {
         /// The design matrix (n × d).
-        x: Arc<Mat<T>>,
+        x: Arc<XMat<T>>,
         /// The factor c.
         scale: T,
     },
@@ -118,52 +113,14 @@ impl<T: Real> GramOp<T> {
             GramOp::Primal(k) => matmul(out, accum, k.as_ref(), u, T::from_f64(1.0), Par::Seq),
             GramOp::Dual { x, scale } => {
                 let mut t = Mat::<T>::zeros(x.nrows(), u.ncols());
-                x_mul(x.as_ref().as_ref(), u, t.as_mut());
+                x.mul(u, t.as_mut());
                 if accum == Accum::Replace {
                     out.fill(T::default());
                 }
-                xt_mul_add(x.as_ref().as_ref(), t.as_ref(), out.as_mut(), *scale);
+                x.tmul_add(t.as_ref(), out.as_mut(), *scale);
             }
         }
     }
-}
-
-/// `out = X · rhs` (out n × w), by row blocks of X, each a parallel GEMM.
-pub fn x_mul<T: Real>(x: MatRef<'_, T>, rhs: MatRef<'_, T>, mut out: MatMut<'_, T>) {
-    let n = x.nrows();
-    for b0 in (0..n).step_by(ROWS) {
-        let bl = ROWS.min(n - b0);
-        let o = out.as_mut().subrows_mut(b0, bl);
-        matmul(o, Accum::Replace, x.subrows(b0, bl), rhs, T::from_f64(1.0), Par::rayon(0));
-    }
-}
-
-/// `out += alpha · Xᵀ t` (t n × w, out d × w), by row blocks of X.
-pub fn xt_mul_add<T: Real>(x: MatRef<'_, T>, t: MatRef<'_, T>, mut out: MatMut<'_, T>, alpha: T) {
-    let n = x.nrows();
-    for b0 in (0..n).step_by(ROWS) {
-        let bl = ROWS.min(n - b0);
-        let xb = x.subrows(b0, bl).transpose();
-        matmul(out.as_mut(), Accum::Add, xb, t.subrows(b0, bl), alpha, Par::rayon(0));
-    }
-}
-
-/// X Xᵀ (n × n) in f64: per column block a GEMM in T, summed in f64 so that an f32 X
-/// loses no more than one block's rounding.
-pub fn xxt<T: Real>(x: MatRef<'_, T>) -> Mat<f64> {
-    let (n, d) = (x.nrows(), x.ncols());
-    let mut acc = Mat::<f64>::zeros(n, n);
-    let mut blk = Mat::<T>::zeros(n, n);
-    for c0 in (0..d).step_by(COLS) {
-        let xb = x.subcols(c0, COLS.min(d - c0));
-        matmul(blk.as_mut(), Accum::Replace, xb, xb.transpose(), T::from_f64(1.0), Par::rayon(0));
-        for j in 0..n {
-            for i in 0..n {
-                acc[(i, j)] += blk[(i, j)].to_f64();
-            }
-        }
-    }
-    acc
 }
 
 /// What the structured preconditioner needs of the Gram, computed once per solve.
@@ -179,9 +136,12 @@ pub enum GramEigen<T: Real> {
     /// The n × n X Xᵀ and, for ReLU, its eigendecomposition X Xᵀ = U diag(λ) Uᵀ.
     Dual {
         /// The design matrix (n × d).
-        x: Arc<Mat<T>>,
-        /// X Xᵀ in f64.
-        xxt: Mat<f64>,
+        x: Arc<XMat<T>>,
+        /// c·X Xᵀ in f64 (shared with the gated Woodbury preconditioner); `None` for gated
+        /// programs on sparse X, which re-form it when needed instead of holding n² values.
+        xxt: Option<Arc<Mat<f64>>>,
+        /// The factor c.
+        scale: f64,
         /// U and λ (ReLU only: gated programs have no GᵀG to invert).
         eig: Option<(Mat<f64>, Vec<f64>)>,
     },
@@ -201,13 +161,16 @@ impl<T: Real> GramEigen<T> {
                 Ok(GramEigen::Primal { q, lam: lam.iter().map(|l| l / s).collect() })
             }
             GramOp::Dual { x, scale } => {
-                let mut g = xxt(x.as_ref().as_ref());
                 let s = scale.to_f64();
+                if !relu && x.xxt_is_cheap() {
+                    return Ok(GramEigen::Dual { x: x.clone(), xxt: None, scale: s, eig: None });
+                }
+                let mut g = x.xxt();
                 if s != 1.0 {
                     g *= faer::Scale(s);
                 }
                 let eig = if relu { Some(sym_eigen(g.clone(), "X Xᵀ")?) } else { None };
-                Ok(GramEigen::Dual { x: x.clone(), xxt: g, eig })
+                Ok(GramEigen::Dual { x: x.clone(), xxt: Some(Arc::new(g)), scale: s, eig })
             }
         }
     }
@@ -241,12 +204,15 @@ mod tests {
         let u = Mat::<f64>::from_fn(d, w, |i, j| ((i + 3 * j) % 5) as f64 - 2.0);
         let k = x.transpose() * &x;
         let want = &k * &u * faer::Scale(2.5);
-        let op = GramOp::Dual { x: Arc::new(x.clone()), scale: 1.0 }.scaled(2.5);
-        let mut got = Mat::<f64>::zeros(d, w);
-        op.apply(u.as_ref(), got.as_mut(), Accum::Replace);
-        assert!((&got - &want).norm_l2() <= 1e-12 * want.norm_l2());
-        let g = xxt(x.as_ref());
-        assert!((&g - &x * x.transpose()).norm_l2() <= 1e-12 * g.norm_l2());
+        for xm in [XMat::Dense(x.clone()), XMat::sparse(crate::sparse::Csr::from_dense(x.as_ref()))] {
+            let xm = Arc::new(xm);
+            let op = GramOp::Dual { x: xm.clone(), scale: 1.0 }.scaled(2.5);
+            let mut got = Mat::<f64>::zeros(d, w);
+            op.apply(u.as_ref(), got.as_mut(), Accum::Replace);
+            assert!((&got - &want).norm_l2() <= 1e-12 * want.norm_l2());
+            let g = xm.xxt();
+            assert!((&g - &x * x.transpose()).norm_l2() <= 1e-12 * g.norm_l2());
+        }
     }
 
     #[test]

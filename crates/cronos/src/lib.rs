@@ -47,6 +47,7 @@ pub mod comm;
 #[cfg(feature = "mpi")]
 pub mod comm_mpi;
 pub mod comm_threads;
+pub mod data;
 pub mod design;
 pub mod distributed;
 pub mod error;
@@ -64,12 +65,15 @@ pub mod precond;
 pub mod real;
 pub mod settings;
 pub mod solver;
+pub mod sparse;
 pub mod system;
 pub mod woodbury;
 
 pub use calibration::{fit_temperature, Calibration};
 pub use certificate::Certificate;
 pub use comm::{Comm, LocalComm};
+pub use data::{DataRef, OwnedData, Storage};
+pub use sparse::Csr;
 #[cfg(feature = "mpi")]
 pub use comm_mpi::MpiComm;
 pub use error::{CronosError, Result};

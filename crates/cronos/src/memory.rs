@@ -48,6 +48,8 @@ pub struct Shape {
     pub threads: usize,
     /// Whether the loss is split (r = Fu; all but the unweighted squared loss).
     pub split: bool,
+    /// Stored entries of X (bias column included) when X is kept sparse, `None` when dense.
+    pub nnz: Option<usize>,
 }
 
 /// Estimated bytes per item.
@@ -71,10 +73,20 @@ pub fn estimate(s: Shape, form: GramForm, precond: PrecondKind, sketch_cols: usi
     let nb = if s.relu { 2 * p } else { p };
     let len = d * nb * k;
     let mut e = Estimate::default();
-    e.parts.push(("scaled copy of X", n * d * t));
     let shards = s.threads.clamp(1, s.n.max(1)) as u64;
     let nu = if s.relu { n * 2 * p * k * t } else { 0 };
-    e.parts.push(("row-shard buffers", shards * d * 2 * nb * k * t + nu + n * p / 8));
+    match s.nnz {
+        None => {
+            e.parts.push(("scaled copy of X", n * d * t));
+            e.parts.push(("row-shard buffers", shards * d * 2 * nb * k * t + nu + n * p / 8));
+        }
+        Some(nnz) => {
+            // X and Xᵀ in CSR (u32 indices, usize offsets); each shard also keeps a row-major
+            // accumulator beside the column-major one
+            e.parts.push(("scaled sparse X and Xᵀ", 2 * nnz as u64 * (4 + t) + (n + d + 2) * 8));
+            e.parts.push(("row-shard buffers", 2 * shards * d * 2 * nb * k * t + nu + n * p / 8));
+        }
+    }
     // ADMM state (5), workspaces (7, +3 with a split), certificate (2), Fᵀy, the delta
     // buffers and the preconditioner's temporaries (3)
     let vectors = 18 + if s.split { 3 } else { 0 };
@@ -88,9 +100,15 @@ pub fn estimate(s: Shape, form: GramForm, precond: PrecondKind, sketch_cols: usi
             e.parts.push(("d × d Gram XᵀX", d * d * per));
         }
         GramForm::Primal => {}
-        GramForm::Dual if structured => {
+        GramForm::Dual if structured && s.relu => {
             // X Xᵀ, its eigendecomposition, and the Woodbury matrices (see crate::woodbury)
             e.parts.push(("n × n X Xᵀ and Woodbury factors", n * n * (9 * 8 + 2 * t)));
+        }
+        GramForm::Dual if structured => {
+            // gated: X Xᵀ and the Cholesky factor, both f64; on sparse X only the factor (X Xᵀ
+            // is re-formed into it at each new ρ; crate::woodbury)
+            let mats = if s.nnz.is_some() { 1 } else { 2 };
+            e.parts.push(("n × n X Xᵀ and Woodbury factors", n * n * mats * 8));
         }
         GramForm::Dual => {}
     }
@@ -217,7 +235,7 @@ mod tests {
 
     #[test]
     fn wide_primal_counts_the_d_by_d_gram_and_dual_does_not() {
-        let s = Shape { n: 2000, d: 87724, p: 32, k: 1, relu: true, scalar: 4, threads: 2, split: true };
+        let s = Shape { n: 2000, d: 87724, p: 32, k: 1, relu: true, scalar: 4, threads: 2, split: true, nnz: None };
         let primal = estimate(s, GramForm::Primal, PrecondKind::Structured, 128);
         let dual = estimate(s, GramForm::Dual, PrecondKind::Structured, 128);
         assert!(primal.total() > 87724u64 * 87724 * 4 * 5);
@@ -226,5 +244,17 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("--patterns") && msg.contains("GB") && msg.contains("available"), "{msg}");
         assert!(with_limit(u64::MAX, || check(&Estimate { parts: vec![("x", 1)] })).is_ok());
+    }
+
+    #[test]
+    fn sparse_x_counts_its_entries_not_n_times_d() {
+        // 20,000 × 50,000 at 0.5% (bag of words): the dense X alone would be 8 GB in f64
+        let dense = Shape { n: 20_000, d: 50_001, p: 64, k: 1, relu: false, scalar: 8, threads: 2, split: true, nnz: None };
+        let sparse = Shape { nnz: Some(5_000_000 + 20_000), ..dense };
+        let x_part = |e: &Estimate| e.parts.iter().filter(|p| p.0.starts_with("scaled")).map(|p| p.1).sum::<u64>();
+        let (ed, es) = (estimate(dense, GramForm::Dual, PrecondKind::Structured, 0), estimate(sparse, GramForm::Dual, PrecondKind::Structured, 0));
+        assert!(x_part(&ed) >= 8_000_000_000);
+        assert!(x_part(&es) < 200_000_000, "{es:?}");
+        assert!(es.total() < ed.total());
     }
 }

@@ -12,7 +12,8 @@ use crate::real::Real;
 use crate::loss::Loss;
 use crate::settings::Activation;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use crate::data::DataRef;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 /// Rows per prediction batch: bounds memory to a few batch × P matrices.
 const BATCH: usize = 4096;
@@ -106,6 +107,24 @@ impl<T: Real> Model<T> {
     pub fn predict(&self, x: MatRef<'_, T>) -> Result<Mat<T>> {
         self.check(x)?;
         Ok(self.network().predict_unchecked(x))
+    }
+
+    /// [`Model::predict`] for dense or sparse rows (sparse rows are never densified: the
+    /// first layer is a sparse × dense product per batch).
+    ///
+    /// # Errors
+    /// When `x` has the wrong width or non-finite values.
+    pub fn predict_data<'a>(&self, x: impl Into<DataRef<'a, T>>) -> Result<Mat<T>> {
+        match x.into() {
+            DataRef::Dense(m) => self.predict(m),
+            DataRef::Sparse(s) => {
+                if s.ncols() != self.n_features {
+                    return Err(invalid_data("x", format!("{} features but the model was trained on {}", s.ncols(), self.n_features)));
+                }
+                DataRef::Sparse(s).check_finite("x")?;
+                Ok(self.network().predict_with(s.nrows(), |r0, rows, w, out| s.mul_range(r0, rows, w, out)))
+            }
+        }
     }
 
     /// Class probabilities: the sigmoid of each output (logistic loss) or the softmax over
@@ -211,18 +230,24 @@ impl<T: Real> Network<T> {
     }
 
     fn predict_unchecked(&self, x: MatRef<'_, T>) -> Mat<T> {
-        let (n, m, k) = (x.nrows(), self.width(), self.w2.ncols());
+        self.predict_with(x.nrows(), |r0, rows, w, out| {
+            matmul(out, Accum::Replace, x.subrows(r0, rows), w, T::from_f64(1.0), Par::rayon(0))
+        })
+    }
+
+    /// Predictions of n rows given `mul(r0, rows, W, out)`: out = X[r0 .. r0 + rows, :]·W.
+    fn predict_with(&self, n: usize, mul: impl Fn(usize, usize, MatRef<'_, T>, MatMut<'_, T>)) -> Mat<T> {
+        let (m, k) = (self.width(), self.w2.ncols());
         let mut out = Mat::<T>::zeros(n, k);
         let zero = T::default();
         for r0 in (0..n).step_by(BATCH) {
             let rows = BATCH.min(n - r0);
-            let xb = x.subrows(r0, rows);
             let mut h = Mat::<T>::zeros(rows, m);
-            matmul(h.as_mut(), Accum::Replace, xb, self.w1.as_ref(), T::from_f64(1.0), Par::rayon(0));
+            mul(r0, rows, self.w1.as_ref(), h.as_mut());
             let mut g = None;
             if let Some((gw, _)) = &self.gates {
                 let mut gm = Mat::<T>::zeros(rows, m);
-                matmul(gm.as_mut(), Accum::Replace, xb, gw.as_ref(), T::from_f64(1.0), Par::rayon(0));
+                mul(r0, rows, gw.as_ref(), gm.as_mut());
                 g = Some(gm);
             }
             for j in 0..m {

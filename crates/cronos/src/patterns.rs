@@ -12,9 +12,10 @@
 //! into the global answers, so every rank keeps the same gates as a single process would.
 
 use crate::comm::{Comm, LocalComm};
+use crate::data::XMat;
 use crate::real::Real;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -126,7 +127,35 @@ pub fn sample_patterns_distributed<T: Real>(
     par: Par,
     comm: &dyn Comm,
 ) -> SampledPatterns<T> {
-    let (n, d) = (x.nrows(), x.ncols());
+    let mul = |r0: usize, rows: usize, h: MatRef<'_, T>, z: MatMut<'_, T>| {
+        matmul(z, Accum::Replace, x.subrows(r0, rows), h, T::from_f64(1.0), par)
+    };
+    sample_with(x.nrows(), x.ncols(), mul, p, seed, center, comm)
+}
+
+/// [`sample_patterns_distributed`] on the solver's X in either storage.
+pub fn sample_patterns_data<T: Real>(
+    x: &XMat<T>,
+    p: usize,
+    seed: u64,
+    center: Option<&[f64]>,
+    par: Par,
+    comm: &dyn Comm,
+) -> SampledPatterns<T> {
+    let mul = |r0: usize, rows: usize, h: MatRef<'_, T>, z: MatMut<'_, T>| x.mul_rows(r0, rows, h, z, par);
+    sample_with(x.nrows(), x.ncols(), mul, p, seed, center, comm)
+}
+
+/// The sampler, with `mul(r0, rows, H, Z)` computing Z = X[r0 .. r0 + rows, :]·H.
+fn sample_with<T: Real>(
+    n: usize,
+    d: usize,
+    mul: impl Fn(usize, usize, MatRef<'_, T>, MatMut<'_, T>),
+    p: usize,
+    seed: u64,
+    center: Option<&[f64]>,
+    comm: &dyn Comm,
+) -> SampledPatterns<T> {
     let max_draws = 16 * p + 64;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
     let words = n.div_ceil(64);
@@ -152,14 +181,7 @@ pub fn sample_patterns_distributed<T: Real>(
         let mut z = Mat::<T>::zeros(n, batch);
         for r0 in (0..n).step_by(8192) {
             let rows = 8192.min(n - r0);
-            matmul(
-                z.as_mut().subrows_mut(r0, rows),
-                Accum::Replace,
-                x.subrows(r0, rows),
-                h.as_ref(),
-                T::from_f64(1.0),
-                par,
-            );
+            mul(r0, rows, h.as_ref(), z.as_mut().subrows_mut(r0, rows));
         }
         let cand: Vec<Vec<u64>> = (0..batch)
             .map(|j| {

@@ -16,35 +16,69 @@
 //! GEMM passes over X per application, and a new ρ is one n × n Cholesky. Nothing of size
 //! d × d and no Nyström sketch is formed: memory is O(nd + n²).
 
-use crate::gram::{x_mul, xt_mul_add, GramEigen};
+use crate::data::XMat;
+use crate::gram::GramEigen;
 use crate::patterns::Patterns;
 use crate::pcg::Precond;
 use crate::real::Real;
 use crate::system::{view, view_mut};
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
-use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use std::sync::Arc;
 
 /// Exact (B + FᵀF/ρ)⁻¹ through n × n matrices (see the module docs).
 pub struct WoodburyPrecond<T: Real> {
-    x: Arc<Mat<T>>,
+    x: Arc<XMat<T>>,
     /// The 0/1 patterns, n × P.
     masks: Mat<T>,
     relu: bool,
     /// M of B₁⁻¹ = I + Xᵀ M X (ReLU).
     binv: Option<Mat<T>>,
-    /// F B⁻¹ Fᵀ, n × n.
-    g: Mat<f64>,
+    /// F B⁻¹ Fᵀ = factor·(H ∘ C), n × n, in the form kept between changes of ρ.
+    g: Kernel,
     /// Lower Cholesky factor of ρI + F B⁻¹ Fᵀ.
     chol: Mat<f64>,
+}
+
+/// F B⁻¹ Fᵀ as kept: formed (ReLU, whose H depends on σ), or for gated ReLU as the shared
+/// X Xᵀ whose product with the co-activation counts C is re-formed into the Cholesky buffer
+/// at each new ρ (C costs n²P flops, far less than the n³/3 of the factorization), so the
+/// only n × n matrices held are X Xᵀ and the factor: 2 n² f64 (6.4 GB at n = 20,000).
+enum Kernel {
+    Formed(Mat<f64>),
+    Gated(Arc<Mat<f64>>),
+    /// Gated on sparse X: c·X Xᵀ re-formed from X into the factor's buffer at each new ρ,
+    /// so the factor is the only n × n matrix held (n² f64: 3.2 GB at n = 20,000).
+    GatedSparse(f64),
+}
+
+/// Columns per block when C = M Mᵀ is formed block by block.
+const CBLOCK: usize = 256;
+
+/// `out = factor · (h ∘ M Mᵀ) + shift·I` (h symmetric n × n, M the n × P 0/1 masks), by
+/// column blocks of M Mᵀ so that C itself is never held.
+fn hadamard_coactivation(h: &Mat<f64>, m: &Mat<f64>, factor: f64, shift: f64, out: &mut Mat<f64>) {
+    let n = h.nrows();
+    let mut c = Mat::<f64>::zeros(n, CBLOCK.min(n));
+    for j0 in (0..n).step_by(CBLOCK) {
+        let bl = CBLOCK.min(n - j0);
+        let mut cb = c.as_mut().subcols_mut(0, bl);
+        matmul(cb.as_mut(), Accum::Replace, m.as_ref(), m.as_ref().subrows(j0, bl).transpose(), 1.0, Par::rayon(0));
+        for jj in 0..bl {
+            let j = j0 + jj;
+            for i in 0..n {
+                out[(i, j)] = factor * h[(i, j)] * cb[(i, jj)] + if i == j { shift } else { 0.0 };
+            }
+        }
+    }
 }
 
 impl<T: Real> WoodburyPrecond<T> {
     /// From the dual Gram data (`None` when `eig` is the primal form), the patterns, σ² of the
     /// cone block and the penalty ρ.
     pub fn new(eig: &GramEigen<T>, patterns: &Patterns, relu: bool, sigma2: f64, rho: f64) -> Option<Self> {
-        let GramEigen::Dual { x, xxt, eig } = eig else { return None };
+        let GramEigen::Dual { x, xxt, scale, eig } = eig else { return None };
         let (n, p) = (x.nrows(), patterns.p());
         let mut masks = Mat::<T>::zeros(n, p);
         {
@@ -52,17 +86,21 @@ impl<T: Real> WoodburyPrecond<T> {
             patterns.unpack_rows(0, n, &mut buf);
             masks.copy_from(MatRef::from_column_major_slice(&buf, n, p));
         }
-        let m64 = Mat::<f64>::from_fn(n, p, |i, j| masks[(i, j)].to_f64());
-        let c = &m64 * m64.transpose();
-        let (h, binv, factor) = if relu {
+        let (g, binv) = if relu {
             let (u, lam) = eig.as_ref()?;
-            let h = spectral(u, lam, |l| l / (1.0 + sigma2 * l));
             let b = spectral(u, lam, |l| -sigma2 / (1.0 + sigma2 * l));
-            (h, Some(Mat::<T>::from_fn(n, n, |i, j| T::from_f64(b[(i, j)]))), 2.0)
+            let binv = Mat::<T>::from_fn(n, n, |i, j| T::from_f64(b[(i, j)]));
+            drop(b);
+            let h = spectral(u, lam, |l| l / (1.0 + sigma2 * l));
+            let mut g = Mat::<f64>::zeros(n, n);
+            hadamard_coactivation(&h, &mask_f64(&masks), 2.0, 0.0, &mut g);
+            (Kernel::Formed(g), Some(binv))
         } else {
-            (xxt.clone(), None, 1.0)
+            match xxt {
+                Some(h) => (Kernel::Gated(h.clone()), None),
+                None => (Kernel::GatedSparse(*scale), None),
+            }
         };
-        let g = Mat::<f64>::from_fn(n, n, |i, j| factor * h[(i, j)] * c[(i, j)]);
         let mut w = WoodburyPrecond { x: x.clone(), masks, relu, binv, g, chol: Mat::zeros(0, 0) };
         w.set_rho(rho);
         Some(w)
@@ -71,13 +109,41 @@ impl<T: Real> WoodburyPrecond<T> {
     /// Re-targets to a new ρ: one n × n Cholesky of ρI + F B⁻¹ Fᵀ (with a growing shift in the
     /// unlikely case that rounding makes it indefinite: still a good SPD preconditioner).
     pub fn set_rho(&mut self, rho: f64) {
-        let n = self.g.nrows();
-        let gmax = (0..n).map(|i| self.g[(i, i)]).fold(0.0, f64::max);
+        let n = self.masks.nrows();
+        if self.chol.nrows() != n {
+            self.chol = Mat::zeros(n, n);
+        }
+        let m64 = match &self.g {
+            Kernel::Gated(_) | Kernel::GatedSparse(_) => Some(mask_f64(&self.masks)),
+            Kernel::Formed(_) => None,
+        };
+        let counts: Vec<f64> = (0..n).map(|i| (0..self.masks.ncols()).map(|j| self.masks[(i, j)].to_f64()).sum()).collect();
+        let gmax = match &self.g {
+            Kernel::Formed(g) => (0..n).map(|i| g[(i, i)]).fold(0.0, f64::max),
+            Kernel::Gated(h) => (0..n).map(|i| h[(i, i)] * counts[i]).fold(0.0, f64::max),
+            Kernel::GatedSparse(c) => {
+                let sq = self.x.row_sq_norms();
+                (0..n).map(|i| c * sq[i] * counts[i]).fold(0.0, f64::max)
+            }
+        };
         let mut shift = rho;
         for _ in 0..30 {
-            let k = Mat::<f64>::from_fn(n, n, |i, j| self.g[(i, j)] + if i == j { shift } else { 0.0 });
-            if let Ok(llt) = k.llt(Side::Lower) {
-                self.chol = llt.L().to_owned();
+            match (&self.g, &m64) {
+                (Kernel::Formed(g), _) => {
+                    self.chol.copy_from(g);
+                    for i in 0..n {
+                        self.chol[(i, i)] += shift;
+                    }
+                }
+                (Kernel::Gated(h), Some(m)) => hadamard_coactivation(h, m, 1.0, shift, &mut self.chol),
+                (Kernel::GatedSparse(c), Some(m)) => {
+                    // X Xᵀ into the factor's buffer, then its product with C in place
+                    self.x.xxt_into(&mut self.chol);
+                    hadamard_in_place(&mut self.chol, m, *c, shift);
+                }
+                (Kernel::Gated(_) | Kernel::GatedSparse(_), None) => unreachable!(),
+            }
+            if cholesky_lower_in_place(self.chol.as_mut()) {
                 return;
             }
             shift = shift.max(f64::EPSILON * gmax) * 10.0;
@@ -88,20 +154,21 @@ impl<T: Real> WoodburyPrecond<T> {
 
     /// Bytes held (X is shared with the design and not counted).
     pub fn bytes(&self) -> usize {
-        let n = self.g.nrows();
+        let n = self.masks.nrows();
         let t = std::mem::size_of::<T>();
-        self.masks.nrows() * self.masks.ncols() * t + 2 * n * n * 8 + self.binv.as_ref().map_or(0, |_| n * n * t)
+        let formed = matches!(self.g, Kernel::Formed(_)) as usize;
+        self.masks.nrows() * self.masks.ncols() * t + (1 + formed) * n * n * 8 + self.binv.as_ref().map_or(0, |_| n * n * t)
     }
 
     /// `q ← B₁⁻¹ q = q + Xᵀ M X q` for a d × w block (no-op for gated, where B = I).
     fn binv_in_place(&self, mut q: MatMut<'_, T>) {
         let Some(m) = &self.binv else { return };
-        let x = self.x.as_ref().as_ref();
+        let x = &*self.x;
         let mut t = Mat::<T>::zeros(x.nrows(), q.ncols());
-        x_mul(x, q.as_ref(), t.as_mut());
+        x.mul(q.as_ref(), t.as_mut());
         let mut mt = Mat::<T>::zeros(x.nrows(), q.ncols());
         matmul(mt.as_mut(), Accum::Replace, m.as_ref(), t.as_ref(), T::from_f64(1.0), Par::rayon(0));
-        xt_mul_add(x, mt.as_ref(), q.as_mut(), T::from_f64(1.0));
+        x.tmul_add(mt.as_ref(), q.as_mut(), T::from_f64(1.0));
     }
 
     /// K⁻¹ t in place for the n × k right-hand sides t.
@@ -119,7 +186,7 @@ impl<T: Real> WoodburyPrecond<T> {
 
 impl<T: Real> Precond<T> for WoodburyPrecond<T> {
     fn apply(&self, r: &[T], z: &mut [T], k: usize) {
-        let (x, n, d, p) = (self.x.as_ref().as_ref(), self.x.nrows(), self.x.ncols(), self.masks.ncols());
+        let (x, n, d, p) = (&*self.x, self.x.nrows(), self.x.ncols(), self.masks.ncols());
         let nb = if self.relu { 2 * p } else { p };
         // z = B⁻¹ r
         z.copy_from_slice(r);
@@ -137,7 +204,7 @@ impl<T: Real> Precond<T> for WoodburyPrecond<T> {
             }
         }
         let mut y = Mat::<T>::zeros(n, p * k);
-        x_mul(x, delta.as_ref(), y.as_mut());
+        x.mul(delta.as_ref(), y.as_mut());
         let mut t = Mat::<T>::zeros(n, k);
         for c in 0..k {
             for j in 0..p {
@@ -150,7 +217,7 @@ impl<T: Real> Precond<T> for WoodburyPrecond<T> {
         self.solve_k(&mut t);
         let sm = Mat::<T>::from_fn(n, p * k, |i, col| self.masks[(i, col % p)] * t[(i, col / p)]);
         let mut q = Mat::<T>::zeros(d, p * k);
-        xt_mul_add(x, sm.as_ref(), q.as_mut(), T::from_f64(1.0));
+        x.tmul_add(sm.as_ref(), q.as_mut(), T::from_f64(1.0));
         self.binv_in_place(q.as_mut());
         let mut zm = view_mut(z, d);
         for c in 0..k {
@@ -165,6 +232,45 @@ impl<T: Real> Precond<T> for WoodburyPrecond<T> {
             }
         }
     }
+}
+
+/// `a ← factor·(a ∘ M Mᵀ) + shift·I` in place, by column blocks of M Mᵀ.
+fn hadamard_in_place(a: &mut Mat<f64>, m: &Mat<f64>, factor: f64, shift: f64) {
+    let n = a.nrows();
+    let mut c = Mat::<f64>::zeros(n, CBLOCK.min(n));
+    for j0 in (0..n).step_by(CBLOCK) {
+        let bl = CBLOCK.min(n - j0);
+        let mut cb = c.as_mut().subcols_mut(0, bl);
+        matmul(cb.as_mut(), Accum::Replace, m.as_ref(), m.as_ref().subrows(j0, bl).transpose(), 1.0, Par::rayon(0));
+        for jj in 0..bl {
+            let j = j0 + jj;
+            for i in 0..n {
+                a[(i, j)] = factor * a[(i, j)] * cb[(i, jj)] + if i == j { shift } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// The 0/1 masks in f64.
+fn mask_f64<T: Real>(m: &Mat<T>) -> Mat<f64> {
+    Mat::<f64>::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)].to_f64())
+}
+
+/// Lower Cholesky factor of the SPD `a` in place (strict upper triangle zeroed); false when
+/// a pivot is not positive. In place, so no second n × n matrix is allocated.
+fn cholesky_lower_in_place(mut a: MatMut<'_, f64>) -> bool {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+    let n = a.nrows();
+    let par = Par::rayon(0);
+    let mut buf = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
+    let ok = cholesky_in_place(a.as_mut(), Default::default(), par, MemStack::new(&mut buf), Default::default()).is_ok();
+    for j in 1..n {
+        for i in 0..j {
+            a[(i, j)] = 0.0;
+        }
+    }
+    ok
 }
 
 /// U diag(f(λ)) Uᵀ.

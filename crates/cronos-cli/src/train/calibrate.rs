@@ -19,7 +19,7 @@ fn applies(p: &Prepared, settings: &Settings) -> bool {
 pub fn from_path(p: &Prepared, settings: &Settings, weights: Option<&[f64]>, choice: Option<&BetaChoice<f32>>, ps: &PathSettings) -> Result<Option<Calibration>> {
     let Some(c) = choice.filter(|_| applies(p, settings) && p.val.is_none()) else { return Ok(None) };
     let rows = path_validation_rows(p.fit.y.as_ref(), settings, ps);
-    Ok(fit_on_rows(&c.model, p.fit.x.as_ref(), p.fit.y.as_ref(), weights, &rows)?)
+    Ok(fit_on_rows(&c.model, p.fit.x.as_data(), p.fit.y.as_ref(), weights, &rows)?)
 }
 
 /// The temperature of the saved model: on the `--val-fraction` rows (rows it never saw) when
@@ -33,7 +33,7 @@ pub fn for_saved_model(p: &Prepared, settings: &Settings, model: &Model<f32>, fr
     match &p.val {
         Some(v) => {
             let rows: Vec<usize> = (0..v.x.nrows()).collect();
-            Ok(fit_on_rows(model, v.x.as_ref(), v.y.as_ref(), None, &rows)?)
+            Ok(fit_on_rows(model, v.x.as_data(), v.y.as_ref(), None, &rows)?)
         }
         None => Ok(from_path),
     }

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod observe;
 pub mod prepare;
 pub mod report;
+pub mod sparse;
 
 use crate::data::{accuracy, mse};
 use crate::{PrecondArg, TrainArgs};
@@ -33,7 +34,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     settings.loss = crate::auto_beta::loss_for(a.loss, &p.task)?;
     let weights = crate::auto_beta::class_weights(a.class_weight, &p.task, &p.fit.labels)?;
     let choice = if beta_auto {
-        let c = crate::auto_beta::choose(p.fit.x.as_ref(), p.fit.y.as_ref(), weights.as_deref(), &settings, &path_settings, a.quiet)
+        let c = crate::auto_beta::choose(p.fit.x.as_data(), p.fit.y.as_ref(), weights.as_deref(), &settings, &path_settings, a.quiet)
             .with_context(|| format!("{}", p.train_path.display()))?;
         settings.beta = Beta::Fraction(c.fraction);
         Some(c)
@@ -83,10 +84,10 @@ fn observer<'a>(a: &TrainArgs, p: &'a Prepared, settings: &Settings) -> TrainObs
     };
     let evaluate = move |solver: &mut Solver<f32>, model: &cronos::Model<f32>| -> Result<Scores> {
         let train = Some(score(solver.train_predictions(), &p.fit));
-        let test = p.test.as_ref().map(|t| model.predict(t.x.as_ref()).map(|pr| score(pr.as_ref(), t))).transpose()?;
+        let test = p.test.as_ref().map(|t| model.predict_data(t.x.as_data()).map(|pr| score(pr.as_ref(), t))).transpose()?;
         let val = match &p.val {
             Some(v) => {
-                let pr = model.predict(v.x.as_ref())?;
+                let pr = model.predict_data(v.x.as_data())?;
                 Some((score(pr.as_ref(), v), -mse(pr.as_ref(), v.y.as_ref())))
             }
             None => None,

@@ -16,7 +16,7 @@ use std::path::Path;
 /// rows once the CLI has handed them over).
 pub fn data_metrics(model: &Model<f32>, p: &Prepared, fit_predictions: faer::Mat<f32>) -> Result<Map<String, Value>> {
     fn predict<'r>(model: &Model<f32>, r: Option<&'r Rows>) -> Result<Option<(faer::Mat<f32>, &'r Rows)>> {
-        Ok(r.map(|r| model.predict(r.x.as_ref()).map(|m| (m, r))).transpose()?)
+        Ok(r.map(|r| model.predict_data(r.x.as_data()).map(|m| (m, r))).transpose()?)
     }
     let (fit, val, test) = (Some((fit_predictions, &p.fit)), predict(model, p.val.as_ref())?, predict(model, p.test.as_ref())?);
     let mut m = Map::new();

@@ -110,6 +110,7 @@ def _as_float_array(X, name: str = "X") -> np.ndarray:
 
 def validate_data(est, X, y="no_validation", *, reset: bool, multi_output: bool = False, y_numeric: bool = False):
     """Validates X (and y): 2-D, finite, float32/float64 kept as is, else converted to float64.
+    scipy.sparse X stays sparse (CSR or CSC; other formats become CSR).
 
     Uses scikit-learn's `validate_data` when available (same messages as scikit-learn).
     """
@@ -118,21 +119,23 @@ def validate_data(est, X, y="no_validation", *, reset: bool, multi_output: bool 
     if isinstance(y, str) and y == "no_validation":
         y = None
     if HAVE_SKLEARN and _sk_validate_data is not None:
-        kw = dict(dtype=list(_FLOATS), reset=reset)
+        kw = dict(dtype=list(_FLOATS), reset=reset, accept_sparse=["csr", "csc"])
         if y is None:
             return _sk_validate_data(est, X, **kw)
         return _sk_validate_data(est, X, y, multi_output=multi_output, y_numeric=y_numeric, **kw)
     if HAVE_SKLEARN:  # scikit-learn < 1.6
-        kw = dict(dtype=list(_FLOATS), reset=reset)
+        kw = dict(dtype=list(_FLOATS), reset=reset, accept_sparse=["csr", "csc"])
         if y is None:
             return est._validate_data(X, **kw)
         return est._validate_data(X, y, multi_output=multi_output, y_numeric=y_numeric, **kw)
-    X = _as_float_array(X)
+    from ._sparse import is_sparse, to_csr
+
+    X = to_csr(X) if is_sparse(X) else _as_float_array(X)
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either using array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if it contains a single sample.")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"Found array with shape {X.shape}: at least one sample and one feature are required.")
-    if not np.isfinite(X).all():
+    if not is_sparse(X) and not np.isfinite(X).all():
         raise ValueError("Input X contains NaN or infinity.")
     if reset:
         est.n_features_in_ = X.shape[1]

@@ -16,6 +16,7 @@ from ._conventions import (
     warm_start_arrays,
 )
 from ._progress import ProgressReporter
+from . import _sparse
 from ._base import (
     HAVE_SKLEARN,
     BaseEstimator,
@@ -142,6 +143,7 @@ class _CronosEstimator(BaseEstimator):
         def __sklearn_tags__(self):
             tags = super().__sklearn_tags__()
             tags.input_tags.allow_nan = False
+            tags.input_tags.sparse = True
             return tags
 
     def _more_tags(self) -> Dict[str, Any]:
@@ -190,6 +192,9 @@ class _CronosEstimator(BaseEstimator):
     def _preprocess_stats(self, X: np.ndarray, w: Optional[np.ndarray]):
         if self.preprocess in (None, "none"):
             return None, None
+        if _sparse.is_sparse(X):
+            # no centering for sparse X (it would densify): see cronos._sparse.column_stats
+            return _sparse.column_stats(X, w, self.preprocess)
         X64 = X.astype(np.float64, copy=False)
         if self.preprocess == "scale01":
             lo, hi = X64.min(axis=0), X64.max(axis=0)
@@ -205,6 +210,12 @@ class _CronosEstimator(BaseEstimator):
         off, scale = self.preprocess_offset_, self.preprocess_scale_
         if off is None:
             return X
+        if _sparse.is_sparse(X):
+            if np.any(off != 0):
+                # a model fitted on dense data centres: sparse rows are shifted per batch of the
+                # prediction (never at fit time)
+                return self._transform(np.asarray(X.todense()))
+            return _sparse.scale_columns(X, scale, X.dtype)
         return ((X - off.astype(X.dtype)) / scale.astype(X.dtype)).astype(X.dtype, copy=False)
 
     def _fit_targets(self, X: np.ndarray, Y: np.ndarray, sample_weight, row_weight: Optional[np.ndarray] = None) -> None:
@@ -256,7 +267,7 @@ class _CronosEstimator(BaseEstimator):
     @staticmethod
     def _solve(Xs: np.ndarray, Y: np.ndarray, w: Optional[np.ndarray], kwargs: Dict[str, Any]) -> Dict[str, Any]:
         """One call of the Rust solver on preprocessed rows with positive weights `w`."""
-        if w is not None and kwargs["loss"] == "squared" and not kwargs["beta_auto"]:
+        if w is not None and kwargs["loss"] == "squared" and not kwargs["beta_auto"] and not _sparse.is_sparse(Xs):
             # squared loss at a fixed beta: scale each row of (X, 1) and y by sqrt(w), exactly
             # the weighted program, solved as an unweighted one (the loss stays in the u-step,
             # and the iterates are those of the fit on repeated rows). The bias column is
@@ -267,7 +278,11 @@ class _CronosEstimator(BaseEstimator):
             Xb[:, -1] = sw
             cw = np.ascontiguousarray(w, dtype=np.float64) if kwargs.get("calibrate") else None
             return _split_bias(_cronos.fit(Xb, Y * sw[:, None], bias=False, calibration_weights=cw, **kwargs))
-        # the library's weighted loss (logistic/softmax, and the validation split of beta="auto")
+        # the library's weighted loss (logistic/softmax, the validation split of beta="auto", and
+        # sparse X: uncentred, it needs the gates centred on the weighted means, which the
+        # bias-free row-scaled form above cannot give)
+        if _sparse.is_sparse(Xs):
+            Xs = _sparse.rust_parts(Xs)
         return _cronos.fit(Xs, Y, sample_weight=None if w is None else np.ascontiguousarray(w, dtype=np.float64), bias=True, **kwargs)
 
     def _set_fitted(self, res: Dict[str, Any], dtype) -> None:
@@ -320,6 +335,12 @@ class _CronosEstimator(BaseEstimator):
     def _network_output(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
+        if _sparse.is_sparse(X) and self.preprocess_offset_ is not None and np.any(self.preprocess_offset_ != 0):
+            # a dense-fitted (centred) model on sparse rows: densify in batches of bounded memory
+            return np.vstack([self._network_output_dense(np.asarray(X[i : i + 4096].todense())) for i in range(0, X.shape[0], 4096)])
+        return self._network_output_dense(X)
+
+    def _network_output_dense(self, X) -> np.ndarray:
         Xs = self._transform(X).astype(np.float64, copy=False)
         h = Xs @ self.first_layer_weights_.astype(np.float64) + self.first_layer_bias_.astype(np.float64)
         if self._activation == "gated_relu":
@@ -562,7 +583,8 @@ _DOC = """{summary}
     preconditioner : {{"structured", "nystrom", "none"}}
         Preconditioner of the ADMM linear systems.
     preprocess : {{"standardize", "scale01", "none"}}
-        "standardize" centres and scales each feature ("scale01": min/max to [0, 1]) (statistics stored in
+        "standardize" centres and scales each feature ("scale01": min/max to [0, 1]); for scipy.sparse X
+        it scales without centering ("scale01": by the largest |value|), keeping X sparse (statistics stored in
         `preprocess_offset_`/`preprocess_scale_` and applied at prediction); "none" passes X
         through (float32/float64 arrays are then read by the solver without a copy).
     time_limit : float or None

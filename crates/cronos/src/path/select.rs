@@ -86,8 +86,8 @@ pub struct BetaChoice<T: Real> {
 ///
 /// # Errors
 /// As [`Solver::new_weighted`], and for invalid path settings or too few rows to hold out.
-pub fn select_beta<T: Real>(
-    x: MatRef<'_, T>,
+pub fn select_beta<'a, T: Real>(
+    x: impl Into<crate::data::DataRef<'a, T>>,
     y: MatRef<'_, T>,
     weights: Option<&[f64]>,
     settings: &Settings,
@@ -95,17 +95,17 @@ pub fn select_beta<T: Real>(
     mut on_point: impl FnMut(&PathPoint),
 ) -> Result<BetaChoice<T>> {
     ps.validate()?;
-    let t0 = Instant::now();
+    let (x, t0) = (x.into(), Instant::now());
     let metric = Metric::for_problem(settings.loss, y);
     let (tr, va) = stratified_split(y, metric, ps.validation_fraction, settings.seed);
     if va.is_empty() || tr.is_empty() {
         return Err(invalid_setting("validation_fraction", ps.validation_fraction, format!("leaves no rows to hold out from {}", y.nrows())));
     }
     let tr = path_subsample(y, &tr, metric, ps.path_rows, settings.seed);
-    let (xt, yt, xv, yv) = (take_rows(x, &tr), take_rows(y, &tr), take_rows(x, &va), take_rows(y, &va));
+    let (xt, yt, xv, yv) = (x.select_rows(&tr), take_rows(y, &tr), x.select_rows(&va), take_rows(y, &va));
     let wt: Option<Vec<f64>> = weights.map(|w| tr.iter().map(|&i| w[i]).collect());
     let wv: Option<Vec<f64>> = weights.map(|w| va.iter().map(|&i| w[i]).collect());
-    let mut solver = Solver::new_weighted(xt.as_ref(), yt.as_ref(), wt.as_deref(), settings.clone())?;
+    let mut solver = Solver::new_data(xt.as_data(), yt.as_ref(), wt.as_deref(), settings.clone())?;
     // (validation metric, validation loss) of each point: ties in the metric go to the lower
     // loss, never to the larger β (tied accuracies once chose an all-zero 0.35·β_max model)
     let mut best: Option<((f64, f64), f64, Model<T>)> = None;
@@ -116,7 +116,7 @@ pub fn select_beta<T: Real>(
         ps,
         Some(va.len()),
         |m| {
-            let s = m.predict(xv.as_ref()).ok()?;
+            let s = m.predict_data(xv.as_data()).ok()?;
             last_loss.set(validation_loss(loss_kind, s.as_ref(), yv.as_ref(), wv.as_deref()));
             Some(metric.eval_weighted(s.as_ref(), yv.as_ref(), wv.as_deref()))
         },
@@ -181,17 +181,18 @@ fn softplus(x: f64) -> f64 {
 ///
 /// # Errors
 /// As [`select_beta`].
-pub fn fit_auto<T: Real>(
-    x: MatRef<'_, T>,
+pub fn fit_auto<'a, T: Real>(
+    x: impl Into<crate::data::DataRef<'a, T>>,
     y: MatRef<'_, T>,
     weights: Option<&[f64]>,
     settings: Settings,
     ps: &PathSettings,
     on_point: impl FnMut(&PathPoint),
 ) -> Result<AutoFit<T>> {
+    let x = x.into();
     let choice = select_beta(x, y, weights, &settings, ps, on_point)?;
     let t1 = Instant::now();
-    let mut solver = Solver::new_weighted(x, y, weights, Settings { beta: Beta::Fraction(choice.fraction), ..settings })?;
+    let mut solver = Solver::new_data(x, y, weights, Settings { beta: Beta::Fraction(choice.fraction), ..settings })?;
     // a model from other rows may have a different pattern count: then start cold
     let _ = solver.warm_start(&choice.model);
     let solution = solver.solve();

@@ -13,7 +13,8 @@ use crate::gram::{GramEigen, GramForm, GramOp};
 use crate::loss::{Loss, LossData};
 use crate::model::Model;
 use crate::nystrom::{nystrom, NystromFactor};
-use crate::patterns::sample_patterns_distributed;
+use crate::data::{DataRef, Storage, XMat};
+use crate::patterns::sample_patterns_data;
 use crate::pcg::{IdentityPrecond, Precond};
 use crate::polish::{newton_step, PolishReport};
 use crate::precond::{BlockWhitener, NystromPrecond, StructuredPrecond};
@@ -257,7 +258,16 @@ impl<T: Real> Solver<T> {
         let mut out = Mat::<T>::zeros(n, self.loss.k());
         for r0 in (0..n).step_by(ROWS) {
             let m = ROWS.min(n - r0);
-            let block = Mat::<T>::from_fn(m, self.d_user, |i, j| x[(r0 + i, j)] * s);
+            let mut block = Mat::<T>::zeros(m, self.d_user);
+            match x {
+                crate::data::XMat::Dense(x) => block.copy_from(x.get(r0..r0 + m, ..self.d_user)),
+                crate::data::XMat::Sparse { x, .. } => {
+                    for i in 0..m {
+                        x.row(r0 + i).filter(|&(j, _)| j < self.d_user).for_each(|(j, v)| block[(i, j)] = v);
+                    }
+                }
+            }
+            block.col_iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= s));
             out.subrows_mut(r0, m).copy_from(model.predict(block.as_ref())?);
         }
         Ok(out)

@@ -57,17 +57,41 @@ impl<T: Real> Solver<T> {
         settings: Settings,
         comm: std::sync::Arc<dyn crate::comm::Comm>,
     ) -> Result<Self> {
-        Self::setup(XInput::Borrowed(x), y, weights, settings, comm)
+        Self::new_data_distributed(DataRef::Dense(x), y, weights, settings, comm)
     }
 
-    /// As [`Solver::new_weighted`], taking `x` by value: the solver scales it in place instead
-    /// of copying it, so peak memory holds one X instead of two (a front end that no longer
-    /// needs its rows should hand them over).
+    /// As [`Solver::new_weighted`] for dense or sparse X ([`crate::sparse::Csr`]). X is stored
+    /// sparse when its density is below [`crate::data::SPARSE_DENSITY`] (also dense input),
+    /// dense otherwise; both give the same solution up to rounding.
     ///
     /// # Errors
     /// As [`Solver::new_weighted`].
-    pub fn new_owned_weighted(x: Mat<T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings) -> Result<Self> {
+    pub fn new_data<'a>(x: impl Into<DataRef<'a, T>>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings) -> Result<Self> {
+        Self::new_data_distributed(x.into(), y, weights, settings, crate::comm::local())
+    }
+
+    /// As [`Solver::new_weighted`], taking dense `x` by value: stored dense, the solver scales
+    /// it in place instead of copying it, so peak memory holds one X instead of two (a front
+    /// end that no longer needs its rows should hand them over).
+    ///
+    /// # Errors
+    /// As [`Solver::new_weighted`].
+    pub fn new_owned_weighted(x: crate::data::OwnedData<T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings) -> Result<Self> {
         Self::setup(XInput::Owned(x), y, weights, settings, crate::comm::local())
+    }
+
+    /// [`Solver::new_data`] on one rank of a distributed solve (sparse X on one rank only).
+    ///
+    /// # Errors
+    /// As [`Solver::new_distributed`]; sparse X over several ranks is refused.
+    pub fn new_data_distributed(
+        x: DataRef<'_, T>,
+        y: MatRef<'_, T>,
+        weights: Option<&[f64]>,
+        settings: Settings,
+        comm: std::sync::Arc<dyn crate::comm::Comm>,
+    ) -> Result<Self> {
+        Self::setup(XInput::Borrowed(x), y, weights, settings, comm)
     }
 
     fn setup(
@@ -79,11 +103,17 @@ impl<T: Real> Solver<T> {
     ) -> Result<Self> {
         let t0 = Instant::now();
         let x = input.view();
-        crate::distributed::startup_check(x, y, weights, &settings, &*comm)?;
+        match x {
+            DataRef::Dense(m) => crate::distributed::startup_check(m, y, weights, &settings, &*comm)?,
+            DataRef::Sparse(_) if comm.size() > 1 => {
+                return Err(invalid_data("x", "sparse data over several ranks is not supported: densify it, or train on one process"))
+            }
+            DataRef::Sparse(_) => {}
+        }
         settings.validate()?;
         let (n, d_user, k) = (x.nrows(), x.ncols(), y.ncols());
         check_shapes(n, d_user, y)?;
-        check_finite(x, "x")?;
+        x.check_finite("x")?;
         check_finite(y, "y")?;
         let loss = LossData::new(settings.loss, y, weights)?;
         let threads = settings.thread_count();
@@ -92,23 +122,26 @@ impl<T: Real> Solver<T> {
             .build()
             .map_err(|e| invalid_setting("threads", threads, e.to_string()))?;
         let d = d_user + settings.bias as usize;
-        let ss = crate::distributed::frobenius_sq(x, settings.bias, threads, &*comm);
+        let ss = crate::distributed::frobenius_sq_data(x, settings.bias, threads, &*comm);
         if ss == 0.0 {
             return Err(invalid_data("x", "all values are zero (and no bias)"));
         }
         let relu = settings.activation == Activation::Relu;
         let form = GramForm::choose(n, d, comm.size());
-        check_memory::<T>(&mut settings, n, d, k, form, loss.unweighted())?;
+        let nnz = x.nnz() + if settings.bias { n } else { 0 };
+        let storage = Storage::choose(nnz, n, d, comm.size());
+        let stored = (storage == Storage::Sparse).then_some(nnz);
+        check_memory::<T>(&mut settings, n, d, k, form, loss.unweighted(), stored)?;
         let scale = (ss / d as f64).sqrt();
         let inv = T::from_f64(1.0 / scale);
-        let xs = input.into_scaled(inv, settings.bias);
+        let xs = input.into_scaled(inv, settings.bias, storage);
         let p_req = settings.n_patterns;
         // centred gates for gated ReLU only: on a ReLU program (0 vs 6, 600 rows) they left
         // every neuron at zero down to 0.04·β_max, where origin-near gates fit (their
         // near-all-active patterns have wide cones)
         let center = if settings.bias && settings.centered_gates && !relu {
-            Some(crate::distributed::column_means(
-                xs.as_ref(),
+            Some(crate::distributed::column_means_x(
+                &xs,
                 weights,
                 threads,
                 &*comm,
@@ -117,8 +150,8 @@ impl<T: Real> Solver<T> {
             None
         };
         let sampled = pool.install(|| {
-            sample_patterns_distributed(
-                xs.as_ref(),
+            sample_patterns_data(
+                &xs,
                 p_req,
                 settings.seed,
                 center.as_deref(),
@@ -220,27 +253,26 @@ impl<T: Real> Solver<T> {
     }
 }
 
-/// The caller's X: borrowed (copied when scaled) or owned (scaled in place).
+/// The caller's X: borrowed (copied when scaled) or owned dense (scaled in place when it is
+/// stored dense).
 enum XInput<'a, T: Real> {
-    Borrowed(MatRef<'a, T>),
-    Owned(Mat<T>),
+    Borrowed(DataRef<'a, T>),
+    Owned(crate::data::OwnedData<T>),
 }
 
 impl<T: Real> XInput<'_, T> {
-    fn view(&self) -> MatRef<'_, T> {
+    fn view(&self) -> DataRef<'_, T> {
         match self {
             XInput::Borrowed(x) => *x,
-            XInput::Owned(x) => x.as_ref(),
+            XInput::Owned(x) => x.as_data(),
         }
     }
 
-    /// X·`inv`, with a last column of `inv` when `bias`.
-    fn into_scaled(self, inv: T, bias: bool) -> Mat<T> {
-        let d_user = self.view().ncols();
-        match self {
-            XInput::Borrowed(x) => Mat::from_fn(x.nrows(), d_user + bias as usize, |i, j| if j < d_user { x[(i, j)] * inv } else { inv }),
-            XInput::Owned(mut x) => {
-                let n = x.nrows();
+    /// X·`inv`, with a last column of `inv` when `bias`, stored as `storage` says.
+    fn into_scaled(self, inv: T, bias: bool, storage: Storage) -> XMat<T> {
+        match (self, storage) {
+            (XInput::Owned(crate::data::OwnedData::Dense(mut x)), Storage::Dense) => {
+                let (n, d_user) = (x.nrows(), x.ncols());
                 for j in 0..d_user {
                     x.col_mut(j).iter_mut().for_each(|v| *v *= inv);
                 }
@@ -249,8 +281,9 @@ impl<T: Real> XInput<'_, T> {
                     // solver's large buffers exist)
                     x.resize_with(n, d_user + 1, |_, _| inv);
                 }
-                x
+                XMat::Dense(x)
             }
+            (input, storage) => XMat::scaled(input.view(), inv, bias, storage),
         }
     }
 }
@@ -288,7 +321,7 @@ fn beta_max_of<T: Real>(ft_lam0: &[T], nbd: usize, d: usize, nb: usize, k: usize
 /// Estimates the memory of the solve before anything large is allocated (see
 /// [`crate::memory`]) and fails with [`crate::CronosError::OutOfMemory`] when it does not fit; an
 /// adaptive Nyström rank is first capped to what fits (it only tunes the preconditioner).
-fn check_memory<T: Real>(settings: &mut Settings, n: usize, d: usize, k: usize, form: GramForm, unweighted: bool) -> Result<()> {
+fn check_memory<T: Real>(settings: &mut Settings, n: usize, d: usize, k: usize, form: GramForm, unweighted: bool, nnz: Option<usize>) -> Result<()> {
     use crate::memory::{estimate, sketch_bytes_per_column, sketch_columns, Shape};
     let shape = Shape {
         n,
@@ -299,6 +332,7 @@ fn check_memory<T: Real>(settings: &mut Settings, n: usize, d: usize, k: usize, 
         scalar: std::mem::size_of::<T>(),
         threads: settings.thread_count(),
         split: !(settings.loss == Loss::Squared && unweighted),
+        nnz,
     };
     let kind = settings.preconditioner;
     let full = estimate(shape, form, kind, sketch_columns(settings.rank));
