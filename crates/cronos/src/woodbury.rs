@@ -59,19 +59,8 @@ const CBLOCK: usize = 256;
 /// `out = factor · (h ∘ M Mᵀ) + shift·I` (h symmetric n × n, M the n × P 0/1 masks), by
 /// column blocks of M Mᵀ so that C itself is never held.
 fn hadamard_coactivation(h: &Mat<f64>, m: &Mat<f64>, factor: f64, shift: f64, out: &mut Mat<f64>) {
-    let n = h.nrows();
-    let mut c = Mat::<f64>::zeros(n, CBLOCK.min(n));
-    for j0 in (0..n).step_by(CBLOCK) {
-        let bl = CBLOCK.min(n - j0);
-        let mut cb = c.as_mut().subcols_mut(0, bl);
-        matmul(cb.as_mut(), Accum::Replace, m.as_ref(), m.as_ref().subrows(j0, bl).transpose(), 1.0, Par::rayon(0));
-        for jj in 0..bl {
-            let j = j0 + jj;
-            for i in 0..n {
-                out[(i, j)] = factor * h[(i, j)] * cb[(i, jj)] + if i == j { shift } else { 0.0 };
-            }
-        }
-    }
+    out.copy_from(h);
+    hadamard_in_place(out, m, factor, shift);
 }
 
 impl<T: Real> WoodburyPrecond<T> {
