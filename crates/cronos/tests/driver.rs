@@ -95,7 +95,7 @@ fn a_solver_that_owns_x_solves_bit_identically_to_one_that_copies_it() {
             let (x, y) = random_problem(60, 4, 31);
             let st = Settings { bias, ..settings(activation, 15) };
             let mut copied = Solver::new_weighted(x.as_ref(), y.as_ref(), None, st.clone()).unwrap();
-            let mut owned = Solver::new_owned_weighted(x.clone(), y.as_ref(), None, st).unwrap();
+            let mut owned = Solver::new_owned_weighted(cronos::OwnedData::Dense(x.clone()), y.as_ref(), None, st).unwrap();
             let (a, b) = (copied.solve(), owned.solve());
             assert_eq!((a.iterations, a.status), (b.iterations, b.status));
             assert_eq!(copied.certify().objective.to_bits(), owned.certify().objective.to_bits(), "{activation:?} bias {bias}");
