@@ -181,6 +181,9 @@ fn with_newton_polishing_sparse_differs_no_more_than_thread_counts_do() {
     let threads = (&a.weights - &b.weights).norm_max();
     let storage = (&b.weights - &c.weights).norm_max();
     eprintln!("polished: dense 1 vs 2 threads {threads:.2e}, dense vs sparse {storage:.2e}");
-    assert!(storage <= 10.0 * threads + 1e-12, "dense vs sparse {storage:e} vs threads {threads:e}");
+    // threads may agree to the last bit on some runs (4.7e-16) and differ by 3e-8 on others:
+    // the bound is the larger of ten times that spread and 1e-6 of the weights' scale
+    let bound = (10.0 * threads).max(1e-6 * b.weights.norm_max());
+    assert!(storage <= bound, "dense vs sparse {storage:e} vs threads {threads:e}");
     assert!((b.objective - c.objective).abs() <= 1e-10 * b.objective);
 }
