@@ -66,10 +66,23 @@ def _holdout_rows(X: np.ndarray, Y: np.ndarray, seed: int) -> np.ndarray:
     chosen by a seeded hash of each row's contents (X and its targets), so that a row of
     weight 2 and two copies of it fall on the same side (scikit-learn's sample-weight
     equivalence holds for `predict_proba` too)."""
-    rows = np.ascontiguousarray(np.column_stack([X.astype(np.float64), Y.astype(np.float64)]))
-    words = rows.view(np.uint64)
+    # sparse and dense X hash alike (the nonzeros only, as (column, value) pairs summed per
+    # row), so a CSR fit holds out the rows its dense twin does
+    import scipy.sparse as sp
+
+    xs = sp.csr_matrix(X, dtype=np.float64)
+    xs.sum_duplicates()
+    n = xs.shape[0]
+    cols = xs.indices.astype(np.uint64)
+    vals = np.ascontiguousarray(xs.data, dtype=np.float64).view(np.uint64)
+    row_of = np.repeat(np.arange(n), np.diff(xs.indptr))
+    words = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(n, -1)).view(np.uint64)
     with np.errstate(over="ignore"):
-        h = np.full(words.shape[0], np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1), dtype=np.uint64)
+        g = (vals ^ (cols * np.uint64(0x9E3779B97F4A7C15))) * np.uint64(0x100000001B3)
+        g ^= g >> np.uint64(29)
+        g *= np.uint64(0xBF58476D1CE4E5B9)
+        h = np.full(n, np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1), dtype=np.uint64)
+        np.add.at(h, row_of, g)
         for j in range(words.shape[1]):
             h = (h ^ words[:, j]) * np.uint64(0x100000001B3)
             h ^= h >> np.uint64(29)
