@@ -11,6 +11,7 @@ use crate::error::{CronosError, Result};
 use crate::real::Real;
 use crate::settings::Rank;
 use faer::linalg::matmul::matmul;
+use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, Mat, MatRef, Par, Side};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -44,10 +45,8 @@ pub fn nystrom<T: Real>(
         Rank::Adaptive { max } => (16.min(max).min(n), max.min(n)),
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5EED_0F_5EED);
-    // Ω in f64 (orthonormality matters), Y = AΩ kept in T, the precision it was computed in:
-    // no f64 copy of the N × ℓ image (on the default job N·ℓ = 6.4 M, 51 MB per f64 copy)
     let mut omega = Mat::<f64>::zeros(n, 0);
-    let mut y = Mat::<T>::zeros(n, 0);
+    let mut y = Mat::<f64>::zeros(n, 0);
     loop {
         // new orthonormal test columns, orthogonal to those already applied
         let add = l - omega.ncols();
@@ -59,59 +58,43 @@ pub fn nystrom<T: Real>(
             }
         }
         let q = g.qr().compute_thin_Q();
-        drop(g);
+        let q_t = Mat::<T>::from_fn(n, add, |i, j| T::from_f64(q[(i, j)]));
         let mut yq = Mat::<T>::zeros(n, add);
-        apply(Mat::<T>::from_fn(n, add, |i, j| T::from_f64(q[(i, j)])).as_ref(), &mut yq);
+        apply(q_t.as_ref(), &mut yq);
         omega = concat(&omega, &q);
-        y = concat(&y, &yq);
+        y = concat(&y, &Mat::<f64>::from_fn(n, add, |i, j| yq[(i, j)].to_f64()));
         let (u, lam) = factor(omega.as_ref(), y.as_ref(), T::EPS)?;
         let done = l >= max || lam.last().map_or(true, |&v| v <= ADAPTIVE_RATIO * mu);
         if done || matches!(rank, Rank::Fixed(_)) {
+            let u = Mat::<T>::from_fn(n, u.ncols(), |i, j| T::from_f64(u[(i, j)]));
             return Ok(NystromFactor { u, lam, sketch_columns: l });
         }
         l = (2 * l).min(max);
     }
 }
 
-fn concat<T: Real>(a: &Mat<T>, b: &Mat<T>) -> Mat<T> {
+fn concat(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
     let (n, ca) = (a.nrows().max(b.nrows()), a.ncols());
     Mat::from_fn(n, ca + b.ncols(), |i, j| if j < ca { a[(i, j)] } else { b[(i, j - ca)] })
 }
 
-/// Rows per block of the N × ℓ passes of [`factor`] (f64 temporaries of this many rows only).
-const BLOCK: usize = 4096;
-
-/// The core of Algorithm 2.1 from Ω (orthonormal) and Y = AΩ; `eps` is the precision Y was
-/// computed in. With Y_ν = Y + νΩ, the core is ΩᵀY_ν = ΩᵀY + νI and B = Y_ν C⁻ᵀ (C the
-/// Cholesky factor of the core). B's thin SVD comes from the ℓ × ℓ BᵀB = C⁻¹ Y_νᵀY_ν C⁻ᵀ =
-/// V Σ² Vᵀ, so U = Y_ν (C⁻ᵀ V Σ⁻¹) is written straight into T, block by block of rows: the
-/// only N × ℓ matrices are Ω, Y and U. Directions with σ² below 1e-12·σ²_max (numerically
-/// outside the range) get λ̂ = 0 and a zero column, which the preconditioner then ignores.
-fn factor<T: Real>(omega: MatRef<'_, f64>, y: MatRef<'_, T>, eps: f64) -> Result<(Mat<T>, Vec<f64>)> {
+/// The core of Algorithm 2.1 from Ω and Y = AΩ; `eps` is the precision Y was computed in.
+fn factor(omega: MatRef<'_, f64>, y: MatRef<'_, f64>, eps: f64) -> Result<(Mat<f64>, Vec<f64>)> {
     let (n, l) = (y.nrows(), y.ncols());
-    // ΩᵀY and YᵀY in f64, accumulated over row blocks
-    let (mut oty, mut yty) = (Mat::<f64>::zeros(l, l), Mat::<f64>::zeros(l, l));
-    for r0 in (0..n).step_by(BLOCK) {
-        let m = BLOCK.min(n - r0);
-        let yb = Mat::<f64>::from_fn(m, l, |i, j| y[(r0 + i, j)].to_f64());
-        let ob = omega.subrows(r0, m);
-        matmul(oty.as_mut(), Accum::Add, ob.transpose(), yb.as_ref(), 1.0, Par::Seq);
-        matmul(yty.as_mut(), Accum::Add, yb.transpose(), yb.as_ref(), 1.0, Par::Seq);
-    }
-    let ynorm = (0..l).map(|j| yty[(j, j)]).sum::<f64>().sqrt(); // ‖Y‖_F ≥ ‖Y‖₂
+    let ynorm = y.norm_l2();
     let nu = (n as f64).sqrt() * eps * ynorm.max(f64::MIN_POSITIVE);
-    // core = ΩᵀY + νI (symmetrised); Y_νᵀY_ν = YᵀY + ν(ΩᵀY + YᵀΩ) + ν²I
-    let mut core = Mat::<f64>::from_fn(l, l, |i, j| 0.5 * (oty[(i, j)] + oty[(j, i)]) + if i == j { nu } else { 0.0 });
-    let gram = Mat::<f64>::from_fn(l, l, |i, j| yty[(i, j)] + nu * (oty[(i, j)] + oty[(j, i)]) + if i == j { nu * nu } else { 0.0 });
-    // W with B = Y_ν W: C⁻ᵀ from the Cholesky factor, or V_c S_c^{-1/2} from the core's
-    // eigendecomposition when it is not numerically positive definite
-    let w = match core.llt(Side::Lower) {
+    let mut y_nu = y.to_owned();
+    y_nu += omega * faer::Scale(nu);
+    let mut core = omega.transpose() * &y_nu;
+    let core_t = core.transpose().to_owned();
+    core += &core_t;
+    core *= faer::Scale(0.5);
+    // B = Y_ν C⁻ᵀ with C the Cholesky factor of the core; eigen fallback if C fails
+    let b = match core.llt(Side::Lower) {
         Ok(llt) => {
-            let mut lt = llt.L().transpose().to_owned(); // Cᵀ, upper
-            let mut inv = Mat::<f64>::identity(l, l);
-            faer::linalg::triangular_solve::solve_upper_triangular_in_place(lt.as_ref(), inv.as_mut(), Par::Seq);
-            lt = inv; // C⁻ᵀ
-            lt
+            let mut bt = y_nu.transpose().to_owned();
+            solve_lower_triangular_in_place(llt.L(), bt.as_mut(), Par::Seq);
+            bt.transpose().to_owned()
         }
         Err(_) => {
             let evd = core.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
@@ -120,33 +103,18 @@ fn factor<T: Real>(omega: MatRef<'_, f64>, y: MatRef<'_, T>, eps: f64) -> Result
             })?;
             let (v, s) = (evd.U(), evd.S().column_vector());
             let smax = (0..l).map(|i| s[i]).fold(0.0, f64::max);
-            Mat::<f64>::from_fn(l, l, |i, j| if s[j] > smax * 1e-12 { v[(i, j)] / s[j].sqrt() } else { 0.0 })
+            let scale = Mat::<f64>::from_fn(l, l, |i, j| {
+                if s[j] > smax * 1e-12 { v[(i, j)] / s[j].sqrt() } else { 0.0 }
+            });
+            let mut b = Mat::<f64>::zeros(n, l);
+            matmul(b.as_mut(), Accum::Replace, y_nu.as_ref(), scale.as_ref(), 1.0, Par::Seq);
+            b
         }
     };
-    core = w.transpose() * &gram * &w; // BᵀB
-    let evd = core.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical { context: "Nyström SVD", reason: format!("{e:?}") })?;
-    // eigenvalues ascending: reverse to the non-increasing order of an SVD
-    let (v, s2) = (evd.U(), evd.S().column_vector());
-    let order: Vec<usize> = (0..l).rev().collect();
-    let smax2 = order.first().map_or(0.0, |&j| s2[j].max(0.0));
-    let keep = |j: usize| s2[j] > 1e-12 * smax2 && s2[j] > 0.0;
-    let lam: Vec<f64> = order.iter().map(|&j| if keep(j) { (s2[j] - nu).max(0.0) } else { 0.0 }).collect();
-    let m = Mat::<f64>::from_fn(l, l, |i, c| {
-        let j = order[c];
-        if keep(j) { (0..l).map(|t| w[(i, t)] * v[(t, j)]).sum::<f64>() / s2[j].sqrt() } else { 0.0 }
-    });
-    let mut u = Mat::<T>::zeros(n, l);
-    for r0 in (0..n).step_by(BLOCK) {
-        let rows = BLOCK.min(n - r0);
-        let yb = Mat::<f64>::from_fn(rows, l, |i, j| y[(r0 + i, j)].to_f64() + nu * omega[(r0 + i, j)]);
-        let ub = &yb * &m;
-        for j in 0..l {
-            for i in 0..rows {
-                u[(r0 + i, j)] = T::from_f64(ub[(i, j)]);
-            }
-        }
-    }
-    Ok((u, lam))
+    let svd = b.thin_svd().map_err(|e| CronosError::Numerical { context: "Nyström SVD", reason: format!("{e:?}") })?;
+    let s = svd.S().column_vector();
+    let lam: Vec<f64> = (0..l).map(|i| (s[i] * s[i] - nu).max(0.0)).collect();
+    Ok((svd.U().to_owned(), lam))
 }
 
 #[cfg(test)]
