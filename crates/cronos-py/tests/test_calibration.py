@@ -2,8 +2,6 @@
 rows, its effect on the log-loss, model files (with and without it) and the CLI."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -117,18 +115,10 @@ def test_old_model_file_without_temperature_loads(tmp_path):
     np.testing.assert_allclose(old.predict_proba(Xt), _softmax(_logits(m, Xt)), atol=1e-5)
 
 
-def _cli():
-    repo = Path(__file__).resolve().parents[3]
-    for c in (os.environ.get("CRONOS_CLI"), repo / "target" / "release" / "cronos", shutil.which("cronos")):
-        if c and Path(c).is_file() and os.access(c, os.X_OK):
-            return str(c)
-    return None
+from _cli import CLI, needs_cli  # noqa: E402
 
 
-CLI = _cli()
-
-
-@pytest.mark.skipif(CLI is None, reason="cronos CLI binary not found (set CRONOS_CLI or build cronos-cli)")
+@needs_cli
 @pytest.mark.parametrize("k", [2, 3])
 def test_cli_predict_proba_agrees_with_python(tmp_path, k):
     X, y, Xt, _ = _data(k=k)

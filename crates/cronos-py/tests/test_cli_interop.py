@@ -4,8 +4,6 @@ The binary is taken from $CRONOS_CLI, else target/release/cronos or target/debug
 the workspace (build it with `cargo build --release -p cronos-cli`).
 """
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,19 +14,9 @@ import cronos
 
 pytestmark = pytest.mark.filterwarnings("ignore:cronos stopped")
 
-REPO = Path(__file__).resolve().parents[3]
 
 
-def _cli():
-    cands = [os.environ.get("CRONOS_CLI"), REPO / "target" / "release" / "cronos", REPO / "target" / "debug" / "cronos", shutil.which("cronos")]
-    for c in cands:
-        if c and Path(c).is_file() and os.access(c, os.X_OK):
-            return str(c)
-    return None
-
-
-CLI = _cli()
-needs_cli = pytest.mark.skipif(CLI is None, reason="cronos CLI binary not found (set CRONOS_CLI or build cronos-cli)")
+from _cli import CLI, needs_cli  # noqa: E402
 
 
 def _csv(tmp_path, task):
