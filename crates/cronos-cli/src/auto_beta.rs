@@ -75,7 +75,7 @@ pub fn choose(x: cronos::DataRef<'_, f32>, y: MatRef<'_, f32>, weights: Option<&
     })?;
     if !quiet {
         eprintln!(
-            "chose β/β_max = {:.2e} on {} rows in {:.1}s; refitting on all rows at {:.2e} (the best fraction falls like 1/n)",
+            "chose β/β_max = {:.2e} on {} rows in {:.1}s; refitting on all rows at {:.2e} (the best fraction falls like n^-3/4)",
             choice.path_fraction, choice.path_rows, choice.seconds, choice.fraction
         );
     }

@@ -228,6 +228,9 @@ pub struct TrainArgs {
     /// Gated ReLU: start Newton polishing once the certified gap is below this (0: never)
     #[arg(long, value_name = "GAP")]
     pub polish_below: Option<f64>,
+    /// Gated ReLU: try polishing on certified iterations that are multiples of this
+    #[arg(long, value_name = "N")]
+    pub polish_every: Option<usize>,
     /// Maximum ADMM iterations
     #[arg(long, value_name = "K", default_value_t = 500)]
     pub max_iter: usize,

@@ -80,7 +80,7 @@ pub use error::{CronosError, Result};
 pub use loss::{Loss, LossData};
 pub use model::{Model, Network};
 pub use path::{
-    fit_auto, select_beta, solve_path, AutoFit, BetaChoice, Metric, PathPoint, PathSettings,
+    fit_auto, select_beta, REFIT_EXPONENT, solve_path, AutoFit, BetaChoice, Metric, PathPoint, PathSettings,
 };
 pub use real::Real;
 pub use settings::{Activation, Beta, PrecondKind, Rank, Settings};

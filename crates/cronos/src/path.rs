@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 mod point;
 mod select;
 
-pub use select::{fit_auto, select_beta, stratified_split, AutoFit, BetaChoice};
+pub use select::{fit_auto, select_beta, stratified_split, AutoFit, BetaChoice, REFIT_EXPONENT};
 
 /// Settings of the path and of the automatic choice of β.
 ///

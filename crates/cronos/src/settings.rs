@@ -24,6 +24,7 @@
 //! | `cg_tol` | 1e-2 | (0, 1) | first relative CG tolerance of the summable forcing sequence tol_k = cg_tol / k^1.5 |
 //! | `cg_tol_min` | 1e-7 (f64), 1e-5 (f32) | > 0 | floor of the forcing sequence |
 //! | `polish_below` | 0.5 | ≥ 0 | gated ReLU: Newton polishing on the active groups once the certified gap is below this (0: off) |
+//! | `polish_every` | 20 | ≥ 1 | gated ReLU: polish on certified iterations that are multiples of this |
 //! | `certificate_every` | 5 | ≥ 1 | ADMM iterations between certificates (one extra pass over X) |
 //! | `seed` | 0 | | seed of gates and sketches |
 //! | `threads` | 0 (all cores) | | row shards processed in parallel; results are bit-identical for a given seed and thread count |
@@ -122,6 +123,10 @@ pub struct Settings {
     /// Gated ReLU: Newton polishing on the active groups once the certified gap is below
     /// this (0 turns it off); see [`crate::polish`].
     pub polish_below: f64,
+    /// Gated ReLU: polishing is tried on certified iterations that are multiples of this (a
+    /// function of the iteration count alone, so a resumed run polishes where an
+    /// uninterrupted one did).
+    pub polish_every: usize,
     /// Iterations between certificates.
     pub certificate_every: usize,
     /// Seed of gates and sketches.
@@ -154,6 +159,7 @@ impl Default for Settings {
             cg_tol: 1e-2,
             cg_tol_min: None,
             polish_below: 0.5,
+            polish_every: 20,
             certificate_every: 5,
             seed: 0,
             threads: 0,
@@ -240,6 +246,9 @@ impl Settings {
             if !(t > 0.0 && t < 1.0) {
                 return Err(invalid_setting("cg_tol_min", t, "must lie in (0, 1)"));
             }
+        }
+        if self.polish_every == 0 {
+            return Err(invalid_setting("polish_every", 0, "must be >= 1"));
         }
         if self.certificate_every == 0 {
             return Err(invalid_setting("certificate_every", 0, "must be >= 1"));

@@ -292,6 +292,9 @@ pub fn solver_settings(a: &TrainArgs) -> Result<(Settings, bool)> {
     if let Some(g) = a.polish_below {
         settings.polish_below = g;
     }
+    if let Some(k) = a.polish_every {
+        settings.polish_every = k;
+    }
     if let Some(t) = a.time_limit {
         if !(t.is_finite() && t > 0.0) {
             bail!("--time-limit {t}: must be a positive number of seconds");

@@ -41,9 +41,7 @@ impl<T: Real> Solver<T> {
             if !self.sys.relu
                 && gap > self.settings.tol_gap
                 && gap <= self.settings.polish_below
-                // every 20 iterations: a function of the iteration count alone, so a run
-                // resumed from a checkpoint polishes where the uninterrupted one did
-                && it % 20 == 0
+                && it % self.settings.polish_every == 0
             {
                 let rep = self.polish();
                 stats.cg_iterations += rep.cg_iterations;
