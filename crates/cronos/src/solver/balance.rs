@@ -27,15 +27,13 @@ impl<T: Real> Solver<T> {
                     nystrom::<T>(
                         nbd,
                         |om, out| {
-                            let l = om.ncols();
-                            let x: Vec<T> = contiguous(om);
-                            let (mut a, mut b) =
-                                (vec![T::default(); nbd * l], vec![T::default(); nbd * l]);
-                            sys.ftf(design, &x, &mut a);
-                            sys.gtg(&x, &mut b);
-                            let inv = T::from_f64(1.0 / rho);
-                            *out =
-                                Mat::from_fn(nbd, l, |i, j| a[j * nbd + i] * inv + b[j * nbd + i]);
+                            *out = map_columns(nbd, om, |x, y| {
+                                let (mut a, mut b) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
+                                sys.ftf(design, x, &mut a);
+                                sys.gtg(x, &mut b);
+                                let inv = T::from_f64(1.0 / rho);
+                                y.iter_mut().zip(a.iter().zip(&b)).for_each(|(y, (a, b))| *y = *a * inv + *b);
+                            })
                         },
                         rank,
                         1.0,
@@ -68,17 +66,12 @@ impl<T: Real> Solver<T> {
                     nystrom::<T>(
                         nbd,
                         |om, out| {
-                            let l = om.ncols();
-                            let x: Vec<T> = contiguous(om);
-                            let (mut a, mut b, mut t) = (
-                                vec![T::default(); nbd * l],
-                                vec![T::default(); nbd * l],
-                                vec![T::default(); nbd * l],
-                            );
-                            white.apply(&x, &mut a, &mut t);
-                            sys.ftf(design, &a, &mut b);
-                            white.apply(&b, &mut a, &mut t);
-                            *out = Mat::from_fn(nbd, l, |i, j| a[j * nbd + i]);
+                            *out = map_columns(nbd, om, |x, y| {
+                                let (mut b, mut t) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
+                                white.apply(x, y, &mut t);
+                                sys.ftf(design, y, &mut b);
+                                white.apply(&b, y, &mut t);
+                            })
                         },
                         rank,
                         rho,
@@ -163,6 +156,16 @@ impl<T: Real> Solver<T> {
             let _ = self.rebalance(new_rho, new_sigma);
         }
     }
+}
+
+/// The sketch `om` (nbd × l) mapped through `op`, which writes the image of the contiguous
+/// column-major block `x` into `y` (both nbd·l long).
+fn map_columns<T: Real>(nbd: usize, om: MatRef<'_, T>, op: impl FnOnce(&[T], &mut [T])) -> Mat<T> {
+    let l = om.ncols();
+    let x: Vec<T> = contiguous(om);
+    let mut y = vec![T::default(); nbd * l];
+    op(&x, &mut y);
+    Mat::from_fn(nbd, l, |i, j| y[j * nbd + i])
 }
 
 fn contiguous<T: Real>(m: MatRef<'_, T>) -> Vec<T> {

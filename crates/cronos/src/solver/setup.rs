@@ -2,7 +2,9 @@
 //! its Gram, β_max, and the first preconditioner.
 
 use super::*;
+use crate::comm::Comm;
 use crate::patterns::SampledPatterns;
+use std::sync::Arc;
 
 impl<T: Real> Solver<T> {
     /// Validates the inputs, samples patterns and builds the operators and preconditioner.
@@ -42,7 +44,7 @@ impl<T: Real> Solver<T> {
         x: MatRef<'_, T>,
         y: MatRef<'_, T>,
         settings: Settings,
-        comm: std::sync::Arc<dyn crate::comm::Comm>,
+        comm: Arc<dyn Comm>,
     ) -> Result<Self> {
         Self::new_distributed_weighted(x, y, None, settings, comm)
     }
@@ -51,13 +53,7 @@ impl<T: Real> Solver<T> {
     ///
     /// # Errors
     /// As [`Solver::new_distributed`].
-    pub fn new_distributed_weighted(
-        x: MatRef<'_, T>,
-        y: MatRef<'_, T>,
-        weights: Option<&[f64]>,
-        settings: Settings,
-        comm: std::sync::Arc<dyn crate::comm::Comm>,
-    ) -> Result<Self> {
+    pub fn new_distributed_weighted(x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings, comm: Arc<dyn Comm>) -> Result<Self> {
         Self::new_data_distributed(DataRef::Dense(x), y, weights, settings, comm)
     }
 
@@ -85,13 +81,7 @@ impl<T: Real> Solver<T> {
     ///
     /// # Errors
     /// As [`Solver::new_distributed`]; sparse X over several ranks is refused.
-    pub fn new_data_distributed(
-        x: DataRef<'_, T>,
-        y: MatRef<'_, T>,
-        weights: Option<&[f64]>,
-        settings: Settings,
-        comm: std::sync::Arc<dyn crate::comm::Comm>,
-    ) -> Result<Self> {
+    pub fn new_data_distributed(x: DataRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings, comm: Arc<dyn Comm>) -> Result<Self> {
         Self::setup(XInput::Borrowed(x), y, weights, settings, comm)
     }
 
@@ -100,7 +90,7 @@ impl<T: Real> Solver<T> {
         y: MatRef<'_, T>,
         weights: Option<&[f64]>,
         mut settings: Settings,
-        comm: std::sync::Arc<dyn crate::comm::Comm>,
+        comm: Arc<dyn Comm>,
     ) -> Result<Self> {
         let t0 = Instant::now();
         let x = input.view();
@@ -227,7 +217,7 @@ impl<T: Real> XInput<'_, T> {
 }
 
 /// The collective startup check (dense X) and the local checks of shapes, values and settings.
-fn check_inputs<T: Real>(x: DataRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: &Settings, comm: &dyn crate::comm::Comm) -> Result<()> {
+fn check_inputs<T: Real>(x: DataRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: &Settings, comm: &dyn Comm) -> Result<()> {
     match x {
         DataRef::Dense(m) => crate::distributed::startup_check(m, y, weights, settings, comm)?,
         DataRef::Sparse(_) if comm.size() > 1 => {
@@ -242,7 +232,7 @@ fn check_inputs<T: Real>(x: DataRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[
 }
 
 /// Samples the gate patterns on the scaled X.
-fn sample_gates<T: Real>(xs: &XMat<T>, weights: Option<&[f64]>, settings: &Settings, pool: &rayon::ThreadPool, comm: &dyn crate::comm::Comm) -> SampledPatterns<T> {
+fn sample_gates<T: Real>(xs: &XMat<T>, weights: Option<&[f64]>, settings: &Settings, pool: &rayon::ThreadPool, comm: &dyn Comm) -> SampledPatterns<T> {
     let relu = settings.activation == Activation::Relu;
     // centred gates for gated ReLU only: on a ReLU program (0 vs 6, 600 rows) they left
     // every neuron at zero down to 0.04·β_max, where origin-near gates fit (their
