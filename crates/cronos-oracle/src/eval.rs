@@ -1,7 +1,7 @@
 //! Evaluation of a candidate solution: predictions, objective and constraint
 //! violation, recomputed from the weights (never taken from clarabel).
 
-use crate::validate::{validate, validate_loss};
+use crate::validate::{validate, validate_loss, Inputs};
 use crate::{Kind, Loss};
 
 /// One-hot `n × k` row-major targets for [`Loss::Softmax`] from class labels.
@@ -136,8 +136,8 @@ pub fn objective_loss(
     v: &[Vec<f64>],
     w: &[Vec<f64>],
 ) -> f64 {
-    let labels =
-        validate_loss(x, n, d, y, k, weights, masks, loss).expect("objective_loss: bad input");
+    let labels = validate_loss(&Inputs::new(x, n, d, y, k, weights, masks), loss)
+        .expect("objective_loss: bad input");
     let r = predictions(x, n, d, k, masks, kind, v, w);
     let w: &[Vec<f64>] = match kind {
         Kind::Relu => w,
@@ -192,7 +192,7 @@ pub fn max_violation(
 ) -> f64 {
     // `y` may be `n` (single output) or `n × k`; only its shape is checked
     let k = y.len().checked_div(n).unwrap_or(1).max(1);
-    validate_loss(x, n, d, y, k, None, masks, Loss::Squared)
+    validate_loss(&Inputs::new(x, n, d, y, k, None, masks), Loss::Squared)
         .expect("max_violation: bad input shapes");
     if kind == Kind::GatedRelu {
         return 0.0;

@@ -65,7 +65,7 @@ mod validate;
 pub use eval::{max_violation, objective, objective_loss, one_hot, predictions};
 
 use program::Instance;
-use validate::{validate, validate_loss};
+use validate::{validate, validate_loss, Inputs};
 
 /// Which convex program to solve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,7 +165,7 @@ pub fn solve_loss(
     kind: Kind,
     loss: Loss,
 ) -> Result<OracleSolution, String> {
-    let labels = validate_loss(x, n, d, y, k, weights, masks, loss)?;
+    let labels = validate_loss(&Inputs::new(x, n, d, y, k, weights, masks), loss)?;
     if !(beta > 0.0 && beta.is_finite()) {
         return Err(format!("beta must be positive and finite, got {beta}"));
     }
@@ -180,13 +180,7 @@ pub fn solve_loss(
         });
     }
     let inst = Instance {
-        x,
-        n,
-        d,
-        y,
-        k,
-        weights,
-        masks,
+        data: Inputs::new(x, n, d, y, k, weights, masks),
         beta,
         kind,
         loss,

@@ -10,17 +10,12 @@
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::SupportedConeT;
 
+use crate::validate::Inputs;
 use crate::{Kind, Loss};
 
 /// One validated instance of [`crate::solve_loss`] (`masks` non-empty).
 pub(crate) struct Instance<'a> {
-    pub x: &'a [f64],
-    pub n: usize,
-    pub d: usize,
-    pub y: &'a [f64],
-    pub k: usize,
-    pub weights: Option<&'a [f64]>,
-    pub masks: &'a [Vec<bool>],
+    pub data: Inputs<'a>,
     pub beta: f64,
     pub kind: Kind,
     pub loss: Loss,
@@ -31,7 +26,7 @@ pub(crate) struct Instance<'a> {
 impl Instance<'_> {
     /// Sample weight `ω_j` (1 without weights).
     fn om(&self, j: usize) -> f64 {
-        self.weights.map_or(1.0, |wt| wt[j])
+        self.data.weights.map_or(1.0, |wt| wt[j])
     }
 }
 
@@ -55,7 +50,7 @@ pub(crate) struct Layout {
 
 impl Layout {
     fn new(inst: &Instance, n_active: usize) -> Self {
-        let (p, d, n, k) = (inst.masks.len(), inst.d, inst.n, inst.k);
+        let (p, d, n, k) = (inst.data.masks.len(), inst.data.d, inst.data.n, inst.data.k);
         let groups: Vec<(usize, f64)> = match inst.kind {
             Kind::Relu => (0..p)
                 .map(|i| (i, 1.0))
@@ -120,7 +115,7 @@ impl Rows {
 
 /// Builds the program of `inst`.
 pub(crate) fn build(inst: &Instance) -> Program {
-    let active: Vec<usize> = (0..inst.n).filter(|&j| inst.om(j) > 0.0).collect();
+    let active: Vec<usize> = (0..inst.data.n).filter(|&j| inst.om(j) > 0.0).collect();
     let lay = Layout::new(inst, active.len());
     // ---- objective: Σ_j ω_j loss_j + β Σ t_g
     let mut q = vec![0.0; lay.nvar];
@@ -130,12 +125,13 @@ pub(crate) fn build(inst: &Instance) -> Program {
     let p_mat = quadratic(inst, &lay);
     // ---- constraints  A z + s = b, s ∈ K
     let mut rows = Rows::default();
-    let mut cones: Vec<SupportedConeT<f64>> = vec![SupportedConeT::ZeroConeT(inst.n * inst.k)];
+    let mut cones: Vec<SupportedConeT<f64>> =
+        vec![SupportedConeT::ZeroConeT(inst.data.n * inst.data.k)];
     prediction_rows(inst, &lay, &mut rows);
-    cones.extend((0..lay.ng).map(|_| SupportedConeT::SecondOrderConeT(inst.d + 1)));
+    cones.extend((0..lay.ng).map(|_| SupportedConeT::SecondOrderConeT(inst.data.d + 1)));
     norm_cone_rows(inst, &lay, &mut rows);
     if inst.kind == Kind::Relu {
-        cones.push(SupportedConeT::NonnegativeConeT(lay.ng * inst.n));
+        cones.push(SupportedConeT::NonnegativeConeT(lay.ng * inst.data.n));
         relu_cone_rows(inst, &lay, &mut rows);
     }
     if inst.loss != Loss::Squared {
@@ -162,10 +158,10 @@ fn quadratic(inst: &Instance, lay: &Layout) -> CscMatrix<f64> {
     }
     let mut idx = Vec::new();
     let mut val = Vec::new();
-    for j in 0..inst.n {
+    for j in 0..inst.data.n {
         if inst.om(j) > 0.0 {
-            for c in 0..inst.k {
-                idx.push(lay.col_r + j * inst.k + c);
+            for c in 0..inst.data.k {
+                idx.push(lay.col_r + j * inst.data.k + c);
                 val.push(inst.om(j));
             }
         }
@@ -176,20 +172,20 @@ fn quadratic(inst: &Instance, lay: &Layout) -> CscMatrix<f64> {
 /// Zero cone: `r − F z = −y` (squared: `r` is the residual) or `0` (`r` is
 /// the prediction).
 fn prediction_rows(inst: &Instance, lay: &Layout, rows: &mut Rows) {
-    let (d, k) = (inst.d, inst.k);
-    for j in 0..inst.n {
+    let (d, k) = (inst.data.d, inst.data.k);
+    for j in 0..inst.data.n {
         for c in 0..k {
             rows.push(rows.row, lay.col_r + j * k + c, 1.0);
             for (g, &(i, sgn)) in lay.groups.iter().enumerate() {
-                if inst.masks[i][j] {
+                if inst.data.masks[i][j] {
                     let gg = c * lay.ng1 + g;
                     for l in 0..d {
-                        rows.push(rows.row, gg * d + l, -sgn * inst.x[j * d + l]);
+                        rows.push(rows.row, gg * d + l, -sgn * inst.data.x[j * d + l]);
                     }
                 }
             }
             rows.b.push(if inst.loss == Loss::Squared {
-                -inst.y[j * k + c]
+                -inst.data.y[j * k + c]
             } else {
                 0.0
             });
@@ -200,7 +196,7 @@ fn prediction_rows(inst: &Instance, lay: &Layout, rows: &mut Rows) {
 
 /// Second-order cones: `s = (t_g, z_g)`.
 fn norm_cone_rows(inst: &Instance, lay: &Layout, rows: &mut Rows) {
-    let d = inst.d;
+    let d = inst.data.d;
     for gg in 0..lay.ng {
         rows.push(rows.row, lay.col_t + gg, -1.0);
         rows.b.push(0.0);
@@ -215,13 +211,13 @@ fn norm_cone_rows(inst: &Instance, lay: &Layout, rows: &mut Rows) {
 
 /// Nonnegative cone (ReLU): `s = (2D_i − I) X z_g ≥ 0`.
 fn relu_cone_rows(inst: &Instance, lay: &Layout, rows: &mut Rows) {
-    let d = inst.d;
+    let d = inst.data.d;
     for gg in 0..lay.ng {
         let (i, _) = lay.groups[gg % lay.ng1];
-        for j in 0..inst.n {
-            let s = if inst.masks[i][j] { 1.0 } else { -1.0 };
+        for j in 0..inst.data.n {
+            let s = if inst.data.masks[i][j] { 1.0 } else { -1.0 };
             for l in 0..d {
-                rows.push(rows.row, gg * d + l, -s * inst.x[j * d + l]);
+                rows.push(rows.row, gg * d + l, -s * inst.data.x[j * d + l]);
             }
             rows.b.push(0.0);
             rows.row += 1;
@@ -240,7 +236,7 @@ fn exp_cone_rows(
     q: &mut [f64],
     cones: &mut Vec<SupportedConeT<f64>>,
 ) {
-    let (k, loss, col_r) = (inst.k, inst.loss, lay.col_r);
+    let (k, loss, col_r) = (inst.data.k, inst.loss, lay.col_r);
     let m = if loss == Loss::Logistic { 2 } else { k };
     let mut blocks = Vec::new(); // (row j, output c or usize::MAX)
     for &j in active {
@@ -269,7 +265,7 @@ fn exp_cone_rows(
             match loss {
                 Loss::Logistic if t == 1 => {
                     // a = −y r:  s = −y r − ℓ
-                    rows.push(row, col_r + j * k + c, inst.y[j * k + c]);
+                    rows.push(row, col_r + j * k + c, inst.data.y[j * k + c]);
                 }
                 Loss::Logistic => {} // a = 0: s = −ℓ
                 _ => {
@@ -300,7 +296,7 @@ pub(crate) fn unpack(
     lay: &Layout,
     xsol: &[f64],
 ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-    let (p, d, k) = (inst.masks.len(), inst.d, inst.k);
+    let (p, d, k) = (inst.data.masks.len(), inst.data.d, inst.data.k);
     let mut v = vec![vec![0.0; d]; k * p];
     let mut w = if inst.kind == Kind::Relu {
         vec![vec![0.0; d]; k * p]

@@ -2,6 +2,40 @@
 
 use crate::Loss;
 
+/// The data of a problem: `x` (`n × d`), `y` (`n × k`), sample weights and masks.
+#[derive(Clone, Copy)]
+pub(crate) struct Inputs<'a> {
+    pub x: &'a [f64],
+    pub n: usize,
+    pub d: usize,
+    pub y: &'a [f64],
+    pub k: usize,
+    pub weights: Option<&'a [f64]>,
+    pub masks: &'a [Vec<bool>],
+}
+
+impl<'a> Inputs<'a> {
+    pub(crate) fn new(
+        x: &'a [f64],
+        n: usize,
+        d: usize,
+        y: &'a [f64],
+        k: usize,
+        weights: Option<&'a [f64]>,
+        masks: &'a [Vec<bool>],
+    ) -> Self {
+        Inputs {
+            x,
+            n,
+            d,
+            y,
+            k,
+            weights,
+            masks,
+        }
+    }
+}
+
 /// Checks the shapes of the inputs (single output).
 pub(crate) fn validate(
     x: &[f64],
@@ -10,22 +44,21 @@ pub(crate) fn validate(
     y: &[f64],
     masks: &[Vec<bool>],
 ) -> Result<(), String> {
-    validate_loss(x, n, d, y, 1, None, masks, Loss::Squared).map(|_| ())
+    validate_loss(&Inputs::new(x, n, d, y, 1, None, masks), Loss::Squared).map(|_| ())
 }
 
 /// Checks the shapes and values of the inputs; returns the softmax labels
 /// (argmax column of each row of `y`; empty for the other losses).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn validate_loss(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    y: &[f64],
-    k: usize,
-    weights: Option<&[f64]>,
-    masks: &[Vec<bool>],
-    loss: Loss,
-) -> Result<Vec<usize>, String> {
+pub(crate) fn validate_loss(inputs: &Inputs, loss: Loss) -> Result<Vec<usize>, String> {
+    let Inputs {
+        x,
+        n,
+        d,
+        y,
+        k,
+        weights,
+        masks,
+    } = *inputs;
     if d == 0 {
         return Err("d must be positive".into());
     }
