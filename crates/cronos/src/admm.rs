@@ -197,8 +197,8 @@ fn u_step<T: Real>(st: &mut AdmmState<T>, design: &mut Design<T>, sys: &mut Syst
 fn z_step<T: Real>(st: &mut AdmmState<T>, sys: &System<T>, beta: &[f64]) {
     let (nbd, d) = (sys.block_len(), sys.d);
     let k = st.u.len() / nbd;
-    for c in 0..k {
-        let thr = beta[c] / st.rho;
+    for (c, b) in beta.iter().enumerate().take(k) {
+        let thr = b / st.rho;
         for g in 0..sys.nb {
             let s = c * nbd + g * d..c * nbd + (g + 1) * d;
             let mut nrm = 0.0;
