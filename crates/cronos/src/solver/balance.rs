@@ -24,21 +24,13 @@ impl<T: Real> Solver<T> {
             PrecondKind::None => AnyPrecond::None(IdentityPrecond),
             PrecondKind::Nystrom => {
                 let f = self.pool.install(|| {
-                    nystrom::<T>(
-                        nbd,
-                        |om, out| {
-                            *out = map_columns(nbd, om, |x, y| {
-                                let (mut a, mut b) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
-                                sys.ftf(design, x, &mut a);
-                                sys.gtg(x, &mut b);
-                                let inv = T::from_f64(1.0 / rho);
-                                y.iter_mut().zip(a.iter().zip(&b)).for_each(|(y, (a, b))| *y = *a * inv + *b);
-                            })
-                        },
-                        rank,
-                        1.0,
-                        seed,
-                    )
+                    sketch(nbd, rank, 1.0, seed, |x: &[T], y: &mut [T]| {
+                        let (mut a, mut b) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
+                        sys.ftf(design, x, &mut a);
+                        sys.gtg(x, &mut b);
+                        let inv = T::from_f64(1.0 / rho);
+                        y.iter_mut().zip(a.iter().zip(&b)).for_each(|(y, (a, b))| *y = *a * inv + *b);
+                    })
                 })?;
                 AnyPrecond::Nystrom(NystromPrecond::new(f, 1.0))
             }
@@ -63,20 +55,12 @@ impl<T: Real> Solver<T> {
                     },
                 );
                 let f = self.pool.install(|| {
-                    nystrom::<T>(
-                        nbd,
-                        |om, out| {
-                            *out = map_columns(nbd, om, |x, y| {
-                                let (mut b, mut t) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
-                                white.apply(x, y, &mut t);
-                                sys.ftf(design, y, &mut b);
-                                white.apply(&b, y, &mut t);
-                            })
-                        },
-                        rank,
-                        rho,
-                        seed,
-                    )
+                    sketch(nbd, rank, rho, seed, |x: &[T], y: &mut [T]| {
+                        let (mut b, mut t) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
+                        white.apply(x, y, &mut t);
+                        sys.ftf(design, y, &mut b);
+                        white.apply(&b, y, &mut t);
+                    })
                 })?;
                 AnyPrecond::Structured(StructuredPrecond::new(white, f, rho))
             }
@@ -158,14 +142,17 @@ impl<T: Real> Solver<T> {
     }
 }
 
-/// The sketch `om` (nbd × l) mapped through `op`, which writes the image of the contiguous
-/// column-major block `x` into `y` (both nbd·l long).
-fn map_columns<T: Real>(nbd: usize, om: MatRef<'_, T>, op: impl FnOnce(&[T], &mut [T])) -> Mat<T> {
-    let l = om.ncols();
-    let x: Vec<T> = contiguous(om);
-    let mut y = vec![T::default(); nbd * l];
-    op(&x, &mut y);
-    Mat::from_fn(nbd, l, |i, j| y[j * nbd + i])
+/// The Nyström factor (shift `mu`) of the nbd × nbd operator that `op(x, y)` applies to
+/// contiguous column-major blocks of sketch columns (`y` = image of `x`, both nbd·l long).
+fn sketch<T: Real>(nbd: usize, rank: Rank, mu: f64, seed: u64, mut op: impl FnMut(&[T], &mut [T])) -> Result<NystromFactor<T>> {
+    let apply = |om: MatRef<'_, T>, out: &mut Mat<T>| {
+        let l = om.ncols();
+        let x: Vec<T> = contiguous(om);
+        let mut y = vec![T::default(); nbd * l];
+        op(&x, &mut y);
+        *out = Mat::from_fn(nbd, l, |i, j| y[j * nbd + i]);
+    };
+    nystrom::<T>(nbd, apply, rank, mu, seed)
 }
 
 fn contiguous<T: Real>(m: MatRef<'_, T>) -> Vec<T> {
