@@ -3,14 +3,14 @@
 //! architecture for the deep methods. Prints a table (best validation accuracy, time to it,
 //! total time including the grid) and writes validation accuracy vs time for each method.
 
-use crate::deep::{head_config, load_data, point_line, DataRequest, DeepOpts, ModelKind, OptimizerArg};
+use crate::deep::{head_config, load_data, point_line, DataRequest, DeepData, DeepOpts, ModelKind, OptimizerArg};
 use crate::data::check_output;
 use crate::DataOpts;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use cronos::{Activation, Beta, Control, IterInfo, Observer, Settings, Solver, Status};
 use cronos_deep::loss::{accuracy, pm1_targets};
-use cronos_deep::{default_grid, train_am, train_baseline, AmConfig, BaselineConfig, Dataset, EvalSets, Loss, OptimizerKind, Point, RunReport, Tensor};
+use cronos_deep::{default_grid, train_am, train_baseline, AmConfig, Arch, BaselineConfig, Dataset, EvalSets, Loss, OptimizerKind, Point, RunReport, Tensor};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -256,24 +256,7 @@ fn family_grid(name: &str, lrs: &Option<Vec<f32>>) -> Result<Vec<OptimizerKind>>
 }
 
 pub fn run(a: CompareArgs) -> Result<i32> {
-    let opts = DeepOpts {
-        kind: if a.kind == ModelKind::Convex { ModelKind::Cnn } else { a.kind },
-        epochs: a.epochs,
-        batch_size: a.batch_size,
-        optimizer: OptimizerArg::DadaptAdamw,
-        lr: 1e-3,
-        weight_decay: None,
-        channels: a.channels.clone(),
-        dense: a.dense,
-        hidden: a.hidden.clone(),
-        end_to_end: false,
-        head_width: a.head_width,
-        head_max_iter: a.head_max_iter,
-        final_head_max_iter: a.final_head_max_iter,
-        head_rows: a.head_rows,
-        head_patterns: a.head_patterns,
-        steps_per_head: a.steps_per_head,
-    };
+    let opts = deep_opts(&a);
     let arch = opts.arch()?;
     if a.epochs == 0 || a.batch_size == 0 {
         bail!("--epochs and --batch-size must be >= 1");
@@ -297,16 +280,58 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         seed: a.seed,
     };
     let d = load_data(&req)?;
-    let sets = EvalSets { val: d.val.as_ref(), test: d.test.as_ref() };
     let quiet = a.quiet;
     let say = move |label: &str, p: &Point| {
         if !quiet {
             eprintln!("{}", point_line(label, p));
         }
     };
+    let runs = run_all(&a, &opts, &arch, &grids, &d, &say)?;
+    let rows = family_rows(&runs);
+    let (mut table, json_rows) = summary(&a, &d, &arch, &rows, &runs);
+    let baseline_total: f64 = runs.iter().filter(|r| grids.iter().any(|(f, _)| *f == r.family)).map(|r| r.report.seconds).sum();
+    table.push_str(&format!("\nall baselines together (the whole grid): {baseline_total:.0} s\n"));
+    write_plot(&a.plot, &d, &arch, &rows, &runs)?;
+    if a.json {
+        let all: Vec<_> = runs.iter().map(|r| json!({"method": r.family, "run": r.label, "report": r.report})).collect();
+        println!("{}", serde_json::to_string(&json!({"rows": json_rows, "baselines_total_seconds": baseline_total, "runs": all, "plot": a.plot.display().to_string()}))?);
+    } else {
+        print!("{table}");
+        if !quiet {
+            eprintln!("plot written to {}", a.plot.display());
+        }
+    }
+    Ok(0)
+}
+
+/// The deep-method options shared by the CRONOS-AM runs and the baselines.
+fn deep_opts(a: &CompareArgs) -> DeepOpts {
+    DeepOpts {
+        kind: if a.kind == ModelKind::Convex { ModelKind::Cnn } else { a.kind },
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        optimizer: OptimizerArg::DadaptAdamw,
+        lr: 1e-3,
+        weight_decay: None,
+        channels: a.channels.clone(),
+        dense: a.dense,
+        hidden: a.hidden.clone(),
+        end_to_end: false,
+        head_width: a.head_width,
+        head_max_iter: a.head_max_iter,
+        final_head_max_iter: a.final_head_max_iter,
+        head_rows: a.head_rows,
+        head_patterns: a.head_patterns,
+        steps_per_head: a.steps_per_head,
+    }
+}
+
+/// Every run, in table order: CRONOS, the CRONOS-AM runs, then each baseline family's grid.
+fn run_all(a: &CompareArgs, opts: &DeepOpts, arch: &Arch, grids: &[(String, Vec<OptimizerKind>)], d: &DeepData, say: &dyn Fn(&str, &Point)) -> Result<Vec<Run>> {
+    let sets = EvalSets { val: d.val.as_ref(), test: d.test.as_ref() };
     let mut runs: Vec<Run> = Vec::new();
     if !a.skip_cronos {
-        let report = run_cronos(&a, &d.train, sets, &say)?;
+        let report = run_cronos(a, &d.train, sets, say)?;
         runs.push(Run { family: "CRONOS (convex 2-layer)".into(), label: format!("gated, P={}", a.cronos_patterns), report });
     }
     for &o in &a.am_optimizers {
@@ -330,7 +355,7 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         let (_, report, _) = train_am(&am, &d.train, sets, |p| say(&family, p))?;
         runs.push(Run { family, label, report });
     }
-    for (family, grid) in &grids {
+    for (family, grid) in grids {
         for opt in grid {
             let cfg = BaselineConfig { arch: arch.clone(), hidden: a.head_width, epochs: a.epochs, batch_size: a.batch_size, optimizer: *opt, cosine: true, loss: Loss::CrossEntropy, evals_per_epoch: 1, seed: a.seed };
             let label = opt.label();
@@ -338,13 +363,19 @@ pub fn run(a: CompareArgs) -> Result<i32> {
             runs.push(Run { family: family.clone(), label, report });
         }
     }
-    // one row per method family: its best run (by validation accuracy) and the family's total time
-    struct Row {
-        family: String,
-        best: usize,
-        runs: usize,
-        total: f64,
-    }
+    Ok(runs)
+}
+
+/// One table row per method family: its best run (by validation accuracy) and the family's
+/// total time.
+struct Row {
+    family: String,
+    best: usize,
+    runs: usize,
+    total: f64,
+}
+
+fn family_rows(runs: &[Run]) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let acc = |j: usize| runs[j].report.best_val().and_then(|p| p.val_accuracy).unwrap_or(f64::NAN);
@@ -359,6 +390,11 @@ pub fn run(a: CompareArgs) -> Result<i32> {
             None => rows.push(Row { family: r.family.clone(), best: i, runs: 1, total: r.report.seconds }),
         }
     }
+    rows
+}
+
+/// The markdown table (with its data line) and the JSON rows.
+fn summary(a: &CompareArgs, d: &DeepData, arch: &Arch, rows: &[Row], runs: &[Run]) -> (String, Vec<serde_json::Value>) {
     let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2}%", 100.0 * v));
     let mut table = String::new();
     table.push_str(&format!(
@@ -373,7 +409,7 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     ));
     table.push_str("| method | best run | runs | best val. acc. | time to best | total time (incl. grid) | test acc. at best val. | final test acc. |\n|---|---|---|---|---|---|---|---|\n");
     let mut json_rows = Vec::new();
-    for row in &rows {
+    for row in rows {
         let r = &runs[row.best];
         let b = r.report.best_val();
         table.push_str(&format!(
@@ -394,8 +430,11 @@ pub fn run(a: CompareArgs) -> Result<i32> {
             "final_test_accuracy": r.report.last().and_then(|p| p.test_accuracy),
         }));
     }
-    let baseline_total: f64 = runs.iter().filter(|r| grids.iter().any(|(f, _)| *f == r.family)).map(|r| r.report.seconds).sum();
-    table.push_str(&format!("\nall baselines together (the whole grid): {baseline_total:.0} s\n"));
+    (table, json_rows)
+}
+
+/// Validation accuracy vs training time of each family's best run.
+fn write_plot(plot: &std::path::Path, d: &DeepData, arch: &Arch, rows: &[Row], runs: &[Run]) -> Result<()> {
     let curves: Vec<cronos_plot::CompareCurve> = rows
         .iter()
         .map(|row| {
@@ -410,15 +449,5 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     // the data set's own name: a full path would not fit in the title
     let name = std::path::Path::new(&d.source).file_name().map_or(d.source.clone(), |n| n.to_string_lossy().into_owned());
     let title = format!("validation accuracy vs training time: {} on {name}", arch.name());
-    cronos_plot::write_comparison(&a.plot, &title, &curves).with_context(|| a.plot.display().to_string())?;
-    if a.json {
-        let all: Vec<_> = runs.iter().map(|r| json!({"method": r.family, "run": r.label, "report": r.report})).collect();
-        println!("{}", serde_json::to_string(&json!({"rows": json_rows, "baselines_total_seconds": baseline_total, "runs": all, "plot": a.plot.display().to_string()}))?);
-    } else {
-        print!("{table}");
-        if !quiet {
-            eprintln!("plot written to {}", a.plot.display());
-        }
-    }
-    Ok(0)
+    cronos_plot::write_comparison(plot, &title, &curves).with_context(|| plot.display().to_string())
 }

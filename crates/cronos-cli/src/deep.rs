@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use cronos::Activation;
 use cronos_data::Split;
-use cronos_deep::head::HeadConfig;
-use cronos_deep::{io, train_am, train_baseline, AmConfig, Arch, BaselineConfig, Dataset, EvalSets, Loss, OptimizerKind, Point, RunReport};
+use cronos_deep::head::{HeadConfig, HeadSolve};
+use cronos_deep::{io, train_am, train_baseline, AmConfig, Arch, BaselineConfig, Dataset, DeepModel, EvalSets, Loss, OptimizerKind, Point, RunReport};
 use cronos_model::Classes;
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -292,7 +292,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         }
         points.push(p.clone());
     };
-    let (mut model, report, head): (_, RunReport, Option<cronos_deep::head::HeadSolve>) = if o.end_to_end {
+    let (mut model, report, head): (_, RunReport, Option<HeadSolve>) = if o.end_to_end {
         let cfg = BaselineConfig { arch, hidden: o.head_width, epochs: o.epochs, batch_size: o.batch_size, optimizer, cosine: true, loss: Loss::CrossEntropy, evals_per_epoch: 1, seed: a.seed };
         let (m, r) = train_baseline(&cfg, &d.train, sets, &mut on_point)?;
         (m, r, None)
@@ -314,61 +314,13 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     };
     model.info.classes = d.classes.labels.clone();
     model.info.input_scale = d.input_scale;
-    let acc = |m: &mut cronos_deep::DeepModel, s: Option<&Dataset>| s.map(|s| m.accuracy(&s.x, &s.labels));
+    let acc = |m: &mut DeepModel, s: Option<&Dataset>| s.map(|s| m.accuracy(&s.x, &s.labels));
     let train_acc = acc(&mut model, Some(&d.train));
     let test_acc = acc(&mut model, d.test.as_ref());
     let val_acc = acc(&mut model, d.val.as_ref());
-    let mut s = Map::new();
-    s.insert("model".into(), json!(format!("{:?}", o.kind).to_lowercase()));
-    s.insert("architecture".into(), json!(model.info.arch));
-    s.insert("method".into(), json!(model.info.method));
-    s.insert("status".into(), json!("completed"));
-    s.insert("train_accuracy".into(), json!(train_acc));
-    s.insert("test_accuracy".into(), json!(test_acc));
-    s.insert("validation_accuracy".into(), json!(val_acc));
-    s.insert("best_validation_accuracy".into(), json!(report.best_val().and_then(|p| p.val_accuracy)));
-    s.insert("seconds".into(), json!(report.seconds));
-    s.insert("total_seconds".into(), json!(t_start.elapsed().as_secs_f64()));
-    s.insert("epochs".into(), json!(report.epochs));
-    s.insert("optimizer_steps".into(), json!(report.steps));
-    s.insert("head_solves".into(), json!(report.head_solves));
-    // certificate fields: the last head solve (null when trained end to end)
-    let c = head.as_ref().map(|h| &h.solution);
-    s.insert("objective".into(), json!(c.map(|c| c.certificate.objective)));
-    s.insert("lower_bound".into(), json!(c.map(|c| c.certificate.lower_bound)));
-    s.insert("relative_gap".into(), json!(c.map(|c| c.certificate.relative_gap)));
-    s.insert("admm_iterations".into(), json!(c.map(|c| c.iterations)));
-    s.insert("cg_iterations".into(), json!(c.map(|c| c.cg_iterations)));
-    s.insert("head_status".into(), json!(c.map(|c| c.status.to_string())));
-    s.insert("active_neurons".into(), json!(head.as_ref().map(|h| h.model.active_neurons())));
-    s.insert("n_patterns".into(), json!(head.as_ref().map(|h| h.model.n_patterns())));
-    s.insert("beta".into(), json!(head.as_ref().map(|h| h.model.beta.clone())));
-    s.insert("n_train".into(), json!(d.train.len()));
-    s.insert("n_validation".into(), json!(d.val.as_ref().map(Dataset::len)));
-    s.insert("n_test".into(), json!(d.test.as_ref().map(Dataset::len)));
-    s.insert("n_features".into(), json!(d.train.x.row_len()));
-    s.insert("n_parameters".into(), json!(model.n_params()));
-    s.insert("task".into(), json!("classification"));
-    s.insert("classes".into(), json!(d.classes.labels));
-    s.insert("model_path".into(), json!(a.out.display().to_string()));
-    s.insert("data".into(), json!(d.source));
-    let summary = Value::Object(s);
+    let summary = summary(&a, &d, &model, &report, head.as_ref(), (train_acc, test_acc, val_acc), t_start.elapsed().as_secs_f64());
     io::save(&model, &a.out, a.force, &summary).with_context(|| a.out.display().to_string())?;
-    if let Some(p) = &a.metrics {
-        let mut buf = Vec::new();
-        for pt in &points {
-            writeln!(buf, "{}", serde_json::to_string(pt)?)?;
-        }
-        cronos_data::atomic_write(p, a.force, |w| w.write_all(&buf)).with_context(|| p.display().to_string())?;
-    }
-    if let Some(p) = &a.plot {
-        let curve = cronos_plot::CompareCurve {
-            label: model.info.method.clone(),
-            seconds: points.iter().map(|p| p.seconds).collect(),
-            accuracy: points.iter().map(|p| p.val_accuracy.or(p.test_accuracy).unwrap_or(f64::NAN)).collect(),
-        };
-        cronos_plot::write_comparison(p, &format!("{} on {}", model.info.arch, d.source), &[curve]).with_context(|| p.display().to_string())?;
-    }
+    write_metrics_and_plot(&a, &d, &model, &points)?;
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else if !quiet {
@@ -385,4 +337,65 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// The run's JSON summary (stored in the model file and printed with `--json`); accuracies
+/// are (train, test, validation).
+fn summary(a: &TrainArgs, d: &DeepData, model: &DeepModel, report: &RunReport, head: Option<&HeadSolve>, accs: (Option<f64>, Option<f64>, Option<f64>), total_seconds: f64) -> Value {
+    let (train_acc, test_acc, val_acc) = accs;
+    let mut s = Map::new();
+    s.insert("model".into(), json!(format!("{:?}", a.deep.kind).to_lowercase()));
+    s.insert("architecture".into(), json!(model.info.arch));
+    s.insert("method".into(), json!(model.info.method));
+    s.insert("status".into(), json!("completed"));
+    s.insert("train_accuracy".into(), json!(train_acc));
+    s.insert("test_accuracy".into(), json!(test_acc));
+    s.insert("validation_accuracy".into(), json!(val_acc));
+    s.insert("best_validation_accuracy".into(), json!(report.best_val().and_then(|p| p.val_accuracy)));
+    s.insert("seconds".into(), json!(report.seconds));
+    s.insert("total_seconds".into(), json!(total_seconds));
+    s.insert("epochs".into(), json!(report.epochs));
+    s.insert("optimizer_steps".into(), json!(report.steps));
+    s.insert("head_solves".into(), json!(report.head_solves));
+    // certificate fields: the last head solve (null when trained end to end)
+    let c = head.map(|h| &h.solution);
+    s.insert("objective".into(), json!(c.map(|c| c.certificate.objective)));
+    s.insert("lower_bound".into(), json!(c.map(|c| c.certificate.lower_bound)));
+    s.insert("relative_gap".into(), json!(c.map(|c| c.certificate.relative_gap)));
+    s.insert("admm_iterations".into(), json!(c.map(|c| c.iterations)));
+    s.insert("cg_iterations".into(), json!(c.map(|c| c.cg_iterations)));
+    s.insert("head_status".into(), json!(c.map(|c| c.status.to_string())));
+    s.insert("active_neurons".into(), json!(head.map(|h| h.model.active_neurons())));
+    s.insert("n_patterns".into(), json!(head.map(|h| h.model.n_patterns())));
+    s.insert("beta".into(), json!(head.map(|h| h.model.beta.clone())));
+    s.insert("n_train".into(), json!(d.train.len()));
+    s.insert("n_validation".into(), json!(d.val.as_ref().map(Dataset::len)));
+    s.insert("n_test".into(), json!(d.test.as_ref().map(Dataset::len)));
+    s.insert("n_features".into(), json!(d.train.x.row_len()));
+    s.insert("n_parameters".into(), json!(model.n_params()));
+    s.insert("task".into(), json!("classification"));
+    s.insert("classes".into(), json!(d.classes.labels));
+    s.insert("model_path".into(), json!(a.out.display().to_string()));
+    s.insert("data".into(), json!(d.source));
+    Value::Object(s)
+}
+
+/// `--metrics` (one JSON line per evaluation point) and `--plot` (accuracy vs time).
+fn write_metrics_and_plot(a: &TrainArgs, d: &DeepData, model: &DeepModel, points: &[Point]) -> Result<()> {
+    if let Some(p) = &a.metrics {
+        let mut buf = Vec::new();
+        for pt in points {
+            writeln!(buf, "{}", serde_json::to_string(pt)?)?;
+        }
+        cronos_data::atomic_write(p, a.force, |w| w.write_all(&buf)).with_context(|| p.display().to_string())?;
+    }
+    if let Some(p) = &a.plot {
+        let curve = cronos_plot::CompareCurve {
+            label: model.info.method.clone(),
+            seconds: points.iter().map(|p| p.seconds).collect(),
+            accuracy: points.iter().map(|p| p.val_accuracy.or(p.test_accuracy).unwrap_or(f64::NAN)).collect(),
+        };
+        cronos_plot::write_comparison(p, &format!("{} on {}", model.info.arch, d.source), &[curve]).with_context(|| p.display().to_string())?;
+    }
+    Ok(())
 }

@@ -80,52 +80,13 @@ fn fit<'py>(
     calibration_rows: Option<Vec<usize>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut s = Settings::default();
-    s.activation = match activation.to_ascii_lowercase().replace('-', "_").as_str() {
-        "relu" => Activation::Relu,
-        "gated_relu" | "gated" => Activation::GatedRelu,
-        other => return Err(PyValueError::new_err(format!("invalid setting `activation` = {other}: expected 'relu' or 'gated_relu'"))),
-    };
-    s.preconditioner = match preconditioner.to_ascii_lowercase().as_str() {
-        "none" => PrecondKind::None,
-        "nystrom" => PrecondKind::Nystrom,
-        "structured" => PrecondKind::Structured,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "invalid setting `preconditioner` = {other}: expected 'none', 'nystrom' or 'structured'"
-            )))
-        }
-    };
-    s.loss = match loss.to_ascii_lowercase().as_str() {
-        "squared" => Loss::Squared,
-        "logistic" => Loss::Logistic,
-        "softmax" => Loss::Softmax,
-        other => {
-            return Err(PyValueError::new_err(format!("invalid setting `loss` = {other}: expected 'squared', 'logistic' or 'softmax'")))
-        }
-    };
-    match (beta, beta_fraction) {
-        (Some(_), Some(_)) => return Err(PyValueError::new_err("give at most one of `beta` and `beta_fraction`")),
-        (Some(_), None) | (None, Some(_)) if beta_auto => {
-            return Err(PyValueError::new_err("`beta_auto` chooses beta: give neither `beta` nor `beta_fraction` with it"))
-        }
-        (Some(b), None) => s.beta = Beta::Value(b),
-        (None, Some(f)) => s.beta = Beta::Fraction(f),
-        (None, None) => {}
+    s.activation = parse_activation(activation)?;
+    s.preconditioner = parse_preconditioner(preconditioner)?;
+    s.loss = parse_loss(loss)?;
+    if let Some(b) = beta_setting(beta, beta_fraction, beta_auto)? {
+        s.beta = b;
     }
-    let path = if beta_auto {
-        let n_betas = usize::try_from(path_points)
-            .ok()
-            .filter(|&n| n >= 1)
-            .ok_or_else(|| PyValueError::new_err(format!("invalid setting `path_points` = {path_points}: need at least one grid point")))?;
-        if !(path_min_fraction > 0.0 && path_min_fraction <= 1.0) {
-            return Err(PyValueError::new_err(format!("invalid setting `path_min_fraction` = {path_min_fraction}: must lie in (0, 1]")));
-        }
-        let ps = PathSettings { n_betas, min_fraction: path_min_fraction, ..PathSettings::default() };
-        ps.validate().map_err(value_error)?;
-        Some(ps)
-    } else {
-        None
-    };
+    let path = if beta_auto { Some(path_settings(path_points, path_min_fraction)?) } else { None };
     let weights = weight_vector(sample_weight, "sample_weight")?;
     let calibration_weights = weight_vector(calibration_weights.as_ref(), "calibration_weights")?;
     let nonneg = |name: &str, v: i64| -> PyResult<usize> {
@@ -153,18 +114,7 @@ fn fit<'py>(
     let is_x = |o: &Bound<'py, PyAny>, f64_: bool| -> bool {
         is(o, f64_) || if f64_ { run::is_sparse_of::<f64>(o) } else { run::is_sparse_of::<f32>(o) }
     };
-    // verbose without a callable: the package's own reporter (lines or a tqdm bar on sys.stderr)
-    let progress = match progress {
-        Some(p) if !p.is_none() => Some((p, false)),
-        _ if verbose => {
-            let kw = PyDict::new(py);
-            kw.set_item("max_iter", s.max_iter)?;
-            kw.set_item("tol_gap", s.tol_gap)?;
-            kw.set_item("time_limit", time_limit)?;
-            Some((py.import("cronos._progress")?.getattr("ProgressReporter")?.call((), Some(&kw))?, true))
-        }
-        _ => None,
-    };
+    let progress = reporter(py, progress, verbose, &s, time_limit)?;
     let args = FitArgs {
         weights,
         settings: s,
@@ -199,6 +149,76 @@ fn fit<'py>(
         return Err(e);
     }
     Ok(d)
+}
+
+/// `activation`: 'relu' or 'gated_relu' (also 'gated', any case, '-' for '_').
+fn parse_activation(activation: &str) -> PyResult<Activation> {
+    match activation.to_ascii_lowercase().replace('-', "_").as_str() {
+        "relu" => Ok(Activation::Relu),
+        "gated_relu" | "gated" => Ok(Activation::GatedRelu),
+        other => Err(PyValueError::new_err(format!("invalid setting `activation` = {other}: expected 'relu' or 'gated_relu'"))),
+    }
+}
+
+/// `preconditioner`: 'none', 'nystrom' or 'structured' (any case).
+fn parse_preconditioner(preconditioner: &str) -> PyResult<PrecondKind> {
+    match preconditioner.to_ascii_lowercase().as_str() {
+        "none" => Ok(PrecondKind::None),
+        "nystrom" => Ok(PrecondKind::Nystrom),
+        "structured" => Ok(PrecondKind::Structured),
+        other => Err(PyValueError::new_err(format!("invalid setting `preconditioner` = {other}: expected 'none', 'nystrom' or 'structured'"))),
+    }
+}
+
+/// `loss`: 'squared', 'logistic' or 'softmax' (any case).
+fn parse_loss(loss: &str) -> PyResult<Loss> {
+    match loss.to_ascii_lowercase().as_str() {
+        "squared" => Ok(Loss::Squared),
+        "logistic" => Ok(Loss::Logistic),
+        "softmax" => Ok(Loss::Softmax),
+        other => Err(PyValueError::new_err(format!("invalid setting `loss` = {other}: expected 'squared', 'logistic' or 'softmax'"))),
+    }
+}
+
+/// β from `beta` / `beta_fraction` (at most one, neither with `beta_auto`); `None`: the default.
+fn beta_setting(beta: Option<f64>, beta_fraction: Option<f64>, beta_auto: bool) -> PyResult<Option<Beta>> {
+    match (beta, beta_fraction) {
+        (Some(_), Some(_)) => Err(PyValueError::new_err("give at most one of `beta` and `beta_fraction`")),
+        (Some(_), None) | (None, Some(_)) if beta_auto => Err(PyValueError::new_err("`beta_auto` chooses beta: give neither `beta` nor `beta_fraction` with it")),
+        (Some(b), None) => Ok(Some(Beta::Value(b))),
+        (None, Some(f)) => Ok(Some(Beta::Fraction(f))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The regularization path of `beta_auto`.
+fn path_settings(path_points: i64, path_min_fraction: f64) -> PyResult<PathSettings> {
+    let n_betas = usize::try_from(path_points)
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid setting `path_points` = {path_points}: need at least one grid point")))?;
+    if !(path_min_fraction > 0.0 && path_min_fraction <= 1.0) {
+        return Err(PyValueError::new_err(format!("invalid setting `path_min_fraction` = {path_min_fraction}: must lie in (0, 1]")));
+    }
+    let ps = PathSettings { n_betas, min_fraction: path_min_fraction, ..PathSettings::default() };
+    ps.validate().map_err(value_error)?;
+    Ok(ps)
+}
+
+/// The progress callable and whether it was made here: the caller's `progress`, or with
+/// `verbose` and no callable the package's own reporter (lines or a tqdm bar on sys.stderr).
+fn reporter<'py>(py: Python<'py>, progress: Option<Bound<'py, PyAny>>, verbose: bool, s: &Settings, time_limit: Option<f64>) -> PyResult<Option<(Bound<'py, PyAny>, bool)>> {
+    Ok(match progress {
+        Some(p) if !p.is_none() => Some((p, false)),
+        _ if verbose => {
+            let kw = PyDict::new(py);
+            kw.set_item("max_iter", s.max_iter)?;
+            kw.set_item("tol_gap", s.tol_gap)?;
+            kw.set_item("time_limit", time_limit)?;
+            Some((py.import("cronos._progress")?.getattr("ProgressReporter")?.call((), Some(&kw))?, true))
+        }
+        _ => None,
+    })
 }
 
 /// A 1-D float64 numpy array as a vector (`None` for None).

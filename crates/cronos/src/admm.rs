@@ -21,7 +21,7 @@
 //!
 //! Changing ρ leaves this operator unchanged: residual balancing is free for every loss.
 
-use crate::design::Design;
+use crate::design::{Design, SlackStats};
 use crate::loss::LossData;
 use crate::pcg::{pcg, PcgInfo, PcgWorkspace, Precond};
 use crate::real::{sum_sq, Real};
@@ -143,17 +143,40 @@ pub fn step<T: Real>(
     inp: &StepInput<'_, T>,
     ws: &mut AdmmWorkspace<T>,
 ) -> StepStats {
-    let rho = T::from_f64(st.rho);
-    let inv_rho = T::from_f64(1.0 / st.rho);
-    let (nbd, k) = (sys.block_len(), st.u.len() / sys.block_len());
+    let info = u_step(st, design, sys, precond, inp, ws);
+    ws.z_old.copy_from_slice(&st.z);
+    z_step(st, sys, inp.beta);
 
-    // u-step (PCG, warm-started from the previous u)
+    // s-step and ν update (ReLU), fused in one pass over X
+    ws.gts_old.copy_from_slice(&st.gts);
+    let d = sys.d;
+    let slack = if sys.relu {
+        let (gts, gtnu) = (&mut st.gts, &mut st.gtnu);
+        Some(design.slack_pass(crate::system::view(&st.u, d), T::from_f64(inp.sigma), T::from_f64(inp.gamma), crate::system::view_mut(gts, d), crate::system::view_mut(gtnu, d)))
+    } else {
+        None
+    };
+
+    let split_sq = inp.split.map(|sp| r_step(st, design, sys, sp, inp, ws));
+    let split_dual = inp.split.is_some() && inp.split_dual;
+    let mut stats = dual_update_and_residuals(st, ws, inp.gamma, slack, split_sq, split_dual);
+    stats.cg_iterations = info.iterations;
+    stats.cg_residual = info.rel_residual.iter().copied().fold(0.0, f64::max);
+    st.iteration += 1;
+    stats
+}
+
+/// u-step: PCG on (I + FᵀF/ρ + GᵀG) u = rhs (or the split operator), warm-started from the
+/// previous u.
+fn u_step<T: Real>(st: &mut AdmmState<T>, design: &mut Design<T>, sys: &mut System<T>, precond: &dyn Precond<T>, inp: &StepInput<'_, T>, ws: &mut AdmmWorkspace<T>) -> PcgInfo {
+    let k = st.u.len() / sys.block_len();
     let sys_rho = match inp.split {
         None => {
+            let inv_rho = T::from_f64(1.0 / st.rho);
             for i in 0..ws.rhs.len() {
                 ws.rhs[i] = inp.fty[i] * inv_rho + st.z[i] - st.lam[i] + st.gts[i] - st.gtnu[i];
             }
-            rho
+            T::from_f64(st.rho)
         }
         Some(sp) => {
             let eta = T::from_f64(sp.eta);
@@ -167,22 +190,15 @@ pub fn step<T: Real>(
             T::from_f64(1.0 / (sp.eta * sp.eta))
         }
     };
-    let info: PcgInfo = pcg(
-        |x, y| sys.apply(design, sys_rho, x, y),
-        precond,
-        &ws.rhs,
-        &mut st.u,
-        k,
-        inp.cg_tol,
-        inp.cg_max_iter,
-        &mut ws.pcg,
-    );
+    pcg(|x, y| sys.apply(design, sys_rho, x, y), precond, &ws.rhs, &mut st.u, k, inp.cg_tol, inp.cg_max_iter, &mut ws.pcg)
+}
 
-    // z-step: group soft-threshold of u + λ
-    ws.z_old.copy_from_slice(&st.z);
-    let d = sys.d;
-    for c in 0..k {
-        let thr = inp.beta[c] / st.rho;
+/// z-step: group soft-threshold of u + λ at β_c/ρ.
+fn z_step<T: Real>(st: &mut AdmmState<T>, sys: &System<T>, beta: &[f64]) {
+    let (nbd, d) = (sys.block_len(), sys.d);
+    let k = st.u.len() / nbd;
+    for (c, b) in beta.iter().enumerate().take(k) {
+        let thr = b / st.rho;
         for g in 0..sys.nb {
             let s = c * nbd + g * d..c * nbd + (g + 1) * d;
             let mut nrm = 0.0;
@@ -197,54 +213,49 @@ pub fn step<T: Real>(
             }
         }
     }
+}
 
-    // s-step and ν update (ReLU), fused in one pass over X
-    ws.gts_old.copy_from_slice(&st.gts);
+/// r-step and θ update of the loss split; returns the block's (‖Fu − r‖², ‖Fu‖², ‖r‖²), scaled
+/// by η². With `inp.split_dual` also fills `ws.dual_ft` with [η²Fᵀ(r − r⁻) | ηFᵀθ].
+fn r_step<T: Real>(st: &mut AdmmState<T>, design: &mut Design<T>, sys: &mut System<T>, sp: Split<'_, T>, inp: &StepInput<'_, T>, ws: &mut AdmmWorkspace<T>) -> (f64, f64, f64) {
+    let n = sp.loss.n();
     let gamma = T::from_f64(inp.gamma);
-    let slack = if sys.relu {
-        let (gts, gtnu) = (&mut st.gts, &mut st.gtnu);
-        Some(design.slack_pass(crate::system::view(&st.u, d), T::from_f64(inp.sigma), gamma, crate::system::view_mut(gts, d), crate::system::view_mut(gtnu, d)))
-    } else {
-        None
-    };
+    sys.f(design, &st.u, crate::system::view_mut(&mut ws.fu, n));
+    let (eta, inv_eta) = (T::from_f64(sp.eta), T::from_f64(1.0 / sp.eta));
+    ws.r_old.copy_from_slice(&st.r);
+    for i in 0..st.r.len() {
+        st.r[i] = ws.fu[i] + st.theta[i] * inv_eta;
+    }
+    sp.loss.prox(crate::system::view_mut(&mut st.r, n), 1.0 / (st.rho * sp.eta * sp.eta));
+    let (mut pr, mut fu_sq, mut r_sq) = (0.0, 0.0, 0.0);
+    for i in 0..st.r.len() {
+        let diff = ws.fu[i] - st.r[i];
+        st.theta[i] += gamma * eta * diff;
+        pr += diff.to_f64() * diff.to_f64();
+        fu_sq += ws.fu[i].to_f64() * ws.fu[i].to_f64();
+        r_sq += st.r[i].to_f64() * st.r[i].to_f64();
+    }
+    let mut sums = [pr, fu_sq, r_sq];
+    design.comm().sum_f64(&mut sums); // rows may live on several ranks
+    let [pr, fu_sq, r_sq] = sums;
+    let e2 = sp.eta * sp.eta;
+    if inp.split_dual {
+        // dual residual η²Fᵀ(r − r⁻) and dual variable ηFᵀθ of this block, in one pass
+        let m = st.r.len();
+        let e2t = T::from_f64(e2);
+        for i in 0..m {
+            ws.dual_rows[i] = e2t * (st.r[i] - ws.r_old[i]);
+            ws.dual_rows[m + i] = eta * st.theta[i];
+        }
+        sys.ft(design, crate::system::view(&ws.dual_rows, n), &mut ws.dual_ft);
+    }
+    (e2 * pr, e2 * fu_sq, e2 * r_sq)
+}
 
-    // r-step and θ update (loss split)
-    let split_sq = inp.split.map(|sp| {
-        let n = sp.loss.n();
-        sys.f(design, &st.u, crate::system::view_mut(&mut ws.fu, n));
-        let (eta, inv_eta) = (T::from_f64(sp.eta), T::from_f64(1.0 / sp.eta));
-        ws.r_old.copy_from_slice(&st.r);
-        for i in 0..st.r.len() {
-            st.r[i] = ws.fu[i] + st.theta[i] * inv_eta;
-        }
-        sp.loss.prox(crate::system::view_mut(&mut st.r, n), 1.0 / (st.rho * sp.eta * sp.eta));
-        let (mut pr, mut fu_sq, mut r_sq) = (0.0, 0.0, 0.0);
-        for i in 0..st.r.len() {
-            let diff = ws.fu[i] - st.r[i];
-            st.theta[i] += gamma * eta * diff;
-            pr += diff.to_f64() * diff.to_f64();
-            fu_sq += ws.fu[i].to_f64() * ws.fu[i].to_f64();
-            r_sq += st.r[i].to_f64() * st.r[i].to_f64();
-        }
-        let mut sums = [pr, fu_sq, r_sq];
-        design.comm().sum_f64(&mut sums); // rows may live on several ranks
-        let [pr, fu_sq, r_sq] = sums;
-        let e2 = sp.eta * sp.eta;
-        if inp.split_dual {
-            // dual residual η²Fᵀ(r − r⁻) and dual variable ηFᵀθ of this block, in one pass
-            let m = st.r.len();
-            let e2t = T::from_f64(e2);
-            for i in 0..m {
-                ws.dual_rows[i] = e2t * (st.r[i] - ws.r_old[i]);
-                ws.dual_rows[m + i] = eta * st.theta[i];
-            }
-            sys.ft(design, crate::system::view(&ws.dual_rows, n), &mut ws.dual_ft);
-        }
-        (e2 * pr, e2 * fu_sq, e2 * r_sq)
-    });
-    let split_dual = inp.split.is_some() && inp.split_dual;
-
-    // λ update and residuals (whole and per block)
+/// λ update, then the relative residuals (whole and per block) from the consensus block,
+/// the cone block (`slack`) and the loss split (`split_sq`). CG fields are left at zero.
+fn dual_update_and_residuals<T: Real>(st: &mut AdmmState<T>, ws: &AdmmWorkspace<T>, gamma: f64, slack: Option<SlackStats>, split_sq: Option<(f64, f64, f64)>, split_dual: bool) -> StepStats {
+    let gamma = T::from_f64(gamma);
     let (mut pr_sq, mut du_sq, mut d1_sq, mut d2_sq) = (0.0, 0.0, 0.0, 0.0);
     let len = st.u.len();
     for i in 0..len {
@@ -283,10 +294,9 @@ pub fn step<T: Real>(
         y_sq = y_sq.max(sum_sq(&ws.dual_ft[len..]));
     }
     let dual_blocks = [d1_sq.sqrt() / sum_sq(&st.lam).sqrt().max(1e-300), d2_sq.sqrt() / sum_sq(&st.gtnu).sqrt().max(1e-300)];
-    st.iteration += 1;
     StepStats {
-        cg_iterations: info.iterations,
-        cg_residual: info.rel_residual.iter().copied().fold(0.0, f64::max),
+        cg_iterations: 0,
+        cg_residual: 0.0,
         primal_rel: pr_sq.sqrt() / u_sq.sqrt().max(z_sq.sqrt()).max(1e-300),
         dual_rel: du_sq.sqrt() / y_sq.sqrt().max(1e-300),
         primal_blocks: [block1, block2],

@@ -109,26 +109,43 @@ fn validate_local<T: Real>(
     LossData::new(settings.loss, y, weights).map(|_| ())
 }
 
+/// Sums `per_shard(rows)` (vectors of one length) over the shards of
+/// [`shard_rows`]`(n, threads)` in the shared tree order, then over ranks: the one reduction
+/// order of the sums over rows taken before the design exists, so K one-thread ranks give the
+/// bits of one K-thread process.
+fn sum_over_shards(n: usize, threads: usize, comm: &dyn Comm, per_shard: impl Fn(std::ops::Range<usize>) -> Vec<f64>) -> Vec<f64> {
+    let parts: Vec<Vec<f64>> = shard_rows(n, threads).into_iter().map(per_shard).collect();
+    let mut s = tree_reduce(parts, |mut a, b| {
+        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+        a
+    });
+    comm.sum_f64(&mut s);
+    s
+}
+
+/// Column means from weighted column sums followed by the weight total (total 0: the sums).
+fn means_from_sums(mut s: Vec<f64>) -> Vec<f64> {
+    let d = s.len() - 1;
+    let total = if s[d] > 0.0 { s[d] } else { 1.0 };
+    s.truncate(d);
+    s.iter_mut().for_each(|v| *v /= total);
+    s
+}
+
 /// ‖[X, 1]‖²_F over all ranks (the bias column counts one per row when `bias`): per shard of
 /// [`shard_rows`]`(n, threads)`, column by column, then in the shared tree order, then over
 /// ranks, so K one-thread ranks give the bits of one K-thread process.
 pub fn frobenius_sq<T: Real>(x: MatRef<'_, T>, bias: bool, threads: usize, comm: &dyn Comm) -> f64 {
-    let parts: Vec<f64> = shard_rows(x.nrows(), threads)
-        .into_iter()
-        .map(|rows| {
-            let mut ss = 0.0;
-            for j in 0..x.ncols() {
-                for i in rows.clone() {
-                    let v = x[(i, j)].to_f64();
-                    ss += v * v;
-                }
+    sum_over_shards(x.nrows(), threads, comm, |rows| {
+        let mut ss = 0.0;
+        for j in 0..x.ncols() {
+            for i in rows.clone() {
+                let v = x[(i, j)].to_f64();
+                ss += v * v;
             }
-            ss + if bias { rows.len() as f64 } else { 0.0 }
-        })
-        .collect();
-    let mut ss = [tree_reduce(parts, |a, b| a + b)];
-    comm.sum_f64(&mut ss);
-    ss[0]
+        }
+        vec![ss + if bias { rows.len() as f64 } else { 0.0 }]
+    })[0]
 }
 
 /// Column means of `x` over all rows of all ranks, weighted by `weights` (this rank's rows)
@@ -137,28 +154,16 @@ pub fn frobenius_sq<T: Real>(x: MatRef<'_, T>, bias: bool, threads: usize, comm:
 pub fn column_means<T: Real>(x: MatRef<'_, T>, weights: Option<&[f64]>, threads: usize, comm: &dyn Comm) -> Vec<f64> {
     let d = x.ncols();
     let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let parts: Vec<Vec<f64>> = shard_rows(x.nrows(), threads)
-        .into_iter()
-        .map(|rows| {
-            let mut s = vec![0.0; d + 1];
-            for (j, sj) in s.iter_mut().enumerate().take(d) {
-                for i in rows.clone() {
-                    *sj += w(i) * x[(i, j)].to_f64();
-                }
+    means_from_sums(sum_over_shards(x.nrows(), threads, comm, |rows| {
+        let mut s = vec![0.0; d + 1];
+        for (j, sj) in s.iter_mut().enumerate().take(d) {
+            for i in rows.clone() {
+                *sj += w(i) * x[(i, j)].to_f64();
             }
-            s[d] = rows.map(w).sum();
-            s
-        })
-        .collect();
-    let mut s = tree_reduce(parts, |mut a, b| {
-        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-        a
-    });
-    comm.sum_f64(&mut s);
-    let total = if s[d] > 0.0 { s[d] } else { 1.0 };
-    s.truncate(d);
-    s.iter_mut().for_each(|v| *v /= total);
-    s
+        }
+        s[d] = rows.map(w).sum();
+        s
+    }))
 }
 
 /// [`frobenius_sq`] of dense or sparse data. Sparse data are summed in the dense order (per
@@ -170,24 +175,18 @@ pub fn frobenius_sq_data<T: Real>(x: DataRef<'_, T>, bias: bool, threads: usize,
         DataRef::Sparse(s) => s,
     };
     let cols = s.transpose();
-    let parts: Vec<f64> = shard_rows(s.nrows(), threads)
-        .into_iter()
-        .map(|rows| {
-            let mut ss = 0.0;
-            for j in 0..cols.nrows() {
-                for (i, v) in cols.row(j) {
-                    if rows.contains(&i) {
-                        let v = v.to_f64();
-                        ss += v * v;
-                    }
+    sum_over_shards(s.nrows(), threads, comm, |rows| {
+        let mut ss = 0.0;
+        for j in 0..cols.nrows() {
+            for (i, v) in cols.row(j) {
+                if rows.contains(&i) {
+                    let v = v.to_f64();
+                    ss += v * v;
                 }
             }
-            ss + if bias { rows.len() as f64 } else { 0.0 }
-        })
-        .collect();
-    let mut ss = [tree_reduce(parts, |a, b| a + b)];
-    comm.sum_f64(&mut ss);
-    ss[0]
+        }
+        vec![ss + if bias { rows.len() as f64 } else { 0.0 }]
+    })[0]
 }
 
 /// [`column_means`] of the solver's X in either storage.
@@ -198,28 +197,16 @@ pub fn column_means_x<T: Real>(x: &XMat<T>, weights: Option<&[f64]>, threads: us
     };
     let d = s.ncols();
     let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let parts: Vec<Vec<f64>> = shard_rows(s.nrows(), threads)
-        .into_iter()
-        .map(|rows| {
-            let mut acc = vec![0.0; d + 1];
-            for i in rows.clone() {
-                for (j, v) in s.row(i) {
-                    acc[j] += w(i) * v.to_f64();
-                }
+    means_from_sums(sum_over_shards(s.nrows(), threads, comm, |rows| {
+        let mut acc = vec![0.0; d + 1];
+        for i in rows.clone() {
+            for (j, v) in s.row(i) {
+                acc[j] += w(i) * v.to_f64();
             }
-            acc[d] = rows.map(w).sum();
-            acc
-        })
-        .collect();
-    let mut acc = tree_reduce(parts, |mut a, b| {
-        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-        a
-    });
-    comm.sum_f64(&mut acc);
-    let total = if acc[d] > 0.0 { acc[d] } else { 1.0 };
-    acc.truncate(d);
-    acc.iter_mut().for_each(|v| *v /= total);
-    acc
+        }
+        acc[d] = rows.map(w).sum();
+        acc
+    }))
 }
 
 /// Rank 0's `elapsed` on every rank (a time limit must end all ranks at the same iteration).

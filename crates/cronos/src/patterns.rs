@@ -119,14 +119,7 @@ pub fn sample_patterns<T: Real>(
 /// that entry) through the mean of the data: on data far from the origin — pixels in [0, 1] —
 /// raw Gaussian gates cut off few rows (12% of 64 patterns on Fashion-MNIST leave < 5% or
 /// > 95% of the rows on one side), centred ones split the rows about evenly (38–65%).
-pub fn sample_patterns_distributed<T: Real>(
-    x: MatRef<'_, T>,
-    p: usize,
-    seed: u64,
-    center: Option<&[f64]>,
-    par: Par,
-    comm: &dyn Comm,
-) -> SampledPatterns<T> {
+pub fn sample_patterns_distributed<T: Real>(x: MatRef<'_, T>, p: usize, seed: u64, center: Option<&[f64]>, par: Par, comm: &dyn Comm) -> SampledPatterns<T> {
     let mul = |r0: usize, rows: usize, h: MatRef<'_, T>, z: MatMut<'_, T>| {
         matmul(z, Accum::Replace, x.subrows(r0, rows), h, T::from_f64(1.0), par)
     };
@@ -134,14 +127,7 @@ pub fn sample_patterns_distributed<T: Real>(
 }
 
 /// [`sample_patterns_distributed`] on the solver's X in either storage.
-pub fn sample_patterns_data<T: Real>(
-    x: &XMat<T>,
-    p: usize,
-    seed: u64,
-    center: Option<&[f64]>,
-    par: Par,
-    comm: &dyn Comm,
-) -> SampledPatterns<T> {
+pub fn sample_patterns_data<T: Real>(x: &XMat<T>, p: usize, seed: u64, center: Option<&[f64]>, par: Par, comm: &dyn Comm) -> SampledPatterns<T> {
     let mul = |r0: usize, rows: usize, h: MatRef<'_, T>, z: MatMut<'_, T>| x.mul_rows(r0, rows, h, z, par);
     sample_with(x.nrows(), x.ncols(), mul, p, seed, center, comm)
 }

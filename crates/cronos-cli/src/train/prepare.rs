@@ -164,13 +164,23 @@ fn load(a: &TrainArgs) -> Result<Loaded> {
 /// Applies `--classes`, `--n-train` and `--n-test`.
 fn subset(a: &TrainArgs, train_path: &Path, train_t: Table, test_t: Option<Table>) -> Result<(Table, Option<Table>)> {
     let train_labels = train_t.labels.clone().unwrap_or_default();
-    let mut train_idx: Vec<usize> = (0..train_t.n).collect();
-    let mut test_idx: Vec<usize> = test_t.as_ref().map(|t| (0..t.n).collect()).unwrap_or_default();
+    let test_rows = test_t.as_ref().map(|t| (t.n, t.labels.as_deref()));
+    let (train_idx, test_idx) = kept_rows(a, train_path, &train_labels, train_t.n, test_rows)?;
+    let test_t = test_t.map(|t| select_rows(&t, &test_idx));
+    Ok((select_rows(&train_t, &train_idx), test_t))
+}
+
+/// The rows that `--classes`, `--n-train` and `--n-test` keep, dense or sparse: (training
+/// rows, test rows) from the training labels and row count, and the test file's row count and
+/// labels when there is one.
+pub(super) fn kept_rows(a: &TrainArgs, train_path: &Path, train_labels: &[f64], n_train: usize, test: Option<(usize, Option<&[f64]>)>) -> Result<(Vec<usize>, Vec<usize>)> {
+    let mut train_idx: Vec<usize> = (0..n_train).collect();
+    let mut test_idx: Vec<usize> = test.map(|(n, _)| (0..n).collect()).unwrap_or_default();
     if let Some(cl) = &a.classes {
         if cl.len() < 2 {
             bail!("--classes: give at least two classes (e.g. --classes 0,6)");
         }
-        let present = Classes::from_labels(&train_labels);
+        let present = Classes::from_labels(train_labels);
         if let Some(c) = cl.iter().find(|&&c| present.index_of(c).is_none()) {
             bail!(
                 "{}: class {c} given in --classes does not occur in the labels (classes: {})",
@@ -179,7 +189,7 @@ fn subset(a: &TrainArgs, train_path: &Path, train_t: Table, test_t: Option<Table
             );
         }
         train_idx.retain(|&i| cl.contains(&train_labels[i]));
-        if let Some(tl) = test_t.as_ref().and_then(|t| t.labels.as_ref()) {
+        if let Some(tl) = test.and_then(|(_, l)| l) {
             test_idx.retain(|&i| cl.contains(&tl[i]));
         }
     }
@@ -192,8 +202,7 @@ fn subset(a: &TrainArgs, train_path: &Path, train_t: Table, test_t: Option<Table
     if let Some(n) = a.n_test {
         test_idx.truncate(n);
     }
-    let test_t = test_t.map(|t| select_rows(&t, &test_idx));
-    Ok((select_rows(&train_t, &train_idx), test_t))
+    Ok((train_idx, test_idx))
 }
 
 /// Classification for integer labels with at most 1,000 classes (`--task auto`).

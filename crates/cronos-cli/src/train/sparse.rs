@@ -8,13 +8,13 @@
 //! min/max scaling to [0, 1], a sparse column's minimum being 0). The model file stores
 //! offset 0 and these scales, so `cronos predict` applies the same map to any input.
 
-use super::prepare::{validation_split, Prepared, Rows};
+use super::prepare::{kept_rows, validation_split, Prepared, Rows};
 use crate::data::{self, targets};
 use crate::TrainArgs;
 use anyhow::{anyhow, bail, Result};
 use cronos::{Csr, OwnedData};
 use cronos_data::{LoadOptions, SparseTable, Split};
-use cronos_model::{Classes, PreprocessKind, Preprocessing, Task};
+use cronos_model::{PreprocessKind, Preprocessing, Task};
 use std::path::{Path, PathBuf};
 
 /// The prepared data when the training file is sparse by nature, `None` otherwise.
@@ -81,32 +81,10 @@ fn load_any(p: &PathBuf, opts: &LoadOptions) -> Result<SparseTable> {
     Ok(s)
 }
 
-/// `--classes`, `--n-train`, `--n-test` on sparse tables.
+/// `--classes`, `--n-train`, `--n-test` on sparse tables (the rows of [`kept_rows`]).
 fn subset(a: &TrainArgs, path: &Path, labels: &[f64], train: SparseTable, test: Option<SparseTable>) -> Result<(SparseTable, Option<SparseTable>)> {
-    let mut tr: Vec<usize> = (0..train.n).collect();
-    let mut te: Vec<usize> = test.as_ref().map(|t| (0..t.n).collect()).unwrap_or_default();
-    if let Some(cl) = &a.classes {
-        if cl.len() < 2 {
-            bail!("--classes: give at least two classes (e.g. --classes 0,6)");
-        }
-        let present = Classes::from_labels(labels);
-        if let Some(c) = cl.iter().find(|&&c| present.index_of(c).is_none()) {
-            bail!("{}: class {c} given in --classes does not occur in the labels", path.display());
-        }
-        tr.retain(|&i| cl.contains(&labels[i]));
-        if let Some(tl) = test.as_ref().and_then(|t| t.labels.as_ref()) {
-            te.retain(|&i| cl.contains(&tl[i]));
-        }
-    }
-    if let Some(n) = a.n_train {
-        if n == 0 {
-            bail!("--n-train 0: need at least one row");
-        }
-        tr.truncate(n);
-    }
-    if let Some(n) = a.n_test {
-        te.truncate(n);
-    }
+    let test_rows = test.as_ref().map(|t| (t.n, t.labels.as_deref()));
+    let (tr, te) = kept_rows(a, path, labels, train.n, test_rows)?;
     Ok((train.select_rows(&tr), test.map(|t| t.select_rows(&te))))
 }
 

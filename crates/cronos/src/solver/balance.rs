@@ -24,23 +24,13 @@ impl<T: Real> Solver<T> {
             PrecondKind::None => AnyPrecond::None(IdentityPrecond),
             PrecondKind::Nystrom => {
                 let f = self.pool.install(|| {
-                    nystrom::<T>(
-                        nbd,
-                        |om, out| {
-                            let l = om.ncols();
-                            let x: Vec<T> = contiguous(om);
-                            let (mut a, mut b) =
-                                (vec![T::default(); nbd * l], vec![T::default(); nbd * l]);
-                            sys.ftf(design, &x, &mut a);
-                            sys.gtg(&x, &mut b);
-                            let inv = T::from_f64(1.0 / rho);
-                            *out =
-                                Mat::from_fn(nbd, l, |i, j| a[j * nbd + i] * inv + b[j * nbd + i]);
-                        },
-                        rank,
-                        1.0,
-                        seed,
-                    )
+                    sketch(nbd, rank, 1.0, seed, |x: &[T], y: &mut [T]| {
+                        let (mut a, mut b) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
+                        sys.ftf(design, x, &mut a);
+                        sys.gtg(x, &mut b);
+                        let inv = T::from_f64(1.0 / rho);
+                        y.iter_mut().zip(a.iter().zip(&b)).for_each(|(y, (a, b))| *y = *a * inv + *b);
+                    })
                 })?;
                 AnyPrecond::Nystrom(NystromPrecond::new(f, 1.0))
             }
@@ -65,25 +55,12 @@ impl<T: Real> Solver<T> {
                     },
                 );
                 let f = self.pool.install(|| {
-                    nystrom::<T>(
-                        nbd,
-                        |om, out| {
-                            let l = om.ncols();
-                            let x: Vec<T> = contiguous(om);
-                            let (mut a, mut b, mut t) = (
-                                vec![T::default(); nbd * l],
-                                vec![T::default(); nbd * l],
-                                vec![T::default(); nbd * l],
-                            );
-                            white.apply(&x, &mut a, &mut t);
-                            sys.ftf(design, &a, &mut b);
-                            white.apply(&b, &mut a, &mut t);
-                            *out = Mat::from_fn(nbd, l, |i, j| a[j * nbd + i]);
-                        },
-                        rank,
-                        rho,
-                        seed,
-                    )
+                    sketch(nbd, rank, rho, seed, |x: &[T], y: &mut [T]| {
+                        let (mut b, mut t) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
+                        white.apply(x, y, &mut t);
+                        sys.ftf(design, y, &mut b);
+                        white.apply(&b, y, &mut t);
+                    })
                 })?;
                 AnyPrecond::Structured(StructuredPrecond::new(white, f, rho))
             }
@@ -163,6 +140,19 @@ impl<T: Real> Solver<T> {
             let _ = self.rebalance(new_rho, new_sigma);
         }
     }
+}
+
+/// The Nyström factor (shift `mu`) of the nbd × nbd operator that `op(x, y)` applies to
+/// contiguous column-major blocks of sketch columns (`y` = image of `x`, both nbd·l long).
+fn sketch<T: Real>(nbd: usize, rank: Rank, mu: f64, seed: u64, mut op: impl FnMut(&[T], &mut [T])) -> Result<NystromFactor<T>> {
+    let apply = |om: MatRef<'_, T>, out: &mut Mat<T>| {
+        let l = om.ncols();
+        let x: Vec<T> = contiguous(om);
+        let mut y = vec![T::default(); nbd * l];
+        op(&x, &mut y);
+        *out = Mat::from_fn(nbd, l, |i, j| y[j * nbd + i]);
+    };
+    nystrom::<T>(nbd, apply, rank, mu, seed)
 }
 
 fn contiguous<T: Real>(m: MatRef<'_, T>) -> Vec<T> {

@@ -2,6 +2,9 @@
 //! its Gram, β_max, and the first preconditioner.
 
 use super::*;
+use crate::comm::Comm;
+use crate::patterns::SampledPatterns;
+use std::sync::Arc;
 
 impl<T: Real> Solver<T> {
     /// Validates the inputs, samples patterns and builds the operators and preconditioner.
@@ -41,7 +44,7 @@ impl<T: Real> Solver<T> {
         x: MatRef<'_, T>,
         y: MatRef<'_, T>,
         settings: Settings,
-        comm: std::sync::Arc<dyn crate::comm::Comm>,
+        comm: Arc<dyn Comm>,
     ) -> Result<Self> {
         Self::new_distributed_weighted(x, y, None, settings, comm)
     }
@@ -50,13 +53,7 @@ impl<T: Real> Solver<T> {
     ///
     /// # Errors
     /// As [`Solver::new_distributed`].
-    pub fn new_distributed_weighted(
-        x: MatRef<'_, T>,
-        y: MatRef<'_, T>,
-        weights: Option<&[f64]>,
-        settings: Settings,
-        comm: std::sync::Arc<dyn crate::comm::Comm>,
-    ) -> Result<Self> {
+    pub fn new_distributed_weighted(x: MatRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings, comm: Arc<dyn Comm>) -> Result<Self> {
         Self::new_data_distributed(DataRef::Dense(x), y, weights, settings, comm)
     }
 
@@ -84,13 +81,7 @@ impl<T: Real> Solver<T> {
     ///
     /// # Errors
     /// As [`Solver::new_distributed`]; sparse X over several ranks is refused.
-    pub fn new_data_distributed(
-        x: DataRef<'_, T>,
-        y: MatRef<'_, T>,
-        weights: Option<&[f64]>,
-        settings: Settings,
-        comm: std::sync::Arc<dyn crate::comm::Comm>,
-    ) -> Result<Self> {
+    pub fn new_data_distributed(x: DataRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: Settings, comm: Arc<dyn Comm>) -> Result<Self> {
         Self::setup(XInput::Borrowed(x), y, weights, settings, comm)
     }
 
@@ -99,22 +90,12 @@ impl<T: Real> Solver<T> {
         y: MatRef<'_, T>,
         weights: Option<&[f64]>,
         mut settings: Settings,
-        comm: std::sync::Arc<dyn crate::comm::Comm>,
+        comm: Arc<dyn Comm>,
     ) -> Result<Self> {
         let t0 = Instant::now();
         let x = input.view();
-        match x {
-            DataRef::Dense(m) => crate::distributed::startup_check(m, y, weights, &settings, &*comm)?,
-            DataRef::Sparse(_) if comm.size() > 1 => {
-                return Err(invalid_data("x", "sparse data over several ranks is not supported: densify it, or train on one process"))
-            }
-            DataRef::Sparse(_) => {}
-        }
-        settings.validate()?;
+        check_inputs(x, y, weights, &settings, &*comm)?;
         let (n, d_user, k) = (x.nrows(), x.ncols(), y.ncols());
-        check_shapes(n, d_user, y)?;
-        x.check_finite("x")?;
-        check_finite(y, "y")?;
         let loss = LossData::new(settings.loss, y, weights)?;
         let threads = settings.thread_count();
         let pool = rayon::ThreadPoolBuilder::new()
@@ -133,42 +114,14 @@ impl<T: Real> Solver<T> {
         let stored = (storage == Storage::Sparse).then_some(nnz);
         check_memory::<T>(&mut settings, n, d, k, form, loss.unweighted(), stored)?;
         let scale = (ss / d as f64).sqrt();
-        let inv = T::from_f64(1.0 / scale);
-        let xs = input.into_scaled(inv, settings.bias, storage);
-        let p_req = settings.n_patterns;
-        // centred gates for gated ReLU only: on a ReLU program (0 vs 6, 600 rows) they left
-        // every neuron at zero down to 0.04·β_max, where origin-near gates fit (their
-        // near-all-active patterns have wide cones)
-        let center = if settings.bias && settings.centered_gates && !relu {
-            Some(crate::distributed::column_means_x(
-                &xs,
-                weights,
-                threads,
-                &*comm,
-            ))
-        } else {
-            None
-        };
-        let sampled = pool.install(|| {
-            sample_patterns_data(
-                &xs,
-                p_req,
-                settings.seed,
-                center.as_deref(),
-                Par::rayon(0),
-                &*comm,
-            )
-        });
+        let xs = input.into_scaled(T::from_f64(1.0 / scale), settings.bias, storage);
+        let sampled = sample_gates(&xs, weights, &settings, &pool, &*comm);
         let p = sampled.patterns.p();
         let nb = if relu { 2 * p } else { p };
         let len = d * nb * k;
         match settings.rank {
             Rank::Fixed(r) if r > d * nb => {
-                return Err(invalid_setting(
-                    "rank",
-                    r,
-                    format!("larger than the problem dimension {}", d * nb),
-                ))
+                return Err(invalid_setting("rank", r, format!("larger than the problem dimension {}", d * nb)))
             }
             _ => {}
         }
@@ -182,24 +135,7 @@ impl<T: Real> Solver<T> {
             GramOp::through_x(&design)
         };
         let mut sys = System::with_gram(&design, relu, gram0.scaled(sigma * sigma));
-        // β_max per output: the largest group norm of Fᵀλ₀, λ₀ = −∇ℓ(0) (= y for the squared
-        // loss, whose u-step then needs Fᵀy itself)
-        let mut lam0 = Mat::<T>::zeros(n, k);
-        loss.neg_grad(Mat::<T>::zeros(n, k).as_ref(), lam0.as_mut());
-        let mut fty = vec![T::default(); len];
-        pool.install(|| sys.ft(&mut design, lam0.as_ref(), &mut fty));
-        drop(lam0);
-        let beta_max = beta_max_of(&fty, sys.block_len(), d, nb, k, settings.loss.coupled());
-        let eta = if settings.loss == Loss::Squared && loss.unweighted() {
-            None
-        } else {
-            fty = Vec::new();
-            // η² = curvature. On Pullover vs Coat (gated, logistic, 150 its) curvature/4 gave a
-            // 10× smaller gap (3.5e-3 vs 4e-2), but instances with uneven sample weights then
-            // converge much worse (rows of small weight have little curvature): folding √w
-            // into the rows of X would make the curvature uniform and allow the smaller η.
-            Some(settings.loss.curvature().sqrt())
-        };
+        let (fty, beta_max, eta) = loss_start(&loss, &settings, &pool, &mut design, &mut sys, len);
         let beta = beta_values(settings.beta, &beta_max, scale);
         let rho = settings.rho.unwrap_or(1.0);
         // the structured preconditioner's Gram data: the eigendecomposition of XᵀX (ReLU,
@@ -210,15 +146,7 @@ impl<T: Real> Solver<T> {
             None
         };
         let split_len = if eta.is_some() { n * k } else { 0 };
-        let mut state = AdmmState::zeros(len, rho, sigma);
-        state.r = vec![T::default(); split_len];
-        state.theta = vec![T::default(); split_len];
-        if let Some(eta) = eta {
-            // θ consistent with r = 0: the r-step's fixed point has ∇ℓ(r) = ρηθ. Starting
-            // from θ = 0 instead makes the dual residual look huge and residual balancing
-            // drives ρ down for hundreds of iterations.
-            init_theta(&loss, &mut state, eta);
-        }
+        let state = initial_state(&loss, len, rho, sigma, eta);
         let mut solver = Solver {
             pool,
             precond: AnyPrecond::None(IdentityPrecond),
@@ -286,6 +214,76 @@ impl<T: Real> XInput<'_, T> {
             (input, storage) => XMat::scaled(input.view(), inv, bias, storage),
         }
     }
+}
+
+/// The collective startup check (dense X) and the local checks of shapes, values and settings.
+fn check_inputs<T: Real>(x: DataRef<'_, T>, y: MatRef<'_, T>, weights: Option<&[f64]>, settings: &Settings, comm: &dyn Comm) -> Result<()> {
+    match x {
+        DataRef::Dense(m) => crate::distributed::startup_check(m, y, weights, settings, comm)?,
+        DataRef::Sparse(_) if comm.size() > 1 => {
+            return Err(invalid_data("x", "sparse data over several ranks is not supported: densify it, or train on one process"))
+        }
+        DataRef::Sparse(_) => {}
+    }
+    settings.validate()?;
+    check_shapes(x.nrows(), x.ncols(), y)?;
+    x.check_finite("x")?;
+    check_finite(y, "y")
+}
+
+/// Samples the gate patterns on the scaled X.
+fn sample_gates<T: Real>(xs: &XMat<T>, weights: Option<&[f64]>, settings: &Settings, pool: &rayon::ThreadPool, comm: &dyn Comm) -> SampledPatterns<T> {
+    let relu = settings.activation == Activation::Relu;
+    // centred gates for gated ReLU only: on a ReLU program (0 vs 6, 600 rows) they left
+    // every neuron at zero down to 0.04·β_max, where origin-near gates fit (their
+    // near-all-active patterns have wide cones)
+    let center = if settings.bias && settings.centered_gates && !relu {
+        Some(crate::distributed::column_means_x(xs, weights, settings.thread_count(), comm))
+    } else {
+        None
+    };
+    pool.install(|| sample_patterns_data(xs, settings.n_patterns, settings.seed, center.as_deref(), Par::rayon(0), comm))
+}
+
+/// Fᵀy (kept only for the unweighted squared loss, whose u-step needs it), β_max per output,
+/// and the scale η of the loss split (`None`: no split).
+fn loss_start<T: Real>(loss: &LossData<T>, settings: &Settings, pool: &rayon::ThreadPool, design: &mut Design<T>, sys: &mut System<T>, len: usize) -> (Vec<T>, Vec<f64>, Option<f64>) {
+    let (n, k) = (loss.n(), loss.k());
+    let (d, nb) = (sys.d, sys.nb);
+    // β_max per output: the largest group norm of Fᵀλ₀, λ₀ = −∇ℓ(0) (= y for the squared
+    // loss, whose u-step then needs Fᵀy itself)
+    let mut lam0 = Mat::<T>::zeros(n, k);
+    loss.neg_grad(Mat::<T>::zeros(n, k).as_ref(), lam0.as_mut());
+    let mut fty = vec![T::default(); len];
+    pool.install(|| sys.ft(design, lam0.as_ref(), &mut fty));
+    drop(lam0);
+    let beta_max = beta_max_of(&fty, sys.block_len(), d, nb, k, settings.loss.coupled());
+    let eta = if settings.loss == Loss::Squared && loss.unweighted() {
+        None
+    } else {
+        fty = Vec::new();
+        // η² = curvature. On Pullover vs Coat (gated, logistic, 150 its) curvature/4 gave a
+        // 10× smaller gap (3.5e-3 vs 4e-2), but instances with uneven sample weights then
+        // converge much worse (rows of small weight have little curvature): folding √w
+        // into the rows of X would make the curvature uniform and allow the smaller η.
+        Some(settings.loss.curvature().sqrt())
+    };
+    (fty, beta_max, eta)
+}
+
+/// The all-zero starting iterate, with the split's r = 0 and its consistent θ.
+fn initial_state<T: Real>(loss: &LossData<T>, len: usize, rho: f64, sigma: f64, eta: Option<f64>) -> AdmmState<T> {
+    let split_len = if eta.is_some() { loss.n() * loss.k() } else { 0 };
+    let mut state = AdmmState::zeros(len, rho, sigma);
+    state.r = vec![T::default(); split_len];
+    state.theta = vec![T::default(); split_len];
+    if let Some(eta) = eta {
+        // θ consistent with r = 0: the r-step's fixed point has ∇ℓ(r) = ρηθ. Starting
+        // from θ = 0 instead makes the dual residual look huge and residual balancing
+        // drives ρ down for hundreds of iterations.
+        init_theta(loss, &mut state, eta);
+    }
+    state
 }
 
 fn check_shapes<T: Real>(n: usize, d_user: usize, y: MatRef<'_, T>) -> Result<()> {
