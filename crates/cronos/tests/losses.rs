@@ -156,7 +156,8 @@ fn auto_beta_picks_a_point_of_the_path_and_refits() {
     let ps = PathSettings { n_betas: 5, min_fraction: 1e-3, ..PathSettings::default() };
     let fit = cronos::fit_auto(x.as_ref(), y.as_ref(), None, st, &ps, |_| {}).unwrap();
     // the refit's fraction is the chosen point's, rescaled from the path's 108 rows to all 120
-    assert!((fit.fraction - fit.path_fraction * 108.0 / 120.0).abs() <= 1e-15, "{} {}", fit.fraction, fit.path_fraction);
+    let rescaled = fit.path_fraction * (108.0f64 / 120.0).powf(cronos::REFIT_EXPONENT);
+    assert!((fit.fraction - rescaled).abs() <= 1e-15, "{} {}", fit.fraction, fit.path_fraction);
     let best = fit.path.iter().map(|p| p.validation_metric.unwrap()).fold(f64::NEG_INFINITY, f64::max);
     let chosen = fit.path.iter().find(|p| p.fraction == fit.path_fraction).unwrap();
     assert_eq!(chosen.validation_metric.unwrap(), best);
