@@ -43,6 +43,12 @@ pub fn is_idx(path: &Path, opts: &LoadOptions) -> bool {
     path.is_dir() || opts.format == Some(cronos_data::Format::Idx) || (opts.format.is_none() && cronos_data::Format::from_path(path) == Some(cronos_data::Format::Idx))
 }
 
+/// Keeps the rows `idx` (ascending) of `t`, in place.
+pub fn retain_rows(mut t: Table, idx: &[usize]) -> Table {
+    t.retain_rows(idx);
+    t
+}
+
 /// The rows `idx` of `t`, in that order.
 pub fn select_rows(t: &Table, idx: &[usize]) -> Table {
     let m = idx.len();
@@ -64,6 +70,21 @@ pub fn select_rows(t: &Table, idx: &[usize]) -> Table {
 pub fn to_mat(t: &Table) -> Mat<f32> {
     let n = t.n;
     Mat::from_fn(n, t.d, |i, j| t.x[j * n + i])
+}
+
+/// The features as an n × d matrix, consuming the table: its memory is given back column by
+/// column as the matrix fills, and the matrix has room for one more column (the solver's bias
+/// column), so neither step holds two copies of X.
+pub fn into_mat(t: Table) -> Mat<f32> {
+    let (n, d) = (t.n, t.d);
+    let mut x = Mat::<f32>::with_capacity(n, d + 1);
+    t.into_columns(|j, col| x.resize_with(n, j + 1, |i, _| col[i]));
+    x
+}
+
+/// The features of `t` as a matrix view (no copy).
+pub fn view(t: &Table) -> faer::MatRef<'_, f32> {
+    faer::MatRef::from_column_major_slice(&t.x, t.n, t.d)
 }
 
 /// The labels, or an error naming the file.

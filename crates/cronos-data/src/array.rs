@@ -94,32 +94,7 @@ impl<'a> RawArray<'a> {
         fortran: bool,
         data: &'a [u8],
     ) -> Result<Self, DataError> {
-        let total = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
-        let bytes = total.and_then(|t| t.checked_mul(dtype.size));
-        let Some(bytes) = bytes else {
-            return Err(DataError::shape(
-                path,
-                format!("dimensions {shape:?} overflow"),
-            ));
-        };
-        if data.len() < bytes {
-            return Err(DataError::truncated(
-                path,
-                format!(
-                    "shape {shape:?} needs {bytes} bytes of data, found {}",
-                    data.len()
-                ),
-            ));
-        }
-        if data.len() > bytes {
-            return Err(DataError::invalid(
-                path,
-                format!(
-                    "{} unexpected bytes after the data of shape {shape:?}",
-                    data.len() - bytes
-                ),
-            ));
-        }
+        check_data_len(path, &shape, dtype, data.len() as u64)?;
         Ok(RawArray {
             shape,
             dtype,
@@ -170,6 +145,7 @@ impl<'a> RawArray<'a> {
                 d,
                 n,
                 offsets: &offsets,
+                out: Place { rows: m, start: 0, row_base: 0 },
             };
             dispatch!(self.dtype, path, job, fill_features, &mut x)?;
         }
@@ -180,6 +156,22 @@ impl<'a> RawArray<'a> {
             labels: None,
             feature_names: None,
         })
+    }
+
+    /// Converts every row of this C-ordered array (a chunk of a larger one) into the
+    /// column-major `x` at `out`: row `i` goes to output row `out.start + i`.
+    pub(crate) fn fill_chunk(&self, path: &Path, x: &mut [f32], out: Place) -> Result<(), DataError> {
+        debug_assert!(!self.fortran);
+        let job = Fill {
+            arr: self,
+            path,
+            range: 0..self.rows(),
+            d: self.cols(),
+            n: self.rows(),
+            offsets: &[],
+            out,
+        };
+        dispatch!(self.dtype, path, job, fill_features, x)
     }
 
     /// Converts rows `rows` (default all) of a 1-D array (or one with a single
@@ -204,11 +196,31 @@ impl<'a> RawArray<'a> {
             d: 1,
             n,
             offsets: &[0],
+            out: Place { rows: 0, start: 0, row_base: 0 },
         };
         let mut out = Vec::new();
         dispatch!(self.dtype, path, job, fill_labels, &mut out)?;
         Ok(out)
     }
+}
+
+/// Checks that `found` bytes of data are exactly what `shape` of `dtype` needs, and returns
+/// that number of bytes.
+pub(crate) fn check_data_len(path: &Path, shape: &[usize], dtype: Dtype, found: u64) -> Result<usize, DataError> {
+    let total = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+    let Some(bytes) = total.and_then(|t| t.checked_mul(dtype.size)) else {
+        return Err(DataError::shape(path, format!("dimensions {shape:?} overflow")));
+    };
+    if found < bytes as u64 {
+        return Err(DataError::truncated(path, format!("shape {shape:?} needs {bytes} bytes of data, found {found}")));
+    }
+    if found > bytes as u64 {
+        return Err(DataError::invalid(
+            path,
+            format!("{} unexpected bytes after the data of shape {shape:?}", found - bytes as u64),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// For a Fortran-ordered block with dimensions `rest`, the element offset
@@ -237,6 +249,18 @@ fn fortran_offsets(rest: &[usize]) -> Vec<usize> {
     out
 }
 
+/// Where converted rows go in a column-major output, and which rows of the whole array
+/// they are (for error messages).
+#[derive(Clone, Copy)]
+pub(crate) struct Place {
+    /// Column length of the output (its number of rows).
+    pub rows: usize,
+    /// Output row of the first converted row.
+    pub start: usize,
+    /// Row of the whole array that this array's row 0 is.
+    pub row_base: usize,
+}
+
 /// Everything the element loops need besides the decoder.
 struct Fill<'a, 'b> {
     arr: &'b RawArray<'a>,
@@ -245,6 +269,7 @@ struct Fill<'a, 'b> {
     d: usize,
     n: usize,
     offsets: &'b [usize],
+    out: Place,
 }
 
 impl Fill<'_, '_> {
@@ -261,7 +286,7 @@ impl Fill<'_, '_> {
     fn non_finite(&self, i: usize, k: usize, v: f64) -> DataError {
         DataError::NonFinite {
             path: self.path.to_path_buf(),
-            row: i,
+            row: i + self.out.row_base,
             col: k,
             line: None,
             value: format!("{v}"),
@@ -274,13 +299,13 @@ const BLOCK: usize = 256;
 fn fill_features(job: Fill, x: &mut [f32], get: impl Fn(&[u8]) -> f64) -> Result<(), DataError> {
     let sz = job.arr.dtype.size;
     let data = job.arr.data;
-    let m = job.range.len();
+    let m = job.out.rows;
     let start = job.range.start;
     let mut b0 = start;
     while b0 < job.range.end {
         let b1 = (b0 + BLOCK).min(job.range.end);
         for k in 0..job.d {
-            let col = &mut x[k * m..(k + 1) * m];
+            let col = &mut x[k * m + job.out.start..(k + 1) * m];
             for i in b0..b1 {
                 let e = job.elem(i, k) * sz;
                 let v = get(&data[e..e + sz]);

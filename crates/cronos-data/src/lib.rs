@@ -23,6 +23,8 @@ mod libsvm;
 mod load;
 mod npy;
 mod npz;
+mod release;
+mod stream;
 mod sparse;
 mod table;
 mod write;

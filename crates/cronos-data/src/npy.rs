@@ -183,8 +183,24 @@ fn parse_descr(descr: &str) -> Option<Dtype> {
     dt.supported().then_some(dt)
 }
 
+/// A parsed `.npy` header: what the data that follows it must hold.
+pub(crate) struct Header {
+    pub shape: Vec<usize>,
+    pub dtype: Dtype,
+    pub fortran: bool,
+    /// Bytes from the file's start to the first data byte.
+    pub data_start: usize,
+}
+
 /// Validates `.npy` bytes and returns a view of the array.
 fn parse<'a>(bytes: &'a [u8], source: &Path) -> Result<RawArray<'a>, DataError> {
+    let h = parse_header(bytes, source)?;
+    RawArray::new(source, h.shape, h.dtype, h.fortran, &bytes[h.data_start..])
+}
+
+/// Parses the magic, preamble and header dict at the start of `bytes` (which must hold at
+/// least the whole header; the data may be absent).
+pub(crate) fn parse_header(bytes: &[u8], source: &Path) -> Result<Header, DataError> {
     if !bytes.starts_with(NPY_MAGIC) {
         if NPY_MAGIC.starts_with(bytes) {
             return Err(DataError::truncated(
@@ -279,7 +295,7 @@ fn parse<'a>(bytes: &'a [u8], source: &Path) -> Result<RawArray<'a>, DataError> 
             ))
         }
     };
-    RawArray::new(source, shape, dtype, fortran, &bytes[start + hlen..])
+    Ok(Header { shape, dtype, fortran, data_start: start + hlen })
 }
 
 /// Parses `.npy` bytes as features (rows × product of the other dimensions),

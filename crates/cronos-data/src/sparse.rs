@@ -106,10 +106,13 @@ impl SparseTable {
     }
 }
 
+/// The entries of a scipy.sparse `.npz` (CSR/CSC).
+pub(crate) const SPARSE_ENTRIES: [&str; 4] = ["indptr.npy", "indices.npy", "data.npy", "shape.npy"];
+
 /// Whether `.npz` bytes hold a scipy.sparse matrix (`indptr`, `indices`, `data`, `shape`).
 pub fn is_sparse_npz(bytes: &[u8]) -> bool {
     zip::ZipArchive::new(Cursor::new(bytes))
-        .map(|ar| ["indptr.npy", "indices.npy", "data.npy", "shape.npy"].iter().all(|n| ar.index_for_name(n).is_some()))
+        .map(|ar| SPARSE_ENTRIES.iter().all(|n| ar.index_for_name(n).is_some()))
         .unwrap_or(false)
 }
 
@@ -216,11 +219,11 @@ pub fn load_sparse(path: &Path, opts: &LoadOptions) -> Result<Option<SparseTable
     let mut t = match format {
         Some(crate::Format::Libsvm) => crate::read_libsvm_sparse(path, opts)?,
         Some(crate::Format::Npz) => {
-            let bytes = crate::read_bytes(path)?;
-            if !is_sparse_npz(&bytes) {
+            // the central directory decides; a dense archive is never read whole here
+            if !crate::npz::is_sparse_npz_file(path)? {
                 return Ok(None);
             }
-            parse_sparse_npz_bytes(&bytes, path, opts)?
+            parse_sparse_npz_bytes(&crate::read_bytes(path)?, path, opts)?
         }
         _ => return Ok(None),
     };

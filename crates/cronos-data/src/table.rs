@@ -57,6 +57,45 @@ impl Table {
         })
     }
 
+    /// Keeps only the rows `idx` (ascending, each in `0..n`), compacting the columns in
+    /// place: no second copy of the features. Panics if `idx` is not ascending or out of range.
+    pub fn retain_rows(&mut self, idx: &[usize]) {
+        assert!(idx.windows(2).all(|w| w[0] < w[1]) && idx.last().is_none_or(|&i| i < self.n), "rows must be ascending and in range");
+        let (n, m) = (self.n, idx.len());
+        if m == n {
+            return;
+        }
+        // destination j·m + r never passes the source j·n + idx[r], so reads stay ahead of writes
+        for j in 0..self.d {
+            for (r, &i) in idx.iter().enumerate() {
+                self.x[j * m + r] = self.x[j * n + i];
+            }
+        }
+        self.x.truncate(m * self.d);
+        self.x.shrink_to_fit();
+        if let Some(l) = &mut self.labels {
+            *l = idx.iter().map(|&i| l[i]).collect();
+        }
+        self.n = m;
+    }
+
+    /// Hands the columns to `f` in order, as `(j, column j)`, and gives the memory of the
+    /// columns already handed over back to the system as it goes (on Linux), so that copying
+    /// a table into another layout peaks at about one table, not two.
+    pub fn into_columns(self, mut f: impl FnMut(usize, &[f32])) {
+        let n = self.n;
+        let mut x = self.x;
+        let mut released = 0;
+        for j in 0..self.d {
+            f(j, &x[j * n..(j + 1) * n]);
+            let done = (j + 1) * n;
+            if (done - released) * 4 >= RELEASE_BYTES {
+                crate::release::release(&mut x[released..done]);
+                released = done;
+            }
+        }
+    }
+
     /// Removes feature column `j` and makes it the labels (replacing any).
     /// Returns `None` (leaving the table untouched) if `j >= d`.
     pub fn take_label_column(&mut self, j: usize) -> Option<()> {
@@ -85,6 +124,9 @@ impl Table {
         fingerprint(self)
     }
 }
+
+/// How much of a table is handed over between two releases of its memory.
+const RELEASE_BYTES: usize = 32 << 20;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;

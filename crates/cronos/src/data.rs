@@ -298,29 +298,44 @@ impl<T: Real> XMat<T> {
         }
     }
 
-    /// Widens rows `b0 .. b0 + bl` of dense X into the BLOCK × d f64 buffer `xb` (no-op for
-    /// sparse X, whose f64 products read the entries directly).
-    pub fn widen_block(&self, b0: usize, bl: usize, xb: &mut Mat<f64>) {
-        if let XMat::Dense(m) = self {
-            for j in 0..m.ncols() {
-                for i in 0..bl {
-                    xb[(i, j)] = m[(b0 + i, j)].to_f64();
-                }
-            }
+    /// The f64 buffer [`XMat::tmul_block_add_f64`] widens dense X into, for row blocks of up
+    /// to `rows` rows: at most `WIDEN_BYTES` (a full-width block of a wide X would be far
+    /// larger than X itself: 1,024 × 87,723 f64 is 719 MB per shard). Empty for sparse X.
+    pub fn widen_buffer(&self, rows: usize) -> Mat<f64> {
+        match self {
+            XMat::Dense(m) => Mat::zeros(rows, (WIDEN_BYTES / (8 * rows.max(1))).clamp(1, m.ncols().max(1))),
+            XMat::Sparse { .. } => Mat::zeros(0, 0),
         }
     }
 
-    /// `acc += X[b0 .. b0 + bl, :]ᵀ · S` in f64 (S bl × w): the certificate's products, with X
-    /// widened to f64 (`xb` from [`XMat::widen_block`] for dense X).
-    pub fn tmul_block_add_f64(&self, b0: usize, bl: usize, s: MatRef<'_, f64>, mut acc: MatMut<'_, f64>, xb: &Mat<f64>) {
+    /// `acc += X[b0 .. b0 + bl, :]ᵀ · s` in f64 for each `(s, acc)` of `pairs` (s bl × w): the
+    /// certificate's products. Dense X is widened a column block at a time into `xb` (from
+    /// [`XMat::widen_buffer`]), and each widened block serves every pair.
+    pub fn tmul_block_add_f64(&self, b0: usize, bl: usize, pairs: &mut [(MatRef<'_, f64>, MatMut<'_, f64>)], xb: &mut Mat<f64>) {
         match self {
-            XMat::Dense(_) => matmul(acc, Accum::Add, xb.as_ref().subrows(0, bl).transpose(), s, 1.0, Par::Seq),
+            XMat::Dense(m) => {
+                let (d, cb) = (m.ncols(), xb.ncols().max(1));
+                for c0 in (0..d).step_by(cb) {
+                    let w = cb.min(d - c0);
+                    for j in 0..w {
+                        for i in 0..bl {
+                            xb[(i, j)] = m[(b0 + i, c0 + j)].to_f64();
+                        }
+                    }
+                    let xw = xb.as_ref().submatrix(0, 0, bl, w);
+                    for (s, acc) in pairs.iter_mut() {
+                        matmul(faer::reborrow::ReborrowMut::rb_mut(acc).subrows_mut(c0, w), Accum::Add, xw.transpose(), *s, 1.0, Par::Seq);
+                    }
+                }
+            }
             XMat::Sparse { x, .. } => {
-                for i in 0..bl {
-                    for (k, v) in x.row(b0 + i) {
-                        let v = v.to_f64();
-                        for c in 0..s.ncols() {
-                            acc[(k, c)] += v * s[(i, c)];
+                for (s, acc) in pairs.iter_mut() {
+                    for i in 0..bl {
+                        for (k, v) in x.row(b0 + i) {
+                            let v = v.to_f64();
+                            for c in 0..s.ncols() {
+                                acc[(k, c)] += v * s[(i, c)];
+                            }
                         }
                     }
                 }
@@ -411,6 +426,9 @@ impl<T: Real> XMat<T> {
         }
     }
 }
+
+/// Bytes of dense X widened to f64 at a time by the certificate's products (per shard).
+const WIDEN_BYTES: usize = 32 << 20;
 
 /// Rows of X per GEMM in the whole-X products.
 const ROWS: usize = 2048;

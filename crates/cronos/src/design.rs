@@ -380,7 +380,8 @@ impl<T: Real> Design<T> {
     /// GEMM can understate ‖F_gᵀλ‖ and so overstate the certified bound): `a[:, col] =
     /// Xᵀ(±D_j λ_c)` and, for ReLU, `b[:, col] = Xᵀ((2D_j − I) μ)` with μ = max(0, −ρσ ν).
     /// Columns: P per output (gated, no sign) or 2P per output (ReLU, v then w). Each row
-    /// block of X is widened to f64 once; `b` is d × 0 for gated ReLU.
+    /// block of X is widened to f64 once, a bounded column block at a time; `b` is d × 0 for
+    /// gated ReLU.
     pub fn certificate_pass_f64(&self, lam: MatRef<'_, T>, rho_sigma: f64, relu: bool) -> (Mat<f64>, Mat<f64>) {
         let (p, k, d) = (self.p(), lam.ncols(), self.d());
         let per = if relu { 2 * p } else { p };
@@ -391,14 +392,13 @@ impl<T: Real> Design<T> {
             .map(|sh| {
                 let (mut a, mut b) = (Mat::<f64>::zeros(d, w), Mat::<f64>::zeros(d, wb));
                 // block buffers allocated once per shard and call, refilled per row block
-                let xd = if self.x.dense().is_some() { d } else { 0 };
-                let (mut xb, mut sa, mut sb) = (Mat::<f64>::zeros(BLOCK, xd), Mat::<f64>::zeros(BLOCK, w), Mat::<f64>::zeros(BLOCK, wb));
+                let mut xb = self.x.widen_buffer(BLOCK);
+                let (mut sa, mut sb) = (Mat::<f64>::zeros(BLOCK, w), Mat::<f64>::zeros(BLOCK, wb));
                 let mut mask = vec![T::default(); BLOCK * p];
                 let (r0, nr) = (sh.rows.start, sh.rows.len());
                 for (b0, bl) in blocks(&sh.rows) {
                     self.patterns.unpack_rows(b0, bl, &mut mask[..bl * p]);
                     let m = |j: usize, i: usize| mask[j * bl + i].to_f64();
-                    self.x.widen_block(b0, bl, &mut xb);
                     for col in 0..w {
                         let (c, s) = (col / per, col % per);
                         let sign = if s < p { 1.0 } else { -1.0 };
@@ -406,8 +406,6 @@ impl<T: Real> Design<T> {
                             sa[(i, col)] = sign * m(s % p, i) * lam[(b0 + i, c)].to_f64();
                         }
                     }
-                    // X's block is widened to f64 once (dense) and serves both products
-                    self.x.tmul_block_add_f64(b0, bl, sa.as_ref().subrows(0, bl), a.as_mut(), &xb);
                     if relu {
                         for col in 0..wb {
                             for i in 0..bl {
@@ -415,8 +413,10 @@ impl<T: Real> Design<T> {
                                 sb[(i, col)] = (2.0 * m((col % per) % p, i) - 1.0) * mu;
                             }
                         }
-                        self.x.tmul_block_add_f64(b0, bl, sb.as_ref().subrows(0, bl), b.as_mut(), &xb);
                     }
+                    // each widened block of X serves both products
+                    let mut pairs = [(sa.as_ref().subrows(0, bl), a.as_mut()), (sb.as_ref().subrows(0, bl), b.as_mut())];
+                    self.x.tmul_block_add_f64(b0, bl, &mut pairs[..if relu { 2 } else { 1 }], &mut xb);
                 }
                 (a, b)
             })

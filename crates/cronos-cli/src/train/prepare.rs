@@ -2,7 +2,7 @@
 //! row limits applied, the task inferred, the validation split drawn and the preprocessing
 //! fitted on the fitting rows only.
 
-use crate::data::{self, check_output, select_rows, to_mat};
+use crate::data::{self, check_output, select_rows};
 use crate::{PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
 use anyhow::{anyhow, bail, Result};
 use cronos::OwnedData;
@@ -111,7 +111,8 @@ pub fn prepare(a: &TrainArgs) -> Result<Prepared> {
     let (fit_t, val_t) = match a.val_fraction {
         Some(f) => {
             let (fit, val) = validation_split(train_t.n, f, a.seed)?;
-            (select_rows(&train_t, &fit), Some(select_rows(&train_t, &val)))
+            let val_t = select_rows(&train_t, &val);
+            (data::retain_rows(train_t, &fit), Some(val_t))
         }
         None => (train_t, None),
     };
@@ -122,10 +123,10 @@ pub fn prepare(a: &TrainArgs) -> Result<Prepared> {
         None if data::is_idx(&train_path, &data::load_options(&a.data)) => PreprocessKind::Scale01,
         None => PreprocessKind::Standardize,
     };
-    let pre = Preprocessing::fit(to_mat(&fit_t).as_ref(), kind);
-    let fit = rows(&fit_t, &train_path, &pre, &task)?;
-    let val = val_t.as_ref().map(|t| rows(t, &train_path, &pre, &task)).transpose()?;
-    let test = match (&test_t, &test_path) {
+    let pre = Preprocessing::fit(data::view(&fit_t), kind);
+    let fit = rows(fit_t, &train_path, &pre, &task)?;
+    let val = val_t.map(|t| rows(t, &train_path, &pre, &task)).transpose()?;
+    let test = match (test_t, &test_path) {
         (Some(t), Some(p)) => Some(rows(t, p, &pre, &task)?),
         _ => None,
     };
@@ -166,8 +167,8 @@ fn subset(a: &TrainArgs, train_path: &Path, train_t: Table, test_t: Option<Table
     let train_labels = train_t.labels.clone().unwrap_or_default();
     let test_rows = test_t.as_ref().map(|t| (t.n, t.labels.as_deref()));
     let (train_idx, test_idx) = kept_rows(a, train_path, &train_labels, train_t.n, test_rows)?;
-    let test_t = test_t.map(|t| select_rows(&t, &test_idx));
-    Ok((select_rows(&train_t, &train_idx), test_t))
+    let test_t = test_t.map(|t| data::retain_rows(t, &test_idx));
+    Ok((data::retain_rows(train_t, &train_idx), test_t))
 }
 
 /// The rows that `--classes`, `--n-train` and `--n-test` keep, dense or sparse: (training
@@ -242,14 +243,14 @@ pub fn validation_split(n: usize, fraction: f64, seed: u64) -> Result<(Vec<usize
     Ok((fit, val))
 }
 
-/// Preprocessed rows of `t`; labels outside the training classes are an error naming the file.
-fn rows(t: &Table, path: &Path, pre: &Preprocessing, task: &Task) -> Result<Rows> {
-    let mut x = to_mat(t);
-    pre.apply(x.as_mut());
-    let labels = t.labels.clone().unwrap_or_default();
+/// Preprocessed rows of `t` (preprocessed in place, then moved into a matrix); labels
+/// outside the training classes are an error naming the file.
+fn rows(mut t: Table, path: &Path, pre: &Preprocessing, task: &Task) -> Result<Rows> {
+    pre.apply(faer::MatMut::from_column_major_slice_mut(&mut t.x, t.n, t.d));
+    let labels = t.labels.take().unwrap_or_default();
     let y = match task {
         Task::Classification(c) => c.encode(&labels).map_err(|e| anyhow!("{}: {e}", path.display()))?,
         Task::Regression => data::targets(&labels),
     };
-    Ok(Rows { x: OwnedData::Dense(x), labels, y })
+    Ok(Rows { x: OwnedData::Dense(data::into_mat(t)), labels, y })
 }

@@ -252,19 +252,27 @@ impl<T: Real> Solver<T> {
     /// # Errors
     /// When `model` does not fit this data's width.
     pub fn predict_training_rows(&self, model: &Model<T>) -> Result<Mat<T>> {
-        const ROWS: usize = 4096;
         let (x, s) = (self.design.x(), T::from_f64(self.scale));
+        if let crate::data::XMat::Dense(x) = x {
+            // the network on the unscaled rows x = s·x̃ is the network with s·W1 and s·G on the
+            // scaled rows x̃: no copy of X (a row-block copy of a wide X is as large as X)
+            let mut net = model.network();
+            net.w1.col_iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= s));
+            if let Some((gw, _)) = &mut net.gates {
+                gw.col_iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= s));
+            }
+            return net.predict(x.get(.., ..self.d_user));
+        }
+        // sparse: dense row blocks of at most 4,096 rows and 16 MB
+        let rows = ((16 << 20) / (self.d_user.max(1) * std::mem::size_of::<T>())).clamp(1, 4096);
         let n = x.nrows();
         let mut out = Mat::<T>::zeros(n, self.loss.k());
-        for r0 in (0..n).step_by(ROWS) {
-            let m = ROWS.min(n - r0);
+        for r0 in (0..n).step_by(rows) {
+            let m = rows.min(n - r0);
             let mut block = Mat::<T>::zeros(m, self.d_user);
-            match x {
-                crate::data::XMat::Dense(x) => block.copy_from(x.get(r0..r0 + m, ..self.d_user)),
-                crate::data::XMat::Sparse { x, .. } => {
-                    for i in 0..m {
-                        x.row(r0 + i).filter(|&(j, _)| j < self.d_user).for_each(|(j, v)| block[(i, j)] = v);
-                    }
+            if let crate::data::XMat::Sparse { x, .. } = x {
+                for i in 0..m {
+                    x.row(r0 + i).filter(|&(j, _)| j < self.d_user).for_each(|(j, v)| block[(i, j)] = v);
                 }
             }
             block.col_iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= s));
