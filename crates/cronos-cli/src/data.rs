@@ -75,11 +75,18 @@ pub fn to_mat(t: &Table) -> Mat<f32> {
 /// The features as an n × d matrix, consuming the table: its memory is given back column by
 /// column as the matrix fills, and the matrix has room for one more column (the solver's bias
 /// column), so neither step holds two copies of X.
-pub fn into_mat(t: Table) -> Mat<f32> {
+///
+/// # Errors
+/// When the matrix cannot be allocated (an address-space limit, say): an error naming the
+/// size instead of an abort.
+pub fn into_mat(t: Table) -> Result<Mat<f32>> {
     let (n, d) = (t.n, t.d);
-    let mut x = Mat::<f32>::with_capacity(n, d + 1);
+    let mut x = Mat::<f32>::new();
+    x.try_reserve(n, d + 1).map_err(|_| {
+        anyhow!("not enough memory for the {n} × {d} feature matrix ({}); train on fewer rows (--n-train) or spread them over processes (--distributed)", cronos::memory::gb(n as u64 * (d as u64 + 1) * 4))
+    })?;
     t.into_columns(|j, col| x.resize_with(n, j + 1, |i, _| col[i]));
-    x
+    Ok(x)
 }
 
 /// The features of `t` as a matrix view (no copy).

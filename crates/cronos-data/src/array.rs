@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use crate::table::{dense_len, resolve_rows};
+use crate::table::{dense_len, resolve_rows, zeroed_values};
 use crate::{DataError, Table};
 
 /// Calls `$f($job, $out, decoder)` with a decoder monomorphized for the dtype.
@@ -131,7 +131,7 @@ impl<'a> RawArray<'a> {
         let range = resolve_rows(path, rows, n)?;
         let m = range.len();
         let len = dense_len(path, m, d, max_elements)?;
-        let mut x = vec![0f32; len];
+        let mut x = zeroed_values(path, m, d, len)?;
         if len > 0 {
             let offsets = if self.fortran {
                 fortran_offsets(&self.shape[1..])

@@ -137,6 +137,19 @@ pub enum DataError {
         msg: String,
     },
 
+    /// The table does not fit in the memory this process can allocate.
+    #[error("{}: not enough memory to hold {rows} × {cols} values ({} MB); train on fewer rows (--n-train), or spread them over processes (--distributed)", .path.display(), .bytes / 1_000_000)]
+    OutOfMemory {
+        /// The file being read.
+        path: PathBuf,
+        /// Rows of the table.
+        rows: usize,
+        /// Columns of the table.
+        cols: usize,
+        /// Bytes the table needs.
+        bytes: u64,
+    },
+
     /// A format name given by the user is not known.
     #[error("unknown data format {name:?} (expected one of: idx, npy, npz, csv, libsvm)")]
     UnknownFormat {
@@ -181,6 +194,7 @@ impl DataError {
             | UnsupportedDtype { path, .. }
             | MissingArray { path, .. }
             | Invalid { path, .. }
+            | OutOfMemory { path, .. }
             | UndetectedFormat { path } => Some(path),
             UnknownFormat { .. } => None,
         }

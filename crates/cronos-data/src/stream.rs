@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::array::{check_data_len, Place, RawArray};
 use crate::npy::{parse_header, parse_npy_bytes, Header};
-use crate::table::{dense_len, resolve_rows};
+use crate::table::{dense_len, resolve_rows, zeroed_values};
 use crate::{DataError, Table};
 
 /// Bytes of data read per chunk.
@@ -76,7 +76,7 @@ fn stream_rows<R: Read>(
     let d: usize = h.shape.iter().skip(1).product();
     let range = resolve_rows(source, rows, n)?;
     let m = range.len();
-    let mut x = vec![0f32; dense_len(source, m, d, max_elements)?];
+    let mut x = zeroed_values(source, m, d, dense_len(source, m, d, max_elements)?)?;
     let row_bytes = d * h.dtype.size;
     if row_bytes == 0 || m == 0 {
         return Ok(Table { x, n: m, d, labels: None, feature_names: None });

@@ -188,6 +188,15 @@ pub(crate) fn resolve_rows(
     }
 }
 
+/// Zeroed storage for an `n × d` table of `len` values, or [`DataError::OutOfMemory`]
+/// when the allocation fails (an address-space limit, say) instead of an abort.
+pub(crate) fn zeroed_values(path: &Path, n: usize, d: usize, len: usize) -> Result<Vec<f32>, DataError> {
+    let mut x = Vec::new();
+    x.try_reserve_exact(len).map_err(|_| DataError::OutOfMemory { path: path.to_path_buf(), rows: n, cols: d, bytes: len as u64 * 4 })?;
+    x.resize(len, 0.0);
+    Ok(x)
+}
+
 /// Checks that an `n × d` dense table is within `max_elements` and returns `n * d`.
 pub(crate) fn dense_len(
     path: &Path,

@@ -185,7 +185,17 @@ fn address_space_left() -> Option<u64> {
     let soft: u64 = line["Max address space".len()..].split_whitespace().next()?.parse().ok()?;
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let size = kb_field(&status, "VmSize:").unwrap_or(0);
-    Some(soft.saturating_sub(size))
+    Some(soft.saturating_sub(size).saturating_sub(gemm_reservation()))
+}
+
+/// Address space the GEMM kernels reserve outside our estimates: faer's x86 GEMM keeps a
+/// packing buffer of twice the L3 size per thread that multiplies (reserved, mostly never
+/// touched: it counts against `ulimit -v`, not against resident memory). Counted for the
+/// calling thread and every thread of the global pool and of a solver pool alike.
+fn gemm_reservation() -> u64 {
+    let l3 = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cache/index3/size").ok().and_then(|s| parse_size(&s)).unwrap_or(0);
+    let threads = 1 + 2 * std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    2 * l3 * threads
 }
 
 /// Fails with [`CronosError::OutOfMemory`] when `e` exceeds the available memory.

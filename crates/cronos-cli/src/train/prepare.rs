@@ -252,5 +252,5 @@ fn rows(mut t: Table, path: &Path, pre: &Preprocessing, task: &Task) -> Result<R
         Task::Classification(c) => c.encode(&labels).map_err(|e| anyhow!("{}: {e}", path.display()))?,
         Task::Regression => data::targets(&labels),
     };
-    Ok(Rows { x: OwnedData::Dense(data::into_mat(t)), labels, y })
+    Ok(Rows { x: OwnedData::Dense(data::into_mat(t).map_err(|e| anyhow!("{}: {e}", path.display()))?), labels, y })
 }
