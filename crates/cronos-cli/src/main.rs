@@ -366,7 +366,21 @@ pub fn error_line(e: &anyhow::Error) -> String {
 /// An error with an exit code.
 pub struct Exit(pub i32);
 
+/// Fixes glibc's mmap threshold at 1 MiB: every buffer of 1 MiB or more is mapped on its own
+/// and unmapped when freed. By default the threshold grows after each large free (up to
+/// 32 MiB), and the per-thread arenas then keep the freed blocks: on 2,000 × 87,723 the
+/// resident memory crept from 1.29 to 1.83 GB over 20 iterations; fixed, it peaks at
+/// 1.55 GB in the same time.
+fn return_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it runs before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 fn main() {
+    return_large_buffers();
     let cli = Cli::parse();
     let res = match cli.command {
         Command::Train(a) if a.distributed => distributed::run(*a),
