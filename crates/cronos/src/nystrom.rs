@@ -10,9 +10,8 @@
 use crate::error::{CronosError, Result};
 use crate::real::Real;
 use crate::settings::Rank;
-use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Mat, MatRef, Par, Side};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -45,27 +44,34 @@ pub fn nystrom<T: Real>(
         Rank::Adaptive { max } => (16.min(max).min(n), max.min(n)),
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5EED_0F_5EED);
-    let mut omega = Mat::<f64>::zeros(n, 0);
-    let mut y = Mat::<f64>::zeros(n, 0);
+    // Ω and Y = AΩ grow in place up to the rank cap: reserved once, touched as columns arrive
+    let mut omega = Mat::<f64>::with_capacity(n, max);
+    let mut y = Mat::<f64>::with_capacity(n, max);
     loop {
         // new orthonormal test columns, orthogonal to those already applied
-        let add = l - omega.ncols();
+        let have = omega.ncols();
+        let add = l - have;
         let mut g = Mat::<f64>::from_fn(n, add, |_, _| StandardNormal.sample(&mut rng));
         for _ in 0..2 {
-            if omega.ncols() > 0 {
+            if have > 0 {
                 let c = omega.transpose() * &g;
                 g -= &omega * &c;
             }
         }
         let q = g.qr().compute_thin_Q();
+        drop(g);
         let q_t = Mat::<T>::from_fn(n, add, |i, j| T::from_f64(q[(i, j)]));
         let mut yq = Mat::<T>::zeros(n, add);
         apply(q_t.as_ref(), &mut yq);
-        omega = concat(&omega, &q);
-        y = concat(&y, &Mat::<f64>::from_fn(n, add, |i, j| yq[(i, j)].to_f64()));
+        drop(q_t);
+        omega.resize_with(n, l, |i, j| q[(i, j - have)]);
+        drop(q);
+        y.resize_with(n, l, |i, j| yq[(i, j - have)].to_f64());
+        drop(yq);
         let (u, lam) = factor(omega.as_ref(), y.as_ref(), T::EPS)?;
         let done = l >= max || lam.last().map_or(true, |&v| v <= ADAPTIVE_RATIO * mu);
         if done || matches!(rank, Rank::Fixed(_)) {
+            drop((omega, y));
             let u = Mat::<T>::from_fn(n, u.ncols(), |i, j| T::from_f64(u[(i, j)]));
             return Ok(NystromFactor { u, lam, sketch_columns: l });
         }
@@ -73,29 +79,22 @@ pub fn nystrom<T: Real>(
     }
 }
 
-fn concat(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
-    let (n, ca) = (a.nrows().max(b.nrows()), a.ncols());
-    Mat::from_fn(n, ca + b.ncols(), |i, j| if j < ca { a[(i, j)] } else { b[(i, j - ca)] })
-}
-
 /// The core of Algorithm 2.1 from Ω and Y = AΩ; `eps` is the precision Y was computed in.
+/// Holds one N × ℓ work matrix besides Ω and Y (Y_ν, then B in place), and the SVD of B
+/// comes from its QR factors: B = QR, R = Ũ Σ Vᵀ, U = QŨ.
 fn factor(omega: MatRef<'_, f64>, y: MatRef<'_, f64>, eps: f64) -> Result<(Mat<f64>, Vec<f64>)> {
-    let (n, l) = (y.nrows(), y.ncols());
+    let l = y.ncols();
     let ynorm = y.norm_l2();
-    let nu = (n as f64).sqrt() * eps * ynorm.max(f64::MIN_POSITIVE);
-    let mut y_nu = y.to_owned();
-    y_nu += omega * faer::Scale(nu);
-    let mut core = omega.transpose() * &y_nu;
+    let nu = (y.nrows() as f64).sqrt() * eps * ynorm.max(f64::MIN_POSITIVE);
+    let mut b = y.to_owned();
+    b += omega * faer::Scale(nu);
+    let mut core = omega.transpose() * &b;
     let core_t = core.transpose().to_owned();
     core += &core_t;
     core *= faer::Scale(0.5);
     // B = Y_ν C⁻ᵀ with C the Cholesky factor of the core; eigen fallback if C fails
-    let b = match core.llt(Side::Lower) {
-        Ok(llt) => {
-            let mut bt = y_nu.transpose().to_owned();
-            solve_lower_triangular_in_place(llt.L(), bt.as_mut(), Par::Seq);
-            bt.transpose().to_owned()
-        }
+    match core.llt(Side::Lower) {
+        Ok(llt) => solve_lower_triangular_in_place(llt.L(), b.as_mut().transpose_mut(), Par::Seq),
         Err(_) => {
             let evd = core.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
                 context: "Nyström core",
@@ -106,15 +105,18 @@ fn factor(omega: MatRef<'_, f64>, y: MatRef<'_, f64>, eps: f64) -> Result<(Mat<f
             let scale = Mat::<f64>::from_fn(l, l, |i, j| {
                 if s[j] > smax * 1e-12 { v[(i, j)] / s[j].sqrt() } else { 0.0 }
             });
-            let mut b = Mat::<f64>::zeros(n, l);
-            matmul(b.as_mut(), Accum::Replace, y_nu.as_ref(), scale.as_ref(), 1.0, Par::Seq);
-            b
+            b = &b * &scale;
         }
-    };
-    let svd = b.thin_svd().map_err(|e| CronosError::Numerical { context: "Nyström SVD", reason: format!("{e:?}") })?;
+    }
+    let qr = b.qr();
+    drop(b);
+    let r = qr.thin_R().to_owned();
+    let q = qr.compute_thin_Q();
+    drop(qr);
+    let svd = r.svd().map_err(|e| CronosError::Numerical { context: "Nyström SVD", reason: format!("{e:?}") })?;
     let s = svd.S().column_vector();
     let lam: Vec<f64> = (0..l).map(|i| (s[i] * s[i] - nu).max(0.0)).collect();
-    Ok((svd.U().to_owned(), lam))
+    Ok((&q * svd.U(), lam))
 }
 
 #[cfg(test)]
