@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Wide-data benchmark (issue 14): synthetic teacher data of the paper's shapes
+# Wide- and tall-data benchmark (issue 14): synthetic teacher data of the paper's shapes
 # (scripts/gen-teacher.py), trained with the issue's check command
 #   cronos train --train F.npz --test G.npz --patterns 32 --beta-fraction 1e-3 --json
 # and reported as time, ADMM iterations, certified gap, test accuracy and peak RSS
 # (/usr/bin/time -v) as a ratio to the bytes of X (n · d · 4, f32).
 #   bash scripts/bench-wide.sh [SHAPE ...]      SHAPE = ROWSxCOLS, default 2000x87723
 #   EXTRA="--relu" bash scripts/bench-wide.sh 500x20000     (extra train flags)
-# Data is cached in ${WIDE_DATA:-/tmp/cronos-wide-data}; each run has a 600 s time limit.
+#   bash scripts/bench-wide.sh 2000x87723 1000000x128 1000000x768    (the README's table)
+# Test rows: a quarter of the training rows, at most 100,000.
+# Data is cached in ${WIDE_DATA:-/tmp/cronos-wide-data}; each run has a time limit of
+# ${TIME_LIMIT:-600} s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -24,11 +27,11 @@ for shape in "${SHAPES[@]}"; do
     n="${shape%x*}"; d="${shape#*x}"
     dir="$DATA/${n}x${d}"
     if [ ! -f "$dir/train.npz" ] || [ ! -f "$dir/test.npz" ]; then
-        python3 scripts/gen-teacher.py --rows "$n" --cols "$d" --test-rows $(( n / 4 )) --seed 0 --out "$dir" >&2
+        python3 scripts/gen-teacher.py --rows "$n" --cols "$d" --test-rows $(( n / 4 < 100000 ? n / 4 : 100000 )) --seed 0 --out "$dir" >&2
     fi
     set +e
     /usr/bin/time -v "$BIN" train --train "$dir/train.npz" --test "$dir/test.npz" --patterns 32 \
-        --beta-fraction 1e-3 --json --quiet --force --time-limit 600 "${EXTRA_ARGS[@]}" \
+        --beta-fraction 1e-3 --json --quiet --force --time-limit "${TIME_LIMIT:-600}" "${EXTRA_ARGS[@]}" \
         --out "$OUT/$shape.safetensors" > "$OUT/$shape.json" 2> "$OUT/$shape.time"
     echo "$?" > "$OUT/$shape.rc"
     set -e

@@ -240,6 +240,33 @@ mod tests {
     }
 
     #[test]
+    fn retained_rows_are_compacted_in_place() {
+        let (n, d) = (50, 7);
+        let x: Vec<f32> = (0..n * d).map(|v| v as f32).collect();
+        let mut t = Table { x, n, d, labels: Some((0..n).map(|i| i as f64).collect()), feature_names: None };
+        let keep: Vec<usize> = (0..n).filter(|i| i % 3 != 1).collect();
+        let want: Vec<f32> = (0..d).flat_map(|j| keep.iter().map(move |&i| (j * n + i) as f32)).collect();
+        t.retain_rows(&keep);
+        assert_eq!((t.n, t.d), (keep.len(), d));
+        assert_eq!(t.x, want);
+        assert_eq!(t.labels.unwrap(), keep.iter().map(|&i| i as f64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn columns_are_handed_over_intact_while_memory_is_released() {
+        // 3 columns of 4M rows: 48 MB, so the released prefix passes RELEASE_BYTES mid-way
+        let (n, d) = (4 << 20, 3);
+        let t = Table { x: (0..n * d).map(|v| (v % 1009) as f32).collect(), n, d, labels: None, feature_names: None };
+        let mut seen = Vec::new();
+        t.into_columns(|j, col| {
+            assert_eq!(col.len(), n);
+            assert!(col.iter().enumerate().all(|(i, &v)| v == ((j * n + i) % 1009) as f32), "column {j}");
+            seen.push(j);
+        });
+        assert_eq!(seen, vec![0, 1, 2]);
+    }
+
+    #[test]
     fn label_column() {
         let mut t = t();
         t.take_label_column(1).unwrap();
