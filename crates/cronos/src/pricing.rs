@@ -25,7 +25,7 @@ use crate::error::{invalid_setting, Result};
 use crate::path::Metric;
 use crate::real::Real;
 use crate::settings::Activation;
-use crate::solver::Solver;
+use crate::solver::{Solver, Status};
 use faer::Mat;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -125,6 +125,10 @@ pub struct PricingRound {
     pub iterations: usize,
     /// Seconds of the round (pricing and solve).
     pub seconds: f64,
+    /// Seconds of the search for violating gates (the rest is the rebuild and the solve).
+    pub search_seconds: f64,
+    /// How the round's solve ended (`None`: no solve, round 0 or nothing added).
+    pub status: Option<Status>,
 }
 
 /// Why pricing ended.
@@ -166,7 +170,9 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
     for r in 1..=ps.rounds {
         let t0 = Instant::now();
         let found = find_violators(solver, ps, r)?;
+        let search = t0.elapsed().as_secs_f64();
         let mut rec = record(solver, r, 0.0, None);
+        rec.search_seconds = search;
         rec.candidates = found.candidates;
         rec.violators = found.violators;
         rec.max_violation = found.max_ratio;
@@ -211,6 +217,8 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         rec2.dropped = p_old - keep.len();
         rec2.warm_objective = warm;
         rec2.reverted = reverted;
+        rec2.status = Some(sol.status);
+        rec2.search_seconds = search;
         on_round(solver, &rec2);
         rounds.push(rec2);
     }
@@ -240,6 +248,8 @@ fn record<T: Real>(solver: &mut Solver<T>, round: usize, seconds: f64, iteration
         train_metric: metric.eval(solver.train_predictions(), solver.loss().y()),
         iterations: iterations.unwrap_or(0),
         seconds,
+        search_seconds: 0.0,
+        status: None,
     }
 }
 
