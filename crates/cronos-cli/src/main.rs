@@ -242,6 +242,10 @@ pub struct TrainArgs {
     /// Pattern pricing: most gates added per round
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub pricing_add: usize,
+    /// Pattern pricing: ADMM iterations per round (0: --max-iter); the last round is then
+    /// finished with --max-iter
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub pricing_max_iter: usize,
     /// Maximum ADMM iterations
     #[arg(long, value_name = "K", default_value_t = 500)]
     pub max_iter: usize,

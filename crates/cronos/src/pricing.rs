@@ -45,7 +45,7 @@ use candidates::{ascend, generate, score, Context};
 /// | `add` | 16 | most gates added per round |
 /// | `ascent_steps` | 8 | ascent steps on the best 2·`add` candidates |
 /// | `tolerance` | 0.01 | a gate is added when its violation ratio exceeds 1 + `tolerance` |
-/// | `max_iter` | 0 | ADMM iterations per round's solve (0: the solver's `max_iter`) |
+/// | `max_iter` | 0 | ADMM iterations per round's solve (0: the solver's `max_iter`); when the last round hit it, one more solve with the solver's own limits follows (a last record, nothing added) |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PricingSettings {
@@ -223,6 +223,23 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         rounds.push(rec2);
     }
     solver.set_limits(tol, iters);
+    // rounds capped by `max_iter` only need a λ good enough to price with: the last one is
+    // finished with the solver's own limits
+    let capped = rounds.iter().rev().find_map(|r| r.status) == Some(Status::MaxIterations);
+    if ps.max_iter > 0 && ps.max_iter < iters && capped {
+        let t0 = Instant::now();
+        let before = solver.certify().objective;
+        let cp = solver.checkpoint();
+        let sol = solver.solve();
+        let reverted = sol.certificate.objective > before;
+        if reverted {
+            solver.restore(cp)?;
+        }
+        let mut rec = record(solver, rounds.len(), t0.elapsed().as_secs_f64(), Some(sol.iterations));
+        (rec.warm_objective, rec.reverted, rec.status) = (before, reverted, Some(sol.status));
+        on_round(solver, &rec);
+        rounds.push(rec);
+    }
     Ok(PricingReport { rounds, stop })
 }
 

@@ -117,3 +117,18 @@ fn bad_settings_and_relu_are_refused() {
     let e = price(&mut r, &PricingSettings { rounds: 1, ..PricingSettings::default() }, |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("gated"), "{e}");
 }
+
+#[test]
+fn capped_rounds_are_finished_by_one_more_solve() {
+    let (x, y) = three_classes(200, 5);
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(4, Beta::Fraction(0.02))).unwrap();
+    s.solve();
+    let ps = PricingSettings { rounds: 2, candidates: 32, add: 3, ascent_steps: 2, max_iter: 3, ..PricingSettings::default() };
+    let report = price(&mut s, &ps, |_, _| {}).unwrap();
+    let last = report.rounds.last().unwrap();
+    assert_eq!(report.rounds.len(), 4, "round 0, two capped rounds, the finishing solve");
+    assert_eq!((last.candidates, last.added), (0, 0));
+    assert!(report.rounds[1..3].iter().all(|r| r.iterations <= 3));
+    assert!(report.rounds.windows(2).all(|w| w[1].objective <= w[0].objective * (1.0 + 1e-12)));
+    assert_eq!(s.settings().max_iter, 400, "the solver's own limit is back");
+}

@@ -16,7 +16,7 @@ pub fn settings(a: &TrainArgs) -> Result<Option<PricingSettings>> {
     if a.relu {
         bail!("--pricing-rounds {}: pattern pricing needs gated ReLU (drop --relu)", a.pricing_rounds);
     }
-    let ps = PricingSettings { rounds: a.pricing_rounds, candidates: a.pricing_candidates, add: a.pricing_add, ..PricingSettings::default() };
+    let ps = PricingSettings { rounds: a.pricing_rounds, candidates: a.pricing_candidates, add: a.pricing_add, max_iter: a.pricing_max_iter, ..PricingSettings::default() };
     ps.validate().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
     Ok(Some(ps))
 }
@@ -74,7 +74,10 @@ pub fn run(a: &TrainArgs, p: &Prepared, solver: &mut Solver<f32>, ps: &PricingSe
         return Err(e.into());
     }
     let value = json!({
-        "rounds_run": report.rounds.len().saturating_sub(1),
+        // rounds that searched for gates (round 0 is the solve before, a last record with no
+        // search the finishing solve of --pricing-max-iter)
+        "rounds_run": report.rounds.iter().filter(|r| r.candidates > 0).count(),
+        "final_solve": report.rounds.len() > 1 && report.rounds.last().is_some_and(|r| r.candidates == 0),
         "patterns_added": report.rounds.iter().map(|r| r.added).sum::<usize>(),
         "patterns_dropped": report.rounds.iter().map(|r| r.dropped).sum::<usize>(),
         "stop": format!("{:?}", report.stop),
