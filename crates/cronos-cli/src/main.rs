@@ -231,6 +231,21 @@ pub struct TrainArgs {
     /// Gated ReLU: try polishing on certified iterations that are multiples of this
     #[arg(long, value_name = "N")]
     pub polish_every: Option<usize>,
+    /// Gated ReLU: rounds of pattern pricing after the solve (column generation: gates that
+    /// violate the certificate's dual feasibility are added, zero patterns dropped, and the
+    /// solve warm-started; 0: off)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub pricing_rounds: usize,
+    /// Pattern pricing: candidate gates scored per round
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub pricing_candidates: usize,
+    /// Pattern pricing: most gates added per round
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub pricing_add: usize,
+    /// Pattern pricing: ADMM iterations per round (0: --max-iter); the last round is then
+    /// finished with --max-iter
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub pricing_max_iter: usize,
     /// Maximum ADMM iterations
     #[arg(long, value_name = "K", default_value_t = 500)]
     pub max_iter: usize,

@@ -89,7 +89,9 @@ impl<T: Real> Design<T> {
 
     /// As [`Design::new`] for this rank's rows of a distributed design: every reduction over
     /// rows is also summed over the ranks of `comm`.
-    pub fn with_comm(x: XMat<T>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize, comm: Arc<dyn Comm>) -> Self {
+    /// (`x` may be shared: a pricing round rebuilds the design on the same X with new patterns.)
+    pub fn with_comm(x: impl Into<Arc<XMat<T>>>, patterns: Patterns, threads: usize, width: usize, nu_cols: usize, comm: Arc<dyn Comm>) -> Self {
+        let x: Arc<XMat<T>> = x.into();
         let (n, d, p) = (x.nrows(), x.ncols(), patterns.p());
         let width = width.max(p);
         let shards = shard_rows(n, threads)
@@ -108,7 +110,7 @@ impl<T: Real> Design<T> {
                 }
             })
             .collect();
-        Design { x: Arc::new(x), patterns, shards, width, comm }
+        Design { x, patterns, shards, width, comm }
     }
 
     /// The communicator the reductions over rows go through.

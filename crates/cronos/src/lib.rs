@@ -61,6 +61,7 @@ pub mod path;
 pub mod patterns;
 pub mod pcg;
 pub mod polish;
+pub mod pricing;
 pub mod precond;
 pub mod real;
 pub mod settings;
@@ -82,6 +83,7 @@ pub use model::{Model, Network};
 pub use path::{
     fit_auto, select_beta, REFIT_EXPONENT, solve_path, AutoFit, BetaChoice, Metric, PathPoint, PathSettings,
 };
+pub use pricing::{price, PricingReport, PricingRound, PricingSettings, PricingStop};
 pub use real::Real;
 pub use settings::{Activation, Beta, PrecondKind, Rank, Settings};
 pub use solver::{Checkpoint, Control, IterInfo, Observer, Solution, Solver, SolverState, Status};

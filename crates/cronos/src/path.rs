@@ -19,6 +19,7 @@ use crate::solver::{Solver, Status};
 use faer::MatRef;
 use serde::{Deserialize, Serialize};
 
+mod choose;
 mod point;
 mod select;
 
@@ -150,6 +151,9 @@ pub struct PathPoint {
     pub train_metric: f64,
     /// Metric on the validation rows, if any.
     pub validation_metric: Option<f64>,
+    /// Mean loss on the validation rows ([`select_beta`] only; it breaks ties in the metric).
+    #[serde(default)]
+    pub validation_loss: Option<f64>,
 }
 
 /// What the metric of a problem is: accuracy for classification (softmax/logistic, or squared

@@ -56,6 +56,28 @@ impl Patterns {
     pub fn get(&self, i: usize, j: usize) -> bool {
         (self.bits[j * self.words + i / 64] >> (i % 64)) & 1 == 1
     }
+    /// The packed bits of pattern `j` (bit `i % 64` of word `i / 64` for sample i).
+    pub fn column(&self, j: usize) -> &[u64] {
+        &self.bits[j * self.words..(j + 1) * self.words]
+    }
+
+    /// Patterns from packed columns (each `n.div_ceil(64)` words, as [`Patterns::column`]
+    /// gives them): the pattern set of a pricing round, kept columns and new ones together.
+    ///
+    /// # Panics
+    /// When a column has the wrong number of words (a caller bug, not bad input).
+    pub fn from_columns<'c>(n: usize, cols: impl IntoIterator<Item = &'c [u64]>) -> Self {
+        let words = n.div_ceil(64);
+        let mut bits = Vec::new();
+        let mut p = 0;
+        for c in cols {
+            assert_eq!(c.len(), words, "a pattern column of {} words for {n} rows", c.len());
+            bits.extend_from_slice(c);
+            p += 1;
+        }
+        Patterns { n, p, words, bits }
+    }
+
     /// Bytes used by the bit store.
     pub fn bytes(&self) -> usize {
         self.bits.len() * 8

@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod checkpoint;
 pub mod observe;
 pub mod prepare;
+pub mod pricing;
 pub mod report;
 pub mod sparse;
 
@@ -27,6 +28,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     let t_start = Instant::now();
     let (mut settings, beta_auto) = solver_settings(&a)?;
     let path_settings = crate::auto_beta::path_settings(&a)?;
+    let pricing_settings = pricing::settings(&a)?;
     prepare::check_outputs(&a)?;
     let sp = spinner(a.quiet, "loading data");
     let mut p = prepare::prepare(&a)?;
@@ -58,11 +60,23 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         (obs.records, obs.best) = (cf.records, cf.best);
     }
     announce(&a, &p, &solver, &obs);
-    let sol = solver.run(&mut [&mut obs]);
+    let mut sol = solver.run(&mut [&mut obs]);
     if let Some(e) = obs.error.take() {
         return Err(e);
     }
-    let fit = Fit { settings: &settings, choice: choice.as_ref(), path_calibration };
+    let mut pricing_json = None;
+    if let Some(ps) = pricing_settings.as_ref().filter(|_| !matches!(sol.status, Status::Interrupted | Status::NumericalError)) {
+        let (report, value) = pricing::run(&a, &p, &mut solver, ps)?;
+        // the model is the last round's (a best iterate of the first solve has other patterns)
+        obs.best = None;
+        sol.certificate = solver.certificate().clone();
+        sol.feasibility = solver.feasibility();
+        if let Some(s) = report.rounds.iter().rev().find_map(|r| r.status) {
+            sol.status = s;
+        }
+        pricing_json = Some(value);
+    }
+    let fit = Fit { settings: &settings, choice: choice.as_ref(), path_calibration, pricing: pricing_json };
     finish(&a, &p, &fit, &solver, &obs, sol, t_start)
 }
 
@@ -72,6 +86,8 @@ struct Fit<'a> {
     choice: Option<&'a BetaChoice<f32>>,
     /// The temperature fitted on the path's validation rows (see [`calibrate::from_path`]).
     path_calibration: Option<cronos::Calibration>,
+    /// The summary's `pricing` object, when `--pricing-rounds` ran.
+    pricing: Option<serde_json::Value>,
 }
 
 /// The observer: scores at certified iterations, early stopping on the validation rows,
@@ -213,6 +229,9 @@ fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, obs:
         summary.insert("path_fraction".into(), json!(c.path_fraction));
         summary.insert("path_rows".into(), json!(c.path_rows));
         summary.insert("beta_path".into(), serde_json::to_value(&c.path)?);
+    }
+    if let Some(v) = &fit.pricing {
+        summary.insert("pricing".into(), v.clone());
     }
     summary.insert("n_train".into(), json!(p.fit_shape.0));
     summary.insert("n_test".into(), metrics["n_test"].clone());

@@ -39,6 +39,7 @@ pub(super) fn solve_at<T: Real>(
         ),
         train_metric: metric.eval(solver.train_predictions(), solver.loss().y()),
         validation_metric: validate(&model),
+        validation_loss: None,
     };
     Ok((p, model))
 }
@@ -180,6 +181,7 @@ mod tests {
             status: Status::EarlyStopped,
             train_metric: v,
             validation_metric: Some(v),
+            validation_loss: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! seeded) and returns the fraction rescaled by (W_path/W_all)^¾ for a refit on all rows
 //! ([`REFIT_EXPONENT`]). The larger β of a smaller exponent also certifies faster (measured:
 //! the refit at 1/W's β needed 20 CG per iteration where ¾'s needs 9).
+use super::choose::{choose, Scored};
 use super::{class_of, solve_path_counted, Metric, PathPoint, PathSettings};
 use crate::error::{invalid_setting, Result};
 use crate::loss::Loss;
@@ -87,7 +88,9 @@ pub struct BetaChoice<T: Real> {
 }
 
 /// Holds out `ps.validation_fraction` of the rows (stratified), runs the path on the rest and
-/// returns the fraction of β_max with the best validation metric (ties: the lower validation loss).
+/// returns the fraction of β_max with the best validation metric; points within half a
+/// standard error of the best tie and the lowest validation loss wins, and a trivial model
+/// loses to a smaller β with a lower loss (see `choose`).
 ///
 /// # Errors
 /// As [`Solver::new_weighted`], and for invalid path settings or too few rows to hold out.
@@ -111,29 +114,34 @@ pub fn select_beta<'a, T: Real>(
     let wt: Option<Vec<f64>> = weights.map(|w| tr.iter().map(|&i| w[i]).collect());
     let wv: Option<Vec<f64>> = weights.map(|w| va.iter().map(|&i| w[i]).collect());
     let mut solver = Solver::new_data(xt.as_data(), yt.as_ref(), wt.as_deref(), settings.clone())?;
-    // (validation metric, validation loss) of each point: ties in the metric go to the lower
-    // loss, never to the larger β (tied accuracies once chose an all-zero 0.35·β_max model)
-    let mut best: Option<((f64, f64), f64, Model<T>)> = None;
-    let last_loss = std::cell::Cell::new(f64::INFINITY);
+    // each point's validation loss and whether its predictions are constant, for the choice
+    // (see `choose`: ties within the noise go to the lower loss, never to the larger β)
+    let mut scored: Vec<(Scored, Model<T>)> = Vec::new();
+    let last = std::cell::Cell::new((f64::INFINITY, true));
     let loss_kind = settings.loss;
-    let path = solve_path_counted(
+    let mut path = solve_path_counted(
         &mut solver,
         ps,
         Some(va.len()),
         |m| {
             let s = m.predict_data(xv.as_data()).ok()?;
-            last_loss.set(validation_loss(loss_kind, s.as_ref(), yv.as_ref(), wv.as_deref()));
+            last.set((validation_loss(loss_kind, s.as_ref(), yv.as_ref(), wv.as_deref()), constant_prediction(metric, s.as_ref())));
             Some(metric.eval_weighted(s.as_ref(), yv.as_ref(), wv.as_deref()))
         },
         |p, m| {
-            let key = (p.validation_metric.unwrap_or(f64::NEG_INFINITY), -last_loss.get());
-            if best.as_ref().map_or(true, |b| key.0 > b.0 .0 || (key.0 == b.0 .0 && key.1 > b.0 .1)) {
-                best = Some((key, p.fraction, m.clone()));
-            }
+            let (loss, constant) = last.get();
+            let metric = p.validation_metric.unwrap_or(f64::NEG_INFINITY);
+            scored.push((Scored { fraction: p.fraction, metric, loss, trivial: constant || p.active_neurons == 0 }, m.clone()));
             on_point(p);
         },
     )?;
-    let (_, path_fraction, model) = best.expect("the path has at least one point");
+    for (p, (s, _)) in path.iter_mut().zip(&scored) {
+        p.validation_loss = Some(s.loss);
+    }
+    let keys: Vec<Scored> = scored.iter().map(|(s, _)| *s).collect();
+    let at = choose(&keys, metric, va.len()).unwrap_or(0);
+    let (chosen, model) = scored.swap_remove(at);
+    let path_fraction = chosen.fraction;
     let total = |rows: &mut dyn Iterator<Item = usize>| -> f64 { rows.map(|i| weights.map_or(1.0, |w| w[i])).sum() };
     let scale = total(&mut tr.iter().copied()) / total(&mut (0..y.nrows()));
     let fraction = (path_fraction * scale.powf(REFIT_EXPONENT)).min(1.0);
@@ -174,6 +182,22 @@ fn validation_loss<T: Real>(loss: Loss, s: MatRef<'_, T>, y: MatRef<'_, T>, w: O
         })
         .sum();
     total / total_weight
+}
+
+/// Whether scores `s` predict the same on every row: one class (classification) or one
+/// value per output (regression) — a model that ignores its input.
+fn constant_prediction<T: Real>(metric: Metric, s: MatRef<'_, T>) -> bool {
+    let n = s.nrows();
+    if n <= 1 {
+        return false;
+    }
+    match metric {
+        Metric::Accuracy => (1..n).all(|i| class_of(s, i) == class_of(s, 0)),
+        Metric::NegMse => (0..s.ncols()).all(|c| {
+            let (lo, hi) = (0..n).map(|i| s[(i, c)].to_f64()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            hi - lo <= 1e-9 * (1.0 + hi.abs().max(lo.abs()))
+        }),
+    }
 }
 
 /// log(1 + eˣ) without overflow.

@@ -29,6 +29,7 @@ use std::time::Instant;
 mod balance;
 mod driver;
 mod endgame;
+mod reshape;
 mod setup;
 mod state;
 

@@ -247,7 +247,7 @@ fn sample_gates<T: Real>(xs: &XMat<T>, weights: Option<&[f64]>, settings: &Setti
 
 /// Fᵀy (kept only for the unweighted squared loss, whose u-step needs it), β_max per output,
 /// and the scale η of the loss split (`None`: no split).
-fn loss_start<T: Real>(loss: &LossData<T>, settings: &Settings, pool: &rayon::ThreadPool, design: &mut Design<T>, sys: &mut System<T>, len: usize) -> (Vec<T>, Vec<f64>, Option<f64>) {
+pub(super) fn loss_start<T: Real>(loss: &LossData<T>, settings: &Settings, pool: &rayon::ThreadPool, design: &mut Design<T>, sys: &mut System<T>, len: usize) -> (Vec<T>, Vec<f64>, Option<f64>) {
     let (n, k) = (loss.n(), loss.k());
     let (d, nb) = (sys.d, sys.nb);
     // β_max per output: the largest group norm of Fᵀλ₀, λ₀ = −∇ℓ(0) (= y for the squared
@@ -272,7 +272,7 @@ fn loss_start<T: Real>(loss: &LossData<T>, settings: &Settings, pool: &rayon::Th
 }
 
 /// The all-zero starting iterate, with the split's r = 0 and its consistent θ.
-fn initial_state<T: Real>(loss: &LossData<T>, len: usize, rho: f64, sigma: f64, eta: Option<f64>) -> AdmmState<T> {
+pub(super) fn initial_state<T: Real>(loss: &LossData<T>, len: usize, rho: f64, sigma: f64, eta: Option<f64>) -> AdmmState<T> {
     let split_len = if eta.is_some() { loss.n() * loss.k() } else { 0 };
     let mut state = AdmmState::zeros(len, rho, sigma);
     state.r = vec![T::default(); split_len];

@@ -175,14 +175,21 @@ impl<T: Real> Solver<T> {
                 ),
             ));
         }
-        let cold = self.checkpoint();
-        let cold_objective = self.certify().objective;
         let scale = T::from_f64(self.scale);
+        let mut z = vec![T::default(); len];
         for j in 0..model.weights.ncols() {
             for i in 0..d {
-                self.state.z[j * d + i] = model.weights[(i, j)] * scale;
+                z[j * d + i] = model.weights[(i, j)] * scale;
             }
         }
+        self.warm_start_z(&z)
+    }
+
+    /// [`Solver::warm_start`] from weights `z` in the solver's internal scaling and layout.
+    pub(super) fn warm_start_z(&mut self, z: &[T]) -> Result<bool> {
+        let cold = self.checkpoint();
+        let cold_objective = self.certify().objective;
+        self.state.z.copy_from_slice(z);
         self.state.u.copy_from_slice(&self.state.z);
         for v in [
             &mut self.state.lam,

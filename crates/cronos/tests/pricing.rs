@@ -1,0 +1,134 @@
+//! Pattern pricing (`cronos::price`): a round never raises the objective, every added gate
+//! violated dual feasibility at the weights before its round (checked here from the raw data,
+//! independently of the library's scoring), and the final certificate is sound for the final
+//! pattern set (Clarabel's optimum on the same patterns lies between bound and objective).
+
+mod common;
+
+use common::{random_problem, row_major, targets, Rng};
+use cronos::{price, Activation, Beta, Loss, PricingSettings, Settings, Solver};
+use faer::Mat;
+
+fn settings(p: usize, beta: Beta) -> Settings {
+    Settings { activation: Activation::GatedRelu, loss: Loss::Squared, n_patterns: p, beta, threads: 1, max_iter: 400, tol_gap: 1e-6, ..Settings::default() }
+}
+
+/// Three well-separated-by-curves classes in 4 features, one-hot targets.
+fn three_classes(n: usize, seed: u64) -> (Mat<f64>, Mat<f64>) {
+    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let x = Mat::<f64>::from_fn(n, 4, |_, _| r.next());
+    let y = Mat::<f64>::from_fn(n, 3, |i, c| {
+        let (a, b) = (x[(i, 0)], x[(i, 1)]);
+        let cls = if a * a + b * b < 0.35 { 0 } else if a > b { 1 } else { 2 };
+        f64::from(u8::from(cls == c))
+    });
+    (x, y)
+}
+
+/// ‖X̃ᵀ(m ⊙ λ_c)‖ / β_c for a pattern m, from the raw data with its bias column (X̃ is the
+/// solver's X up to one positive scale, and so is β).
+fn ratio(x: &Mat<f64>, lam: &Mat<f64>, beta: &[f64], m: &[bool]) -> f64 {
+    let (xr, d) = row_major(x, true);
+    (0..lam.ncols())
+        .map(|c| {
+            let g: Vec<f64> = (0..d).map(|j| (0..x.nrows()).filter(|&i| m[i]).map(|i| xr[i * d + j] * lam[(i, c)]).sum()).collect();
+            g.iter().map(|v| v * v).sum::<f64>().sqrt() / beta[c]
+        })
+        .fold(0.0, f64::max)
+}
+
+fn dual(s: &Solver<f64>) -> Mat<f64> {
+    let mut lam = Mat::zeros(s.loss().n(), s.loss().k());
+    s.loss().neg_grad(s.train_predictions(), lam.as_mut());
+    lam
+}
+
+#[test]
+fn rounds_never_raise_the_objective_and_add_only_violating_gates() {
+    let (x, y) = three_classes(240, 3);
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(4, Beta::Fraction(0.02))).unwrap();
+    s.solve();
+    let ps = PricingSettings { rounds: 3, candidates: 64, add: 4, ascent_steps: 4, ..PricingSettings::default() };
+    // at the end of each round: λ, β (user scaling) and the pattern count, for the next round's check
+    let mut before: Option<(Mat<f64>, Vec<f64>)> = None;
+    let mut checked = 0;
+    let report = price(&mut s, &ps, |s, r| {
+        if let Some((lam, beta)) = before.take() {
+            let pat = s.patterns();
+            // the added gates are the last `added` patterns of the new set
+            for j in pat.p() - r.added..pat.p() {
+                let m: Vec<bool> = (0..pat.n()).map(|i| pat.get(i, j)).collect();
+                let v = ratio(&x, &lam, &beta, &m);
+                assert!(v > 1.0, "round {}: added gate {j} has ratio {v} ≤ 1", r.round);
+                checked += 1;
+            }
+        }
+        before = Some((dual(s), s.beta()));
+    })
+    .unwrap();
+    for r in &report.rounds {
+        eprintln!("round {} added {} dropped {} patterns {} obj {:.6e} warm {:.6e} gap {:.1e} acc {:.3} max ratio {:.3} reverted {}", r.round, r.added, r.dropped, r.patterns, r.objective, r.warm_objective, r.relative_gap, r.train_metric, r.max_violation, r.reverted);
+    }
+    assert!(checked > 0, "no gate was added");
+    for w in report.rounds.windows(2) {
+        assert!(w[1].objective <= w[0].objective * (1.0 + 1e-12), "round {}: {} after {}", w[1].round, w[1].objective, w[0].objective);
+        // the warm start on the new set has the previous objective (dropped groups were zero)
+        if w[1].added > 0 {
+            assert!((w[1].warm_objective - w[0].objective).abs() <= 1e-9 * w[0].objective, "{} vs {}", w[1].warm_objective, w[0].objective);
+        }
+    }
+    let (first, last) = (&report.rounds[0], report.rounds.last().unwrap());
+    assert!(last.objective < 0.99 * first.objective, "pricing lowered the objective by less than 1 %: {} → {}", first.objective, last.objective);
+    assert!(last.added_ratios.iter().chain(report.rounds.iter().flat_map(|r| &r.added_ratios)).all(|&v| v > 1.0 + ps.tolerance));
+}
+
+#[test]
+fn the_final_certificate_is_sound_for_the_final_pattern_set() {
+    let (x, y0) = random_problem(80, 3, 7);
+    let y = targets(&y0, Loss::Squared, 2);
+    let beta = 0.05;
+    let st = Settings { max_iter: 3000, tol_gap: 1e-8, tol_residual: 1e-9, certificate_every: 10, ..settings(3, Beta::Value(beta)) };
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), st).unwrap();
+    s.solve();
+    let ps = PricingSettings { rounds: 2, candidates: 48, add: 3, ascent_steps: 3, ..PricingSettings::default() };
+    let report = price(&mut s, &ps, |_, _| {}).unwrap();
+    assert!(report.rounds.iter().skip(1).any(|r| r.added > 0), "no gate added: {:?}", report.stop);
+    let c = s.certificate().clone();
+    let pat = s.patterns();
+    let masks: Vec<Vec<bool>> = (0..pat.p()).map(|j| (0..pat.n()).map(|i| pat.get(i, j)).collect()).collect();
+    let (xr, d) = row_major(&x, true);
+    let yr: Vec<f64> = (0..x.nrows()).flat_map(|i| (0..2).map(move |c| (i, c))).map(|(i, c)| y[(i, c)]).collect();
+    let o = cronos_oracle::solve_loss(&xr, x.nrows(), d, &yr, 2, None, &masks, beta, cronos_oracle::Kind::GatedRelu, cronos_oracle::Loss::Squared).unwrap();
+    eprintln!("patterns {} bound {:.10} oracle {:.10} objective {:.10}", pat.p(), c.lower_bound, o.objective, c.objective);
+    assert!(c.lower_bound <= o.objective * (1.0 + 1e-9), "bound {} above the optimum {}", c.lower_bound, o.objective);
+    assert!(o.objective <= c.objective * (1.0 + 1e-9), "objective {} below the optimum {}", c.objective, o.objective);
+    assert!(c.relative_gap < 1e-4, "gap {}", c.relative_gap);
+}
+
+#[test]
+fn bad_settings_and_relu_are_refused() {
+    let (x, y) = random_problem(40, 3, 2);
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(4, Beta::Fraction(0.1))).unwrap();
+    let e = price(&mut s, &PricingSettings { rounds: 1, add: 0, ..PricingSettings::default() }, |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("pricing.add"), "{e}");
+    let e = price(&mut s, &PricingSettings { rounds: 1, tolerance: f64::NAN, ..PricingSettings::default() }, |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("pricing.tolerance"), "{e}");
+    let mut r = Solver::new(x.as_ref(), y.as_ref(), Settings { activation: Activation::Relu, ..settings(4, Beta::Fraction(0.1)) }).unwrap();
+    let e = price(&mut r, &PricingSettings { rounds: 1, ..PricingSettings::default() }, |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("gated"), "{e}");
+}
+
+#[test]
+fn capped_rounds_are_finished_by_one_more_solve() {
+    let (x, y) = three_classes(200, 5);
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(4, Beta::Fraction(0.02))).unwrap();
+    s.solve();
+    let ps = PricingSettings { rounds: 2, candidates: 32, add: 3, ascent_steps: 2, max_iter: 3, ..PricingSettings::default() };
+    let report = price(&mut s, &ps, |_, _| {}).unwrap();
+    let last = report.rounds.last().unwrap();
+    assert_eq!(report.rounds.len(), 4, "round 0, two capped rounds, the finishing solve");
+    assert_eq!((last.candidates, last.added), (0, 0));
+    assert!(report.rounds[1..3].iter().all(|r| r.iterations <= 3));
+    assert!(report.rounds.windows(2).all(|w| w[1].objective <= w[0].objective * (1.0 + 1e-12)));
+    assert_eq!(s.settings().max_iter, 400, "the solver's own limit is back");
+}
