@@ -199,14 +199,7 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         let from: Vec<Option<usize>> = keep.iter().map(|&j| Some(j)).chain(std::iter::repeat(None).take(new_h.len())).collect();
         let streak_kept: Vec<usize> = keep.iter().map(|&j| zero_streak[j]).chain(std::iter::repeat(0).take(new_h.len())).collect();
         solver.replace_patterns(gates, patterns, &from)?;
-        let warm = solver.certify().objective;
-        let cp = solver.checkpoint();
-        let sol = solver.solve();
-        let reverted = sol.certificate.objective > warm;
-        if reverted {
-            solver.restore(cp)?;
-            solver.certify();
-        }
+        let (sol, warm, reverted) = solve_keeping_start(solver)?;
         zero_streak = zero_streak_update(solver, &streak_kept);
         let mut rec2 = record(solver, r, t0.elapsed().as_secs_f64(), Some(sol.iterations));
         rec2.candidates = found.candidates;
@@ -228,13 +221,7 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
     let capped = rounds.iter().rev().find_map(|r| r.status) == Some(Status::MaxIterations);
     if ps.max_iter > 0 && ps.max_iter < iters && capped {
         let t0 = Instant::now();
-        let before = solver.certify().objective;
-        let cp = solver.checkpoint();
-        let sol = solver.solve();
-        let reverted = sol.certificate.objective > before;
-        if reverted {
-            solver.restore(cp)?;
-        }
+        let (sol, before, reverted) = solve_keeping_start(solver)?;
         let mut rec = record(solver, rounds.len(), t0.elapsed().as_secs_f64(), Some(sol.iterations));
         (rec.warm_objective, rec.reverted, rec.status) = (before, reverted, Some(sol.status));
         on_round(solver, &rec);
@@ -339,4 +326,19 @@ fn find_violators<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, round: 
 
 fn empty() -> candidates::Scored {
     candidates::Scored { ratio: 0.0, bits: Vec::new(), active: 0 }
+}
+
+/// Solves from the current point and goes back to it when the solve ends higher, so that a
+/// round never raises the objective: (the solve, the objective it started from, whether it
+/// went back).
+fn solve_keeping_start<T: Real>(solver: &mut Solver<T>) -> Result<(crate::Solution, f64, bool)> {
+    let start = solver.certify().objective;
+    let cp = solver.checkpoint();
+    let sol = solver.solve();
+    let reverted = sol.certificate.objective > start;
+    if reverted {
+        solver.restore(cp)?;
+        solver.certify();
+    }
+    Ok((sol, start, reverted))
 }
