@@ -236,7 +236,7 @@ impl<T: Real> Network<T> {
     }
 
     /// Predictions of n rows given `mul(r0, rows, W, out)`: out = X[r0 .. r0 + rows, :]·W.
-    fn predict_with(&self, n: usize, mul: impl Fn(usize, usize, MatRef<'_, T>, MatMut<'_, T>)) -> Mat<T> {
+    pub(crate) fn predict_with(&self, n: usize, mul: impl Fn(usize, usize, MatRef<'_, T>, MatMut<'_, T>)) -> Mat<T> {
         let (m, k) = (self.width(), self.w2.ncols());
         let mut out = Mat::<T>::zeros(n, k);
         let zero = T::default();

@@ -253,33 +253,21 @@ impl<T: Real> Solver<T> {
     /// # Errors
     /// When `model` does not fit this data's width.
     pub fn predict_training_rows(&self, model: &Model<T>) -> Result<Mat<T>> {
+        // the network on the unscaled rows x = s·x̃ is the network with s·W1 and s·G (and a
+        // zero row for the bias column) on the solver's scaled rows x̃: no copy of X, dense or
+        // sparse (a row-block copy of a wide X is as large as X)
         let (x, s) = (self.design.x(), T::from_f64(self.scale));
-        if let crate::data::XMat::Dense(x) = x {
-            // the network on the unscaled rows x = s·x̃ is the network with s·W1 and s·G on the
-            // scaled rows x̃: no copy of X (a row-block copy of a wide X is as large as X)
-            let mut net = model.network();
-            net.w1.col_iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= s));
-            if let Some((gw, _)) = &mut net.gates {
-                gw.col_iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= s));
-            }
-            return net.predict(x.get(.., ..self.d_user));
+        let d = x.ncols();
+        let widen = |w: &Mat<T>| Mat::<T>::from_fn(d, w.ncols(), |i, j| if i < self.d_user { w[(i, j)] * s } else { T::default() });
+        let mut net = model.network();
+        if net.w1.nrows() != self.d_user {
+            return Err(crate::error::invalid_data("model", format!("{} features but the solver has {}", net.w1.nrows(), self.d_user)));
         }
-        // sparse: dense row blocks of at most 4,096 rows and 16 MB
-        let rows = ((16 << 20) / (self.d_user.max(1) * std::mem::size_of::<T>())).clamp(1, 4096);
-        let n = x.nrows();
-        let mut out = Mat::<T>::zeros(n, self.loss.k());
-        for r0 in (0..n).step_by(rows) {
-            let m = rows.min(n - r0);
-            let mut block = Mat::<T>::zeros(m, self.d_user);
-            if let crate::data::XMat::Sparse { x, .. } = x {
-                for i in 0..m {
-                    x.row(r0 + i).filter(|&(j, _)| j < self.d_user).for_each(|(j, v)| block[(i, j)] = v);
-                }
-            }
-            block.col_iter_mut().for_each(|c| c.iter_mut().for_each(|v| *v *= s));
-            out.subrows_mut(r0, m).copy_from(model.predict(block.as_ref())?);
+        net.w1 = widen(&net.w1);
+        if let Some((gw, _)) = &mut net.gates {
+            *gw = widen(gw);
         }
-        Ok(out)
+        Ok(net.predict_with(x.nrows(), |r0, rows, w, out| x.mul_rows(r0, rows, w, out, Par::rayon(0))))
     }
     /// Convex-model predictions Fz on the training rows (n × k) at the last certificate.
     pub fn train_predictions(&self) -> MatRef<'_, T> {
