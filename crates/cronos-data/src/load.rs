@@ -91,8 +91,13 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Table, DataError> {
     // the binary arrays are converted as they are read: their bytes are never held whole
     let mut table = match format {
         Format::Npy => crate::stream::read_npy_file(path, rows, opts.max_elements)?,
-        Format::Npz if !crate::npz::is_sparse_npz_file(path)? => npz::read_npz(path, opts)?,
-        _ => load_bytes(path, format, opts)?,
+        Format::Npz if crate::npz::is_sparse_npz_file(path)? => {
+            crate::sparse::parse_sparse_npz_bytes(&read_bytes(path)?, path, opts)?.to_dense(path, opts.max_elements)?
+        }
+        Format::Npz => npz::read_npz(path, opts)?,
+        Format::Idx => load_idx_file(path, opts)?,
+        Format::Csv => csv::parse_csv_bytes(&read_bytes(path)?, path, opts)?,
+        Format::Libsvm => libsvm::parse_libsvm_bytes(&read_bytes(path)?, path, opts)?,
     };
     if format != Format::Csv {
         match &opts.label_column {
@@ -268,31 +273,18 @@ pub fn load_idx_dir_rows(
     Ok(table)
 }
 
-/// A file of `format` read whole, then parsed (IDX, text formats, sparse `.npz`).
-fn load_bytes(path: &Path, format: Format, opts: &LoadOptions) -> Result<Table, DataError> {
-    let bytes = read_bytes(path)?;
+/// An IDX images file, with the labels of its `*-labels-idx1-ubyte` sibling when no labels
+/// were asked for otherwise.
+fn load_idx_file(path: &Path, opts: &LoadOptions) -> Result<Table, DataError> {
     let rows = opts.row_range.as_ref();
-    Ok(match format {
-        Format::Idx => {
-            let (t, shape) = parse_idx_with_shape(&bytes, path, rows, opts.max_elements)?;
-            drop(bytes);
-            let mut t = t;
-            if opts.labels_path.is_none() && opts.label_column.is_none() {
-                if let Some(lp) = idx_labels_sibling(path) {
-                    let labels = parse_idx_labels_bytes(&read_bytes(&lp)?, &lp, None)?;
-                    check_count(&lp, path, labels.len(), shape[0])?;
-                    let r = rows.cloned().unwrap_or(0..labels.len());
-                    t.labels = Some(labels[r].to_vec());
-                }
-            }
-            t
+    let (mut t, shape) = parse_idx_with_shape(&read_bytes(path)?, path, rows, opts.max_elements)?;
+    if opts.labels_path.is_none() && opts.label_column.is_none() {
+        if let Some(lp) = idx_labels_sibling(path) {
+            let labels = parse_idx_labels_bytes(&read_bytes(&lp)?, &lp, None)?;
+            check_count(&lp, path, labels.len(), shape[0])?;
+            let r = rows.cloned().unwrap_or(0..labels.len());
+            t.labels = Some(labels[r].to_vec());
         }
-        Format::Npy => npy::parse_npy_bytes(&bytes, path, rows, opts.max_elements)?,
-        Format::Npz if crate::sparse::is_sparse_npz(&bytes) => {
-            crate::sparse::parse_sparse_npz_bytes(&bytes, path, opts)?.to_dense(path, opts.max_elements)?
-        }
-        Format::Npz => npz::parse_npz_bytes(&bytes, path, opts)?,
-        Format::Csv => csv::parse_csv_bytes(&bytes, path, opts)?,
-        Format::Libsvm => libsvm::parse_libsvm_bytes(&bytes, path, opts)?,
-    })
+    }
+    Ok(t)
 }
