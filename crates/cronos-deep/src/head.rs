@@ -8,7 +8,7 @@ use crate::relu::Relu;
 use crate::sequential::Sequential;
 use crate::tensor::Tensor;
 use cronos::{Activation, Beta, Model, Network, Settings, Solution, Solver};
-use faer::{Mat, MatRef};
+use faer::MatRef;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -129,12 +129,6 @@ fn warm_start(solver: &mut Solver<f32>, model: &Model<f32>) -> Result<bool> {
         return Ok(false);
     }
     let (p_new, p_old, k) = (now.gates.ncols(), model.gates.ncols(), now.n_outputs);
-    let relu = now.activation == Activation::Relu;
-    let (nb_new, nb_old) = if relu {
-        (2 * p_new, 2 * p_old)
-    } else {
-        (p_new, p_old)
-    };
     let same = |a: usize, b: usize| {
         (0..now.gates.nrows()).all(|i| now.gates[(i, a)] == model.gates[(i, b)])
     };
@@ -144,17 +138,9 @@ fn warm_start(solver: &mut Solver<f32>, model: &Model<f32>) -> Result<bool> {
     if map.iter().all(Option::is_none) {
         return Ok(false);
     }
-    let mut weights = Mat::<f32>::zeros(model.weights.nrows(), nb_new * k);
-    for c in 0..k {
-        for (j, o) in map.iter().enumerate() {
-            let Some(o) = *o else { continue };
-            let sides = if relu { 2 } else { 1 };
-            for side in 0..sides {
-                let (dst, src) = (c * nb_new + side * p_new + j, c * nb_old + side * p_old + o);
-                weights.col_mut(dst).copy_from(model.weights.col(src));
-            }
-        }
-    }
+    let weights = now
+        .layout()
+        .remap_from(&model.layout(), &map, model.weights.as_ref())?;
     let carried = Model::from_parts(
         now.activation,
         now.bias,

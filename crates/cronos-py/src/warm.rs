@@ -9,7 +9,7 @@
 //! is new start at zero. The same rule as `cronos-deep`'s head warm start, with the looser
 //! match because the Python package refits on new data (another split, more rows).
 
-use cronos::{Activation, Model, Real, Solver};
+use cronos::{Activation, Model, Real, Solver, WeightLayout};
 use faer::Mat;
 
 /// Starts `solver` from the previous fit's `gates` ((d + 1) × P_old) and `weights`
@@ -19,9 +19,9 @@ pub(crate) fn carry<T: Real>(solver: &mut Solver<T>, gates: &Mat<T>, weights: &M
     let now = solver.model();
     let (rows, k) = (now.gates.nrows(), now.n_outputs);
     let relu = now.activation == Activation::Relu;
-    let sides = if relu { 2 } else { 1 };
     let (p_new, p_old) = (now.gates.ncols(), gates.ncols());
-    if gates.nrows() != rows || weights.nrows() != rows || p_old == 0 || weights.ncols() != sides * p_old * k {
+    let old = WeightLayout::new(rows, p_old, relu, k);
+    if gates.nrows() != rows || weights.nrows() != rows || p_old == 0 || weights.ncols() != old.groups() {
         return false;
     }
     // the direction rows: all but the last (a single row is compared whole)
@@ -31,17 +31,7 @@ pub(crate) fn carry<T: Real>(solver: &mut Solver<T>, gates: &Mat<T>, weights: &M
     if map.iter().all(Option::is_none) {
         return false;
     }
-    let (nb_new, nb_old) = (sides * p_new, sides * p_old);
-    let mut carried = Mat::<T>::zeros(rows, nb_new * k);
-    for c in 0..k {
-        for (j, o) in map.iter().enumerate() {
-            let Some(o) = *o else { continue };
-            for side in 0..sides {
-                let (dst, src) = (c * nb_new + side * p_new + j, c * nb_old + side * p_old + o);
-                carried.col_mut(dst).copy_from(weights.col(src));
-            }
-        }
-    }
+    let Ok(carried) = now.layout().remap_from(&old, &map, weights.as_ref()) else { return false };
     let start = Model::from_parts(now.activation, now.bias, now.n_features, k, now.gates.clone(), carried, now.beta.clone());
     matches!(solver.warm_start(&start), Ok(true))
 }

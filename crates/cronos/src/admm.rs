@@ -149,8 +149,8 @@ pub fn step<T: Real>(
 
     // s-step and ν update (ReLU), fused in one pass over X
     ws.gts_old.copy_from_slice(&st.gts);
-    let d = sys.d;
-    let slack = if sys.relu {
+    let d = sys.d();
+    let slack = if sys.relu() {
         let (gts, gtnu) = (&mut st.gts, &mut st.gtnu);
         Some(design.slack_pass(crate::system::view(&st.u, d), T::from_f64(inp.sigma), T::from_f64(inp.gamma), crate::system::view_mut(gts, d), crate::system::view_mut(gtnu, d)))
     } else {
@@ -169,7 +169,7 @@ pub fn step<T: Real>(
 /// u-step: PCG on (I + FᵀF/ρ + GᵀG) u = rhs (or the split operator), warm-started from the
 /// previous u.
 fn u_step<T: Real>(st: &mut AdmmState<T>, design: &mut Design<T>, sys: &mut System<T>, precond: &dyn Precond<T>, inp: &StepInput<'_, T>, ws: &mut AdmmWorkspace<T>) -> PcgInfo {
-    let k = st.u.len() / sys.block_len();
+    let k = sys.layout.for_len(st.u.len()).outputs();
     let sys_rho = match inp.split {
         None => {
             let inv_rho = T::from_f64(1.0 / st.rho);
@@ -195,12 +195,10 @@ fn u_step<T: Real>(st: &mut AdmmState<T>, design: &mut Design<T>, sys: &mut Syst
 
 /// z-step: group soft-threshold of u + λ at β_c/ρ.
 fn z_step<T: Real>(st: &mut AdmmState<T>, sys: &System<T>, beta: &[f64]) {
-    let (nbd, d) = (sys.block_len(), sys.d);
-    let k = st.u.len() / nbd;
-    for (c, b) in beta.iter().enumerate().take(k) {
+    let lay = sys.layout.for_len(st.u.len());
+    for (c, b) in beta.iter().enumerate().take(lay.outputs()) {
         let thr = b / st.rho;
-        for g in 0..sys.nb {
-            let s = c * nbd + g * d..c * nbd + (g + 1) * d;
+        for s in lay.output_group_ranges(c) {
             let mut nrm = 0.0;
             for i in s.clone() {
                 let a = (st.u[i] + st.lam[i]).to_f64();

@@ -17,6 +17,7 @@
 
 use crate::admm::AdmmState;
 use crate::design::Design;
+use crate::layout::WeightLayout;
 use crate::loss::{Loss, LossData};
 use crate::real::Real;
 use crate::system::System;
@@ -66,19 +67,19 @@ pub fn certify<T: Real>(
     sigma: f64,
     ws: &mut CertWorkspace<T>,
 ) -> Certificate {
-    let (k, d, nbd) = (loss.k(), sys.d, sys.block_len());
+    let (k, lay) = (loss.k(), sys.layout.for_len(st.z.len()));
     sys.f(design, &st.z, ws.fz.as_mut());
     loss.neg_grad(ws.fz.as_ref(), ws.lam.as_mut());
     // the dual-feasibility scale max_g ‖q_g‖ per output: in f64 for an f32 solve, where an
     // f32 GEMM's rounding can understate it (measured: a bound 3.7e-9 above Clarabel's optimum)
     let qmax = if T::EPS > 1e-10 {
-        dual_scale_f64(design, sys.relu, ws.lam.as_ref(), st.rho * sigma, k)
+        dual_scale_f64(design, &lay, ws.lam.as_ref(), st.rho * sigma)
     } else {
         dual_scale(design, sys, ws, T::from_f64(st.rho * sigma), k)
     };
     let mut out = Certificate::default();
     for c in 0..k {
-        let reg: f64 = (0..sys.nb).map(|g| crate::real::sum_sq(&st.z[c * nbd + g * d..c * nbd + (g + 1) * d]).sqrt()).sum();
+        let reg: f64 = lay.output_group_ranges(c).map(|s| crate::real::sum_sq(&st.z[s]).sqrt()).sum();
         out.objectives.push(beta[c] * reg);
     }
     // sums over rows are also summed over ranks (no-ops in one process)
@@ -116,11 +117,11 @@ pub fn certify<T: Real>(
 
 /// Per output, max_g ‖q_g‖ with q_g = F_gᵀλ (+ t_g G_gᵀμ_g for ReLU), in the solver's type.
 fn dual_scale<T: Real>(design: &mut Design<T>, sys: &mut System<T>, ws: &mut CertWorkspace<T>, rho_sigma: T, k: usize) -> Vec<f64> {
-    let (d, nbd) = (sys.d, sys.block_len());
-    if sys.relu {
+    let lay = sys.layout.for_len(ws.q.len());
+    let d = lay.d();
+    if sys.relu() {
         design.certificate_pass(ws.lam.as_ref(), rho_sigma, crate::system::view_mut(&mut ws.q, d), crate::system::view_mut(&mut ws.qb, d));
-        for g in 0..ws.q.len() / d {
-            let s = g * d..(g + 1) * d;
+        for s in lay.group_ranges() {
             let t = T::from_f64(best_multiple(&ws.q[s.clone()], &ws.qb[s.clone()]));
             for i in s {
                 ws.q[i] += t * ws.qb[i];
@@ -130,18 +131,18 @@ fn dual_scale<T: Real>(design: &mut Design<T>, sys: &mut System<T>, ws: &mut Cer
         sys.ft(design, ws.lam.as_ref(), &mut ws.q);
     }
     (0..k)
-        .map(|c| (0..sys.nb).map(|g| crate::real::sum_sq(&ws.q[c * nbd + g * d..c * nbd + (g + 1) * d]).sqrt()).fold(0.0, f64::max))
+        .map(|c| lay.output_group_ranges(c).map(|s| crate::real::sum_sq(&ws.q[s]).sqrt()).fold(0.0, f64::max))
         .collect()
 }
 
 /// [`dual_scale`] with every product and sum in f64 (for solves in f32).
-fn dual_scale_f64<T: Real>(design: &Design<T>, relu: bool, lam: MatRef<'_, T>, rho_sigma: f64, k: usize) -> Vec<f64> {
+fn dual_scale_f64<T: Real>(design: &Design<T>, lay: &WeightLayout, lam: MatRef<'_, T>, rho_sigma: f64) -> Vec<f64> {
+    let relu = lay.relu();
     let (a, b) = design.certificate_pass_f64(lam, rho_sigma, relu);
-    let per = a.ncols() / k.max(1);
     let col = |m: &Mat<f64>, j: usize| -> Vec<f64> { (0..m.nrows()).map(|i| m[(i, j)]).collect() };
-    (0..k)
+    (0..lay.outputs())
         .map(|c| {
-            (c * per..(c + 1) * per)
+            lay.output_groups(c)
                 .map(|j| {
                     let q = col(&a, j);
                     if !relu {
@@ -167,12 +168,12 @@ fn best_multiple<T: Real>(a: &[T], b: &[T]) -> f64 {
     }
 }
 
-/// β-weighted group norms Σ_g β_c‖z_g‖ (groups of length d; output c owns `per_output`
-/// groups): the objective's regularizer.
-pub(crate) fn penalty<T: Real>(z: &[T], d: usize, per_output: usize, beta: &[f64]) -> f64 {
-    z.chunks(d)
-        .enumerate()
-        .map(|(g, zg)| beta[g / per_output] * crate::real::sum_sq(zg).sqrt())
+/// β-weighted group norms Σ_g β_c‖z_g‖ (z in `layout`, block g of output c): the
+/// objective's regularizer.
+pub(crate) fn penalty<T: Real>(z: &[T], layout: &WeightLayout, beta: &[f64]) -> f64 {
+    let lay = layout.for_len(z.len());
+    (0..lay.groups())
+        .map(|g| beta[lay.group_output(g)] * crate::real::sum_sq(&z[lay.group_range(g)]).sqrt())
         .sum()
 }
 

@@ -21,6 +21,7 @@
 
 use crate::comm::{self, tree_reduce, Comm};
 use crate::data::XMat;
+use crate::layout::WeightLayout;
 use crate::patterns::Patterns;
 use crate::real::Real;
 use faer::{Mat, MatMut, MatRef};
@@ -287,6 +288,7 @@ impl<T: Real> Design<T> {
     pub fn slack_pass(&mut self, u: MatRef<'_, T>, sigma: T, gamma: T, mut gts: MatMut<'_, T>, mut gtnu: MatMut<'_, T>) -> SlackStats {
         let (p, w) = (self.p(), u.ncols());
         assert!(2 * w <= 2 * self.width, "slack pass wider than the buffers");
+        let lay = WeightLayout::new(self.d(), p, true, w / (2 * p).max(1));
         let (x, pat) = (&*self.x, &self.patterns);
         let prep = x.prepare(u);
         let stats: Vec<SlackStats> = self
@@ -301,7 +303,7 @@ impl<T: Real> Design<T> {
                     pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
                     let a = x.mul_block(b0, bl, u, &prep, &mut sh.a, &mut sh.tmp);
                     for col in 0..w {
-                        let j = (col % (2 * p)) % p;
+                        let j = lay.group_pattern(col);
                         let m = &sh.mask[j * bl..(j + 1) * bl];
                         let g_col = &a[col * bl..(col + 1) * bl];
                         let nu = &mut sh.nu[col * nr + (b0 - r0)..col * nr + (b0 - r0) + bl];
@@ -345,7 +347,8 @@ impl<T: Real> Design<T> {
     /// one pass over X (pass ρσ as `rho`); the caller combines them as a + t·b per group.
     pub fn certificate_pass(&mut self, lam: MatRef<'_, T>, rho: T, mut a: MatMut<'_, T>, mut b: MatMut<'_, T>) {
         let (p, k) = (self.p(), lam.ncols());
-        let w = 2 * p * k;
+        let lay = WeightLayout::new(self.d(), p, true, k);
+        let w = lay.groups();
         let (x, pat) = (&*self.x, &self.patterns);
         self.shards.par_iter_mut().for_each(|sh| {
             let mut acc = sh.acc.as_mut().subcols_mut(0, 2 * w);
@@ -355,9 +358,8 @@ impl<T: Real> Design<T> {
                 pat.unpack_rows(b0, bl, &mut sh.mask[..bl * p]);
                 let (s_a, s_b) = sh.s[..2 * w * bl].split_at_mut(w * bl);
                 for col in 0..w {
-                    let (c, b) = (col / (2 * p), col % (2 * p));
-                    let (j, sign) = if b < p { (b, 1.0) } else { (b - p, -1.0) };
-                    let sign = T::from_f64(sign);
+                    let (c, j) = (lay.group_output(col), lay.group_pattern(col));
+                    let sign = T::from_f64(WeightLayout::side_sign(lay.group_side(col)));
                     let m = &sh.mask[j * bl..(j + 1) * bl];
                     let lc = &lam.col(c).try_as_col_major().unwrap().as_slice()[b0..b0 + bl];
                     let nu = &sh.nu[col * nr + (b0 - r0)..col * nr + (b0 - r0) + bl];
@@ -386,8 +388,8 @@ impl<T: Real> Design<T> {
     /// gated ReLU.
     pub fn certificate_pass_f64(&self, lam: MatRef<'_, T>, rho_sigma: f64, relu: bool) -> (Mat<f64>, Mat<f64>) {
         let (p, k, d) = (self.p(), lam.ncols(), self.d());
-        let per = if relu { 2 * p } else { p };
-        let (w, wb) = (per * k, if relu { per * k } else { 0 });
+        let lay = WeightLayout::new(d, p, relu, k);
+        let (w, wb) = (lay.groups(), if relu { lay.groups() } else { 0 });
         let parts: Vec<(Mat<f64>, Mat<f64>)> = self
             .shards
             .par_iter()
@@ -402,17 +404,17 @@ impl<T: Real> Design<T> {
                     self.patterns.unpack_rows(b0, bl, &mut mask[..bl * p]);
                     let m = |j: usize, i: usize| mask[j * bl + i].to_f64();
                     for col in 0..w {
-                        let (c, s) = (col / per, col % per);
-                        let sign = if s < p { 1.0 } else { -1.0 };
+                        let (c, j) = (lay.group_output(col), lay.group_pattern(col));
+                        let sign = WeightLayout::side_sign(lay.group_side(col));
                         for i in 0..bl {
-                            sa[(i, col)] = sign * m(s % p, i) * lam[(b0 + i, c)].to_f64();
+                            sa[(i, col)] = sign * m(j, i) * lam[(b0 + i, c)].to_f64();
                         }
                     }
                     if relu {
                         for col in 0..wb {
                             for i in 0..bl {
                                 let mu = (-rho_sigma * sh.nu[col * nr + (b0 - r0) + i].to_f64()).max(0.0);
-                                sb[(i, col)] = (2.0 * m((col % per) % p, i) - 1.0) * mu;
+                                sb[(i, col)] = (2.0 * m(lay.group_pattern(col), i) - 1.0) * mu;
                             }
                         }
                     }

@@ -7,6 +7,7 @@
 //! constraints and its network is the convex model (violation 0, same objective).
 
 use crate::design::Design;
+use crate::layout::{WeightLayout, SIDE_V, SIDE_W};
 use crate::loss::LossData;
 use crate::real::Real;
 use faer::{Mat, Par};
@@ -25,23 +26,21 @@ pub struct Feasibility {
     pub network_objective: f64,
 }
 
-/// [`Feasibility`] of `z` (weights layout: output c, block g at `(c·nb + g)·d`, ReLU blocks
-/// v_1..v_P then w_1..w_P). `convex_objective` is returned for gated ReLU. Sums and maxima
-/// over rows are also taken over ranks.
+/// [`Feasibility`] of `z` (in `layout`, see [`crate::layout`]). `convex_objective` is
+/// returned for gated ReLU. Sums and maxima over rows are also taken over ranks.
 pub fn feasibility<T: Real>(
     z: &[T],
     design: &Design<T>,
     loss: &LossData<T>,
     beta: &[f64],
-    nb: usize,
-    relu: bool,
+    layout: &WeightLayout,
     convex_objective: f64,
 ) -> Feasibility {
-    if !relu {
+    if !layout.relu() {
         return Feasibility { constraint_violation: 0.0, network_objective: convex_objective };
     }
     let (x, pat) = (design.x(), design.patterns());
-    let (n, d, k, p) = (x.nrows(), x.ncols(), loss.k(), nb / 2);
+    let (n, d, k, p) = (x.nrows(), x.ncols(), loss.k(), layout.p());
     let zm = crate::system::view(z, d);
     let mut pred = Mat::<T>::zeros(n, k);
     let (mut wrong, mut largest) = (0.0f64, 0.0f64);
@@ -55,7 +54,8 @@ pub fn feasibility<T: Real>(
                 let on = pat.get(r0 + i, j);
                 for c in 0..k {
                     let mut s = 0.0f64;
-                    for (col, sign) in [(c * nb + j, 1.0), (c * nb + p + j, -1.0)] {
+                    for side in [SIDE_V, SIDE_W] {
+                        let (col, sign) = (layout.block(c, side, j), WeightLayout::side_sign(side));
                         let v = ab[(i, col)].to_f64();
                         s += sign * v.max(0.0);
                         largest = largest.max(v.abs());
@@ -71,6 +71,6 @@ pub fn feasibility<T: Real>(
     let largest = -crate::distributed::min_scalar(&*comm, -largest);
     Feasibility {
         constraint_violation: if largest > 0.0 { wrong / largest } else { 0.0 },
-        network_objective: loss.total(pred.as_ref(), &*comm) + crate::certificate::penalty(z, d, nb, beta),
+        network_objective: loss.total(pred.as_ref(), &*comm) + crate::certificate::penalty(z, layout, beta),
     }
 }

@@ -53,6 +53,7 @@ pub mod distributed;
 pub mod error;
 pub mod feasibility;
 pub mod gram;
+pub mod layout;
 pub mod loss;
 pub mod memory;
 pub mod model;
@@ -78,6 +79,7 @@ pub use sparse::Csr;
 #[cfg(feature = "mpi")]
 pub use comm_mpi::MpiComm;
 pub use error::{CronosError, Result};
+pub use layout::WeightLayout;
 pub use loss::{Loss, LossData};
 pub use model::{Model, Network};
 pub use path::{

@@ -7,6 +7,7 @@
 //! group norm.
 
 use crate::error::{invalid_data, Result};
+use crate::layout::{WeightLayout, SIDE_V, SIDE_W};
 use crate::patterns::Patterns;
 use crate::real::Real;
 use crate::loss::Loss;
@@ -31,7 +32,8 @@ pub struct Model<T: Real> {
     pub n_outputs: usize,
     /// Gate vectors h_j, (d + bias) × P.
     pub gates: Mat<T>,
-    /// Convex weights, (d + bias) × (nb·k): per output, v_1..v_P then w_1..w_P (ReLU) or u_1..u_P.
+    /// Convex weights, (d + bias) × (nb·k): per output, v_1..v_P then w_1..w_P (ReLU) or u_1..u_P
+    /// (see [`Model::layout`]).
     pub weights: Mat<T>,
     /// β per output.
     pub beta: Vec<f64>,
@@ -69,11 +71,10 @@ impl<T: Real> Model<T> {
     pub fn n_patterns(&self) -> usize {
         self.gates.ncols()
     }
-    fn nb(&self) -> usize {
-        match self.activation {
-            Activation::Relu => 2 * self.n_patterns(),
-            Activation::GatedRelu => self.n_patterns(),
-        }
+    /// The layout of [`Model::weights`]: blocks of d + bias rows, per output, side, pattern.
+    pub fn layout(&self) -> WeightLayout {
+        let rows = self.n_features + usize::from(self.bias);
+        WeightLayout::new(rows, self.n_patterns(), self.activation == Activation::Relu, self.n_outputs)
     }
 
     /// Neurons with a non-zero weight block.
@@ -146,7 +147,7 @@ impl<T: Real> Model<T> {
     /// When `x` has the wrong width or non-finite values.
     pub fn predict_convex(&self, x: MatRef<'_, T>) -> Result<Mat<T>> {
         self.check(x)?;
-        let (n, k, p, nb) = (x.nrows(), self.n_outputs, self.n_patterns(), self.nb());
+        let (n, k, p, lay) = (x.nrows(), self.n_outputs, self.n_patterns(), self.layout());
         let mut out = Mat::<T>::zeros(n, k);
         for r0 in (0..n).step_by(BATCH) {
             let rows = BATCH.min(n - r0);
@@ -158,9 +159,9 @@ impl<T: Real> Model<T> {
                 for j in 0..p {
                     for i in 0..rows {
                         if pat.get(i, j) {
-                            let mut v = z[(i, c * nb + j)];
-                            if self.activation == Activation::Relu {
-                                v -= z[(i, c * nb + p + j)];
+                            let mut v = z[(i, lay.block(c, SIDE_V, j))];
+                            if lay.relu() {
+                                v -= z[(i, lay.block(c, SIDE_W, j))];
                             }
                             out[(r0 + i, c)] += v;
                         }
@@ -173,13 +174,13 @@ impl<T: Real> Model<T> {
 
     /// The recovered two-layer network (only active neurons).
     pub fn network(&self) -> Network<T> {
-        let (d, k, p, nb) = (self.n_features, self.n_outputs, self.n_patterns(), self.nb());
+        let (d, k, lay) = (self.n_features, self.n_outputs, self.layout());
         let mut cols: Vec<(usize, usize, f64)> = Vec::new(); // (weight column, output, sign)
         for c in 0..k {
-            for b in 0..nb {
-                let sign = if self.activation == Activation::Relu && b >= p { -1.0 } else { 1.0 };
-                if self.weights.col(c * nb + b).norm_l2() > T::default() {
-                    cols.push((c * nb + b, c, sign));
+            for g in lay.output_groups(c) {
+                let sign = WeightLayout::side_sign(lay.group_side(g));
+                if self.weights.col(g).norm_l2() > T::default() {
+                    cols.push((g, c, sign));
                 }
             }
         }
@@ -199,7 +200,7 @@ impl<T: Real> Model<T> {
                 b1[idx] = self.weights[(d, col)] * s;
             }
             w2[(idx, c)] = T::from_f64(sign * nrm.sqrt());
-            let j = (col % nb) % p;
+            let j = lay.group_pattern(col);
             for i in 0..d {
                 gw[(i, idx)] = self.gates[(i, j)];
             }

@@ -72,9 +72,9 @@ pub fn newton_step<T: Real>(
     precond: &dyn Precond<T>,
     cg_max: usize,
 ) -> PolishReport {
-    let (d, k, n) = (sys.d, loss.k(), loss.n());
-    let per_output = sys.nb;
-    let groups = z.len() / d;
+    let (d, k, n) = (sys.d(), loss.k(), loss.n());
+    let lay = sys.layout.for_len(z.len());
+    let groups = lay.groups();
     let len = z.len();
     let mut r = Mat::<T>::zeros(n, k);
     let mut lam = Mat::<T>::zeros(n, k);
@@ -92,7 +92,7 @@ pub fn newton_step<T: Real>(
         .map(|zg| zg.iter().any(|v| v.to_f64() != 0.0))
         .collect();
     sys.f(design, z, r.as_mut());
-    let pen = |z: &[T]| crate::certificate::penalty(z, d, per_output, beta);
+    let pen = |z: &[T]| crate::certificate::penalty(z, &lay, beta);
     let obj = loss.total(r.as_ref(), design.comm()) + pen(z);
     let mut report = PolishReport {
         objective_before: obj,
@@ -104,14 +104,14 @@ pub fn newton_step<T: Real>(
     sys.ft(design, lam.as_ref(), &mut grad);
     let mut norms = vec![0.0; groups];
     for g in 0..groups {
-        let s = g * d..(g + 1) * d;
+        let s = lay.group_range(g);
         if !mask[g] {
             grad[s].fill(T::default());
             continue;
         }
         let nz = sum_sq(&z[s.clone()]).sqrt();
         norms[g] = nz;
-        let b = beta[g / per_output] / nz;
+        let b = beta[lay.group_output(g)] / nz;
         for i in s {
             grad[i] = T::from_f64(b * z[i].to_f64() - grad[i].to_f64());
         }
@@ -130,13 +130,13 @@ pub fn newton_step<T: Real>(
             loss.hess_vec(r_ref.as_ref(), fv.as_ref(), hv.as_mut());
             sys.ft(design, hv.as_ref(), out);
             for g in 0..groups {
-                let s = g * d..(g + 1) * d;
+                let s = lay.group_range(g);
                 if !mask_ref[g] {
                     out[s].fill(T::default());
                     continue;
                 }
                 let nz = norms[g];
-                let b = beta[g / per_output] / nz;
+                let b = beta[lay.group_output(g)] / nz;
                 let proj = dot(&z[s.clone()], &v[s.clone()]) / (nz * nz);
                 for i in s {
                     out[i] =

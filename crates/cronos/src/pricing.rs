@@ -260,9 +260,9 @@ fn record<T: Real>(solver: &mut Solver<T>, round: usize, seconds: f64, iteration
 /// Whether each pattern's group is zero for every output at the current weights.
 fn zero_groups<T: Real>(solver: &Solver<T>) -> Vec<bool> {
     let m = solver.model();
-    let (p, k) = (m.n_patterns(), m.n_outputs);
-    let zero = T::from_f64(0.0);
-    (0..p).map(|j| (0..k).all(|c| m.weights.col(c * p + j).iter().all(|&v| v == zero))).collect()
+    let (lay, zero) = (m.layout(), T::from_f64(0.0));
+    let zero_block = |c, side, j| m.weights.col(lay.block(c, side, j)).iter().all(|&v| v == zero);
+    (0..lay.p()).map(|j| (0..lay.outputs()).all(|c| (0..lay.sides()).all(|side| zero_block(c, side, j)))).collect()
 }
 
 /// Consecutive solves after which each pattern's group was zero.

@@ -18,6 +18,7 @@
 
 use crate::data::XMat;
 use crate::gram::GramEigen;
+use crate::layout::{WeightLayout, SIDE_V, SIDE_W};
 use crate::patterns::Patterns;
 use crate::pcg::Precond;
 use crate::real::Real;
@@ -176,7 +177,7 @@ impl<T: Real> WoodburyPrecond<T> {
 impl<T: Real> Precond<T> for WoodburyPrecond<T> {
     fn apply(&self, r: &[T], z: &mut [T], k: usize) {
         let (x, n, d, p) = (&*self.x, self.x.nrows(), self.x.ncols(), self.masks.ncols());
-        let nb = if self.relu { 2 * p } else { p };
+        let lay = WeightLayout::new(d, p, self.relu, k);
         // z = B⁻¹ r
         z.copy_from_slice(r);
         self.binv_in_place(view_mut(z, d));
@@ -185,10 +186,10 @@ impl<T: Real> Precond<T> for WoodburyPrecond<T> {
         let zv = view(z, d);
         for c in 0..k {
             for j in 0..p {
-                let mut dst = delta.as_mut().col_mut(c * p + j);
-                dst.copy_from(zv.col(c * nb + j));
+                let mut dst = delta.as_mut().col_mut(lay.delta_block(c, j));
+                dst.copy_from(zv.col(lay.block(c, SIDE_V, j)));
                 if self.relu {
-                    dst -= zv.col(c * nb + p + j);
+                    dst -= zv.col(lay.block(c, SIDE_W, j));
                 }
             }
         }
@@ -198,7 +199,7 @@ impl<T: Real> Precond<T> for WoodburyPrecond<T> {
         for c in 0..k {
             for j in 0..p {
                 for i in 0..n {
-                    t[(i, c)] += self.masks[(i, j)] * y[(i, c * p + j)];
+                    t[(i, c)] += self.masks[(i, j)] * y[(i, lay.delta_block(c, j))];
                 }
             }
         }
@@ -211,11 +212,11 @@ impl<T: Real> Precond<T> for WoodburyPrecond<T> {
         let mut zm = view_mut(z, d);
         for c in 0..k {
             for j in 0..p {
-                let qc = q.col(c * p + j);
-                let mut v = zm.as_mut().col_mut(c * nb + j);
+                let qc = q.col(lay.delta_block(c, j));
+                let mut v = zm.as_mut().col_mut(lay.block(c, SIDE_V, j));
                 v -= qc;
                 if self.relu {
-                    let mut w = zm.as_mut().col_mut(c * nb + p + j);
+                    let mut w = zm.as_mut().col_mut(lay.block(c, SIDE_W, j));
                     w += qc;
                 }
             }

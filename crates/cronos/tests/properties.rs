@@ -26,7 +26,7 @@ fn setup(n: usize, d: usize, p: usize, relu: bool, k: usize, shards: usize) -> (
     let nb = if relu { 2 * s.patterns.p() } else { s.patterns.p() };
     let mut design = Design::new(x.clone(), s.patterns, shards, nb * k, 2 * p * k);
     let gram = design.gram();
-    let sys = System::new(&design, relu, gram);
+    let sys = System::new(&design, relu, k, gram);
     let _ = &mut design;
     (design, sys, x)
 }
@@ -47,7 +47,7 @@ fn f_matches_definition_and_adjoints_hold() {
     for relu in [true, false] {
         for shards in [1, 3] {
             let (mut design, mut sys, x) = setup(150, 4, 6, relu, 2, shards);
-            let nbd = sys.block_len();
+            let nbd = sys.layout.output_len();
             let u = rand_vec(nbd * 2, 1);
             let mut fu = Mat::<f64>::zeros(150, 2);
             sys.f(&mut design, &u, fu.as_mut());
@@ -81,7 +81,7 @@ fn f_matches_definition_and_adjoints_hold() {
 fn gtg_is_block_diagonal_gram_and_slack_pass_matches() {
     let (mut design, sys, x) = setup(120, 3, 5, true, 1, 2);
     let (n, d, p) = (120, 4, design.p());
-    let u = rand_vec(sys.block_len(), 3);
+    let u = rand_vec(sys.layout.output_len(), 3);
     // explicit G: block (j, side) is (2D_j − I) X acting on that block
     let mut gu = vec![0.0; n * 2 * p];
     for b in 0..2 * p {
@@ -161,7 +161,7 @@ fn nystrom_preconditioner_is_spd_and_exact_at_full_rank() {
 fn structured_preconditioner_is_spd() {
     let (mut design, mut sys, _) = setup(200, 5, 4, true, 1, 1);
     let d = sys.d;
-    let nbd = sys.block_len();
+    let nbd = sys.layout.output_len();
     let g64 = sys.gram.dense().unwrap().clone();
     let evd = g64.self_adjoint_eigen(faer::Side::Lower).unwrap();
     let q = evd.U().to_owned();

@@ -89,10 +89,10 @@ fn woodbury_is_the_exact_inverse_of_the_u_step_operator() {
         let nb = if relu { 2 * s.patterns.p() } else { s.patterns.p() };
         let mut design = Design::new(x.clone(), s.patterns.clone(), 1, nb * k, 2 * p * k);
         let g = GramOp::through_x(&design);
-        let mut sys = System::with_gram(&design, relu, g.scaled(sigma2));
+        let mut sys = System::with_gram(&design, relu, k, g.scaled(sigma2));
         let eig = GramEigen::new(&g, relu).unwrap();
         let w = WoodburyPrecond::new(&eig, design.patterns(), relu, sigma2, rho).unwrap();
-        let len = sys.block_len() * k;
+        let len = sys.layout.len();
         let mut rng = Rng(5);
         let u: Vec<f64> = (0..len).map(|_| rng.next()).collect();
         let mut au = vec![0.0; len];

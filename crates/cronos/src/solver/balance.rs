@@ -13,8 +13,8 @@ impl<T: Real> Solver<T> {
     /// (Re)builds the preconditioner for the current ρ.
     pub(super) fn build_precond(&mut self) -> Result<()> {
         let (nbd, d, seed, rank) = (
-            self.sys.block_len(),
-            self.sys.d,
+            self.sys.layout.output_len(),
+            self.sys.d(),
             self.settings.seed,
             self.settings.rank,
         );
@@ -37,7 +37,7 @@ impl<T: Real> Solver<T> {
             PrecondKind::Structured => {
                 let s2 = self.state.sigma * self.state.sigma;
                 // wide data: the exact inverse through n × n matrices, no sketch
-                let (eig, relu) = (self.white_eig.as_ref(), sys.relu);
+                let (eig, relu) = (self.white_eig.as_ref(), sys.relu());
                 let exact = self.pool.install(|| {
                     eig.and_then(|e| WoodburyPrecond::new(e, design.patterns(), relu, s2, rho))
                 });
@@ -121,7 +121,7 @@ impl<T: Real> Solver<T> {
             (rho * rc.clamp(0.1, 10.0)).clamp(1e-8, 1e8)
         };
         let mut new_sigma = sigma;
-        if self.sys.relu
+        if self.sys.relu()
             && self.settings.adaptive_sigma
             && it >= 50
             && it >= self.last_sigma_change + 50

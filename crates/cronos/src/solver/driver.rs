@@ -38,7 +38,7 @@ impl<T: Real> Solver<T> {
         if certified {
             self.certify();
             let gap = self.cert.relative_gap;
-            if !self.sys.relu
+            if !self.sys.relu()
                 && gap > self.settings.tol_gap
                 && gap <= self.settings.polish_below
                 && it % self.settings.polish_every == 0
@@ -152,7 +152,7 @@ impl<T: Real> Solver<T> {
     /// only when the gap and residual tests already pass).
     fn claim_is_sound(&self) -> bool {
         self.cert.relative_gap >= 0.0
-            && (!self.sys.relu || self.feasibility().constraint_violation <= self.settings.tol_residual)
+            && (!self.sys.relu() || self.feasibility().constraint_violation <= self.settings.tol_residual)
     }
 
     /// Runs until a termination criterion holds.

@@ -9,10 +9,10 @@ impl<T: Real> Solver<T> {
     /// calls it on certified iterations that are multiples of 20 once the gap is below
     /// `Settings::polish_below`.
     pub fn polish(&mut self) -> PolishReport {
-        if self.sys.relu {
+        if self.sys.relu() {
             return PolishReport::default();
         }
-        let (d, nb) = (self.sys.d, self.sys.nb);
+        let (d, lay) = (self.sys.d(), self.sys.layout);
         // the preconditioner approximates (I + FᵀF/ρ)⁻¹; the Newton matrix is about
         // c·FᵀF + b·I (c: loss curvature, b: typical β/‖z_g‖), i.e. ρ = b/c
         let mut curv: Vec<f64> = self
@@ -22,7 +22,7 @@ impl<T: Real> Solver<T> {
             .enumerate()
             .filter_map(|(g, zg)| {
                 let nz = crate::real::sum_sq(zg).sqrt();
-                (nz > 0.0).then(|| self.beta[g / nb] / nz)
+                (nz > 0.0).then(|| self.beta[lay.group_output(g)] / nz)
             })
             .collect();
         if curv.is_empty() {

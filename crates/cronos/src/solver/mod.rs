@@ -10,6 +10,7 @@ use crate::certificate::{certify, CertWorkspace, Certificate};
 use crate::design::Design;
 use crate::error::{invalid_data, invalid_setting, Result};
 use crate::gram::{GramEigen, GramForm, GramOp};
+use crate::layout::WeightLayout;
 use crate::loss::{Loss, LossData};
 use crate::model::Model;
 use crate::nystrom::{nystrom, NystromFactor};
@@ -198,8 +199,8 @@ impl<T: Real> Solver<T> {
     /// pass over X; see [`crate::feasibility`]).
     pub fn feasibility(&self) -> crate::feasibility::Feasibility {
         let (z, design, loss, beta) = (&self.state.z, &self.design, &self.loss, &self.beta);
-        let (nb, relu, obj) = (self.sys.nb, self.sys.relu, self.cert.objective);
-        self.pool.install(|| crate::feasibility::feasibility(z, design, loss, beta, nb, relu, obj))
+        let (layout, obj) = (&self.sys.layout, self.cert.objective);
+        self.pool.install(|| crate::feasibility::feasibility(z, design, loss, beta, layout, obj))
     }
 
     /// The last certificate (objective, best lower bound, gap), as of the last certified
@@ -218,7 +219,7 @@ impl<T: Real> Solver<T> {
             self.d_user,
             self.loss.k(),
             self.gates.clone(),
-            view(&w, self.sys.d).to_owned(),
+            view(&w, self.sys.d()).to_owned(),
             self.beta.iter().map(|b| b * self.scale).collect(),
         )
         .with_loss(self.settings.loss)
@@ -230,7 +231,7 @@ impl<T: Real> Solver<T> {
     }
     /// Number of distinct patterns actually used.
     pub fn n_patterns(&self) -> usize {
-        self.sys.p
+        self.sys.layout.p()
     }
     /// β per output in the user's scaling.
     pub fn beta(&self) -> Vec<f64> {

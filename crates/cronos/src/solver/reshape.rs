@@ -38,34 +38,25 @@ impl<T: Real> Solver<T> {
     /// # Errors
     /// For a ReLU solver, mismatched shapes, or an old index out of range.
     pub fn replace_patterns(&mut self, gates: Mat<T>, patterns: Patterns, from: &[Option<usize>]) -> Result<()> {
-        let (d, k, p_old) = (self.sys.d, self.loss.k(), self.sys.p);
+        let (d, k, old) = (self.sys.d(), self.loss.k(), self.sys.layout);
         let p = patterns.p();
-        if self.sys.relu {
+        if self.sys.relu() {
             return Err(invalid_setting("activation", "relu", "pattern pricing needs gated ReLU"));
         }
         if gates.nrows() != d || gates.ncols() != p || from.len() != p || patterns.n() != self.design.n() || p == 0 {
             return Err(invalid_data("patterns", format!("{p} patterns of {} rows, {} × {} gates and {} sources for {} rows × {d}", patterns.n(), gates.nrows(), gates.ncols(), from.len(), self.design.n())));
         }
-        if let Some(j) = from.iter().flatten().find(|&&j| j >= p_old) {
-            return Err(invalid_data("patterns", format!("source pattern {j} of {p_old}")));
-        }
-        // the old weights, mapped group by group (layout: output c, pattern j at (c·P + j)·d)
-        let old = self.state.z.clone();
-        let mut z = vec![T::default(); d * p * k];
-        for c in 0..k {
-            for (j, src) in from.iter().enumerate() {
-                if let Some(s) = *src {
-                    let o = (c * p_old + s) * d;
-                    z[(c * p + j) * d..(c * p + j + 1) * d].copy_from_slice(&old[o..o + d]);
-                }
-            }
-        }
+        // the old weights, mapped group by group (checks the sources)
+        let layout = WeightLayout::new(d, p, false, k);
+        let carried = layout.remap_from(&old, from, view(&self.state.z, d))?;
+        let mut z = vec![T::default(); layout.len()];
+        crate::system::view_mut(&mut z, d).copy_from(&carried);
         let threads = self.settings.thread_count();
         let comm = self.design.comm_arc();
-        self.design = Design::with_comm(self.design.x_arc(), patterns, threads, p * k, 0, comm);
+        self.design = Design::with_comm(self.design.x_arc(), patterns, threads, layout.groups(), 0, comm);
         let (rho, sigma) = (self.state.rho, self.state.sigma);
-        self.sys = System::with_gram(&self.design, false, self.gram0.scaled(sigma * sigma));
-        let len = d * p * k;
+        self.sys = System::with_gram(&self.design, false, k, self.gram0.scaled(sigma * sigma));
+        let len = layout.len();
         let (fty, _beta_max, _) = setup::loss_start(&self.loss, &self.settings, &self.pool, &mut self.design, &mut self.sys, len);
         // β and β_max stay those of the solve: the program only gains columns
         self.fty = fty;

@@ -117,16 +117,17 @@ impl<T: Real> Solver<T> {
         let xs = input.into_scaled(T::from_f64(1.0 / scale), settings.bias, storage);
         let sampled = sample_gates(&xs, weights, &settings, &pool, &*comm);
         let p = sampled.patterns.p();
-        let nb = if relu { 2 * p } else { p };
-        let len = d * nb * k;
+        let layout = WeightLayout::new(d, p, relu, k);
+        let len = layout.len();
         match settings.rank {
-            Rank::Fixed(r) if r > d * nb => {
-                return Err(invalid_setting("rank", r, format!("larger than the problem dimension {}", d * nb)))
+            Rank::Fixed(r) if r > layout.output_len() => {
+                return Err(invalid_setting("rank", r, format!("larger than the problem dimension {}", layout.output_len())))
             }
             _ => {}
         }
-        let nu_cols = if relu { 2 * p * k } else { 0 };
-        let mut design = Design::with_comm(xs, sampled.patterns, threads, nb * k, nu_cols, comm);
+        // one slack (and dual ν) column per ReLU block, none for gated ReLU
+        let nu_cols = if relu { layout.groups() } else { 0 };
+        let mut design = Design::with_comm(xs, sampled.patterns, threads, layout.groups(), nu_cols, comm);
         let sigma = settings.constraint_scale;
         // gated programs never apply GᵀG: nothing is formed for them
         let gram0 = if relu {
@@ -134,7 +135,7 @@ impl<T: Real> Solver<T> {
         } else {
             GramOp::through_x(&design)
         };
-        let mut sys = System::with_gram(&design, relu, gram0.scaled(sigma * sigma));
+        let mut sys = System::with_gram(&design, relu, k, gram0.scaled(sigma * sigma));
         let (fty, beta_max, eta) = loss_start(&loss, &settings, &pool, &mut design, &mut sys, len);
         let beta = beta_values(settings.beta, &beta_max, scale);
         let rho = settings.rho.unwrap_or(1.0);
@@ -249,7 +250,6 @@ fn sample_gates<T: Real>(xs: &XMat<T>, weights: Option<&[f64]>, settings: &Setti
 /// and the scale η of the loss split (`None`: no split).
 pub(super) fn loss_start<T: Real>(loss: &LossData<T>, settings: &Settings, pool: &rayon::ThreadPool, design: &mut Design<T>, sys: &mut System<T>, len: usize) -> (Vec<T>, Vec<f64>, Option<f64>) {
     let (n, k) = (loss.n(), loss.k());
-    let (d, nb) = (sys.d, sys.nb);
     // β_max per output: the largest group norm of Fᵀλ₀, λ₀ = −∇ℓ(0) (= y for the squared
     // loss, whose u-step then needs Fᵀy itself)
     let mut lam0 = Mat::<T>::zeros(n, k);
@@ -257,7 +257,7 @@ pub(super) fn loss_start<T: Real>(loss: &LossData<T>, settings: &Settings, pool:
     let mut fty = vec![T::default(); len];
     pool.install(|| sys.ft(design, lam0.as_ref(), &mut fty));
     drop(lam0);
-    let beta_max = beta_max_of(&fty, sys.block_len(), d, nb, k, settings.loss.coupled());
+    let beta_max = beta_max_of(&fty, &sys.layout.for_len(len), settings.loss.coupled());
     let eta = if settings.loss == Loss::Squared && loss.unweighted() {
         None
     } else {
@@ -299,13 +299,14 @@ fn check_shapes<T: Real>(n: usize, d_user: usize, y: MatRef<'_, T>) -> Result<()
     Ok(())
 }
 
-/// β_max per output: the largest group norm of Fᵀλ₀ (`ft_lam0`), λ₀ = −∇ℓ(0); a coupled loss
-/// (softmax) has one β_max for all outputs.
-fn beta_max_of<T: Real>(ft_lam0: &[T], nbd: usize, d: usize, nb: usize, k: usize, coupled: bool) -> Vec<f64> {
-    let mut beta_max: Vec<f64> = (0..k)
+/// β_max per output: the largest group norm of Fᵀλ₀ (`ft_lam0`, in `layout`), λ₀ = −∇ℓ(0);
+/// a coupled loss (softmax) has one β_max for all outputs.
+fn beta_max_of<T: Real>(ft_lam0: &[T], layout: &WeightLayout, coupled: bool) -> Vec<f64> {
+    let mut beta_max: Vec<f64> = (0..layout.outputs())
         .map(|c| {
-            (0..nb)
-                .map(|g| crate::real::sum_sq(&ft_lam0[c * nbd + g * d..c * nbd + (g + 1) * d]).sqrt())
+            layout
+                .output_group_ranges(c)
+                .map(|s| crate::real::sum_sq(&ft_lam0[s]).sqrt())
                 .fold(0.0, f64::max)
         })
         .collect();

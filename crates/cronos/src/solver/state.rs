@@ -99,10 +99,9 @@ impl<T: Real> Solver<T> {
     /// z-step; with heavily weighted rows that diverged (objective 1.5e5 vs a bound of 16 after
     /// 1,000 iterations where a cold start solves in 40).
     fn consensus_dual_from_z(&mut self) {
-        let (d, nbd, rho) = (self.sys.d, self.sys.block_len(), self.state.rho);
+        let (lay, rho) = (self.sys.layout, self.state.rho);
         for (c, &b) in self.beta.iter().enumerate() {
-            for g in 0..nbd / d {
-                let s = c * nbd + g * d..c * nbd + (g + 1) * d;
+            for s in lay.output_group_ranges(c) {
                 let norm = crate::real::sum_sq(&self.state.z[s.clone()]).sqrt();
                 let f = if norm > 0.0 { T::from_f64(b / (rho * norm)) } else { T::default() };
                 for i in s {
@@ -130,11 +129,11 @@ impl<T: Real> Solver<T> {
         // β, so the warm start is a point of the new problem's optimality conditions' shape.
         // Measured on a logistic path (Pullover vs Coat, 2,000 rows): whole path 41.5 s with
         // this scaling vs 54.8 s without, and 20× smaller gaps at the small-β points.
-        let nbd = self.sys.block_len();
+        let lay = self.sys.layout;
         for (c, (&b_new, &b_old)) in new.iter().zip(&self.beta).enumerate() {
             if b_old > 0.0 {
                 let f = T::from_f64(b_new / b_old);
-                self.state.lam[c * nbd..(c + 1) * nbd]
+                self.state.lam[lay.output_range(c)]
                     .iter_mut()
                     .for_each(|v| *v *= f);
             }
@@ -157,7 +156,7 @@ impl<T: Real> Solver<T> {
     /// # Errors
     /// When the model's activation, patterns, outputs or input width differ from this problem.
     pub fn warm_start(&mut self, model: &Model<T>) -> Result<bool> {
-        let (d, len) = (self.sys.d, self.state.u.len());
+        let (d, len) = (self.sys.d(), self.state.u.len());
         if model.activation != self.settings.activation || model.bias != self.settings.bias {
             return Err(invalid_data(
                 "model",
@@ -203,7 +202,7 @@ impl<T: Real> Solver<T> {
             sh.nu.fill(T::default());
         }
         self.consensus_dual_from_z();
-        let (d_, sys) = (self.sys.d, &mut self.sys);
+        let (d_, sys) = (self.sys.d(), &mut self.sys);
         if self.eta.is_some() {
             // r = Fu (so the first u-step does not pull towards zero predictions)
             let n = self.loss.n();
@@ -213,7 +212,7 @@ impl<T: Real> Solver<T> {
                 .install(|| sys.f(design, u, crate::system::view_mut(r, n)));
             super::setup::init_theta(&self.loss, &mut self.state, self.eta.unwrap_or(1.0));
         }
-        if self.sys.relu {
+        if self.sys.relu() {
             // s = max(0, σGu) with γ = 0 keeps ν = 0
             let sigma = T::from_f64(self.state.sigma);
             let (st, design) = (&mut self.state, &mut self.design);
