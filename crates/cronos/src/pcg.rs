@@ -3,19 +3,116 @@
 //! Vectors are `k` contiguous blocks of length N (one per right-hand side). The operator and
 //! the preconditioner act on all k blocks at once, so their products are GEMMs; the scalars
 //! α, β are per block, and a block that has converged is frozen while the others go on.
+//!
+//! This is our own PCG rather than faer's `conjugate_gradient`: faer solves one system (its
+//! k columns share one α and β and one stopping test), while the u-step needs k independent
+//! systems that share the operator's GEMMs, each with its own step sizes, frozen once it has
+//! converged. The preconditioner interface follows faer's shape: [`Precond::scratch_req`]
+//! sizes the scratch and [`Precond::apply`] borrows it from the caller ([`PcgWorkspace`] owns
+//! it, the way faer's `apply_scratch` and `MemStack` work), so applying a preconditioner
+//! takes no lock and allocates nothing.
 
 use crate::real::Real;
 
+/// How much scratch an operation needs: numbers of the solver's type T and of f64.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScratchReq {
+    /// Numbers of type T.
+    pub t: usize,
+    /// Numbers of type f64 (mixed-precision steps of an f32 solve).
+    pub f64: usize,
+}
+
+impl ScratchReq {
+    /// `t` numbers of type T and `f64` of type f64.
+    pub fn new(t: usize, f64: usize) -> Self {
+        ScratchReq { t, f64 }
+    }
+    /// Both requirements at once (buffers alive together).
+    pub fn and(self, o: ScratchReq) -> Self {
+        ScratchReq { t: self.t + o.t, f64: self.f64 + o.f64 }
+    }
+    /// Either requirement (buffers used one after the other).
+    pub fn or(self, o: ScratchReq) -> Self {
+        ScratchReq { t: self.t.max(o.t), f64: self.f64.max(o.f64) }
+    }
+}
+
+/// Caller-owned scratch, split off from the front like a stack. Its contents are whatever
+/// the last user left: callers must write a buffer before reading it.
+pub struct Scratch<'a, T> {
+    t: &'a mut [T],
+    f: &'a mut [f64],
+}
+
+impl<'a, T> Scratch<'a, T> {
+    /// Splits `n` numbers of type T off the front.
+    ///
+    /// # Panics
+    /// When fewer than `n` are left: the owner did not size it by the operation's
+    /// [`ScratchReq`] (a bug, not bad input).
+    pub fn take(self, n: usize) -> (&'a mut [T], Scratch<'a, T>) {
+        assert!(n <= self.t.len(), "scratch of {} numbers, {n} needed", self.t.len());
+        let (head, t) = self.t.split_at_mut(n);
+        (head, Scratch { t, f: self.f })
+    }
+    /// Splits `n` numbers of type f64 off the front (panics as [`Scratch::take`]).
+    pub fn take_f64(self, n: usize) -> (&'a mut [f64], Scratch<'a, T>) {
+        assert!(n <= self.f.len(), "f64 scratch of {} numbers, {n} needed", self.f.len());
+        let (head, f) = self.f.split_at_mut(n);
+        (head, Scratch { t: self.t, f })
+    }
+    /// The same scratch for a shorter borrow (to lend it and keep it).
+    pub fn reborrow(&mut self) -> Scratch<'_, T> {
+        Scratch { t: &mut *self.t, f: &mut *self.f }
+    }
+}
+
+/// Owned scratch buffers that grow to the largest requirement seen.
+#[derive(Clone, Debug, Default)]
+pub struct ScratchBuf<T> {
+    t: Vec<T>,
+    f: Vec<f64>,
+}
+
+impl<T: Real> ScratchBuf<T> {
+    /// Buffers that meet `req`.
+    pub fn new(req: ScratchReq) -> Self {
+        let mut b = ScratchBuf { t: Vec::new(), f: Vec::new() };
+        b.reserve(req);
+        b
+    }
+    /// Grows the buffers to meet `req` (nothing is allocated when they already do).
+    pub fn reserve(&mut self, req: ScratchReq) {
+        if self.t.len() < req.t {
+            self.t.resize(req.t, T::default());
+        }
+        if self.f.len() < req.f64 {
+            self.f.resize(req.f64, 0.0);
+        }
+    }
+    /// The whole buffer as scratch.
+    pub fn scratch(&mut self) -> Scratch<'_, T> {
+        Scratch { t: &mut self.t, f: &mut self.f }
+    }
+}
+
 /// A symmetric positive definite preconditioner: `z = M⁻¹ r` on k blocks.
 pub trait Precond<T: Real>: Sync {
-    /// Applies M⁻¹ to `r` (k blocks) into `z`.
-    fn apply(&self, r: &[T], z: &mut [T], k: usize);
+    /// The scratch [`Precond::apply`] needs for k blocks of total length `len`.
+    fn scratch_req(&self, len: usize, k: usize) -> ScratchReq;
+    /// Applies M⁻¹ to `r` (k blocks) into `z`, with `scratch` of at least
+    /// [`Precond::scratch_req`]`(r.len(), k)`.
+    fn apply(&self, r: &[T], z: &mut [T], k: usize, scratch: Scratch<'_, T>);
 }
 
 /// No preconditioning.
 pub struct IdentityPrecond;
 impl<T: Real> Precond<T> for IdentityPrecond {
-    fn apply(&self, r: &[T], z: &mut [T], _k: usize) {
+    fn scratch_req(&self, _len: usize, _k: usize) -> ScratchReq {
+        ScratchReq::default()
+    }
+    fn apply(&self, r: &[T], z: &mut [T], _k: usize, _scratch: Scratch<'_, T>) {
         z.copy_from_slice(r);
     }
 }
@@ -31,20 +128,23 @@ pub struct PcgInfo {
     pub converged: bool,
 }
 
-/// Buffers of one PCG call, allocated once and reused.
+/// Buffers of one PCG call, allocated once and reused, with the preconditioner's scratch.
 #[derive(Clone, Debug, Default)]
 pub struct PcgWorkspace<T> {
     r: Vec<T>,
     z: Vec<T>,
     p: Vec<T>,
     ap: Vec<T>,
+    scratch: ScratchBuf<T>,
 }
 
 impl<T: Real> PcgWorkspace<T> {
-    /// Buffers for vectors of total length `len` (all blocks).
+    /// Buffers for vectors of total length `len` (all blocks). The preconditioner's scratch
+    /// is sized by the first [`pcg`] call with it (and grows only for a preconditioner that
+    /// needs more, i.e. after a rebuild: never inside the iteration).
     pub fn new(len: usize) -> Self {
         let z = vec![T::default(); len];
-        PcgWorkspace { r: z.clone(), z: z.clone(), p: z.clone(), ap: z }
+        PcgWorkspace { r: z.clone(), z: z.clone(), p: z.clone(), ap: z, scratch: ScratchBuf::default() }
     }
 }
 
@@ -68,6 +168,7 @@ pub fn pcg<T: Real>(
     ws: &mut PcgWorkspace<T>,
 ) -> PcgInfo {
     let n = b.len() / k;
+    ws.scratch.reserve(precond.scratch_req(b.len(), k));
     let mut bnorm = vec![0.0; k];
     blk_dot(b, b, k, &mut bnorm);
     bnorm.iter_mut().for_each(|v| *v = v.sqrt());
@@ -87,7 +188,7 @@ pub fn pcg<T: Real>(
     check(&ws.r, &mut rr, &mut active, &bnorm);
     let mut iterations = 0;
     if active.iter().any(|&a| a) {
-        precond.apply(&ws.r, &mut ws.z, k);
+        precond.apply(&ws.r, &mut ws.z, k, ws.scratch.scratch());
         ws.p.copy_from_slice(&ws.z);
         let mut rz = vec![0.0; k];
         blk_dot(&ws.r, &ws.z, k, &mut rz);
@@ -115,7 +216,7 @@ pub fn pcg<T: Real>(
             if !active.iter().any(|&a| a) {
                 break;
             }
-            precond.apply(&ws.r, &mut ws.z, k);
+            precond.apply(&ws.r, &mut ws.z, k, ws.scratch.scratch());
             for c in 0..k {
                 if !active[c] {
                     continue;
@@ -142,7 +243,10 @@ mod tests {
 
     struct Jacobi(Vec<f64>);
     impl Precond<f64> for Jacobi {
-        fn apply(&self, r: &[f64], z: &mut [f64], k: usize) {
+        fn scratch_req(&self, _len: usize, _k: usize) -> ScratchReq {
+            ScratchReq::default()
+        }
+        fn apply(&self, r: &[f64], z: &mut [f64], k: usize, _scratch: Scratch<'_, f64>) {
             let n = self.0.len();
             for c in 0..k {
                 for i in 0..n {
@@ -150,6 +254,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn scratch_splits_from_the_front_and_grows_only() {
+        let mut buf = ScratchBuf::<f64>::new(ScratchReq::new(3, 1).and(ScratchReq::new(2, 0)));
+        let (a, rest) = buf.scratch().take(2);
+        a.fill(1.0);
+        let (b, rest) = rest.take(3);
+        b.fill(2.0);
+        let (f, _) = rest.take_f64(1);
+        f[0] = 3.0;
+        buf.reserve(ScratchReq::new(1, 0).or(ScratchReq::new(4, 1)));
+        let (all, _) = buf.scratch().take(5);
+        assert_eq!(all, &[1.0, 1.0, 2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "scratch of 2 numbers")]
+    fn too_little_scratch_is_caught() {
+        let mut buf = ScratchBuf::<f64>::new(ScratchReq::new(2, 0));
+        let _ = buf.scratch().take(3);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 
 use crate::design::Design;
 use crate::loss::LossData;
-use crate::pcg::{pcg, PcgWorkspace, Precond};
+use crate::pcg::{pcg, PcgWorkspace, Precond, Scratch, ScratchReq};
 use crate::real::{dot, sum_sq, Real};
 use crate::system::System;
 use faer::Mat;
@@ -43,8 +43,11 @@ struct Masked<'a, T: Real> {
 }
 
 impl<T: Real> Precond<T> for Masked<'_, T> {
-    fn apply(&self, r: &[T], z: &mut [T], _k: usize) {
-        self.inner.apply(r, z, self.k);
+    fn scratch_req(&self, len: usize, _k: usize) -> ScratchReq {
+        self.inner.scratch_req(len, self.k)
+    }
+    fn apply(&self, r: &[T], z: &mut [T], _k: usize, scratch: Scratch<'_, T>) {
+        self.inner.apply(r, z, self.k, scratch);
         zero_inactive(z, self.mask, self.d);
     }
 }

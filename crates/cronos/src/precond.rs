@@ -11,23 +11,26 @@
 //!   n × n matrices (no d × d Gram, no sketch); see [`crate::woodbury`].
 
 use crate::nystrom::NystromFactor;
-use crate::pcg::Precond;
+use crate::pcg::{Precond, Scratch, ScratchReq};
 use crate::real::Real;
 use crate::system::{view, view_mut};
 use crate::woodbury::WoodburyPrecond;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
-use std::sync::Mutex;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+/// Scratch of [`low_rank_update`]: the r × k coefficients Uᵀr.
+fn low_rank_req(u: &Mat<impl Real>, k: usize) -> ScratchReq {
+    ScratchReq::new(u.ncols() * k, 0)
+}
 
 /// Low-rank correction `z += U diag(coef) Uᵀ r` for k blocks of length N (U is N × r).
-fn low_rank_update<T: Real>(u: &Mat<T>, coef: &[T], r: &[T], z: &mut [T], k: usize, tmp: &mut Mat<T>) {
+fn low_rank_update<T: Real>(u: &Mat<T>, coef: &[T], r: &[T], z: &mut [T], k: usize, scratch: Scratch<'_, T>) {
     let n = u.nrows();
     if u.ncols() == 0 {
         return;
     }
-    if tmp.nrows() != u.ncols() || tmp.ncols() != k {
-        *tmp = Mat::zeros(u.ncols(), k);
-    }
+    let (tmp, _) = scratch.take(u.ncols() * k);
+    let mut tmp = MatMut::from_column_major_slice_mut(tmp, u.ncols(), k);
     let rv = MatRef::from_column_major_slice(r, n, k);
     matmul(tmp.as_mut(), Accum::Replace, u.transpose(), rv, T::from_f64(1.0), Par::rayon(0));
     for j in 0..k {
@@ -43,7 +46,6 @@ fn low_rank_update<T: Real>(u: &Mat<T>, coef: &[T], r: &[T], z: &mut [T], k: usi
 pub struct NystromPrecond<T: Real> {
     factor: NystromFactor<T>,
     coef: Vec<T>,
-    tmp: Mutex<Mat<T>>,
 }
 
 impl<T: Real> NystromPrecond<T> {
@@ -51,7 +53,7 @@ impl<T: Real> NystromPrecond<T> {
     pub fn new(factor: NystromFactor<T>, mu: f64) -> Self {
         let lr = factor.lam.last().copied().unwrap_or(0.0);
         let coef = factor.lam.iter().map(|&l| T::from_f64((lr + mu) / (l + mu) - 1.0)).collect();
-        NystromPrecond { factor, coef, tmp: Mutex::new(Mat::zeros(0, 0)) }
+        NystromPrecond { factor, coef }
     }
     /// The factor.
     pub fn factor(&self) -> &NystromFactor<T> {
@@ -60,9 +62,12 @@ impl<T: Real> NystromPrecond<T> {
 }
 
 impl<T: Real> Precond<T> for NystromPrecond<T> {
-    fn apply(&self, r: &[T], z: &mut [T], k: usize) {
+    fn scratch_req(&self, _len: usize, k: usize) -> ScratchReq {
+        low_rank_req(&self.factor.u, k)
+    }
+    fn apply(&self, r: &[T], z: &mut [T], k: usize, scratch: Scratch<'_, T>) {
         z.copy_from_slice(r);
-        low_rank_update(&self.factor.u, &self.coef, r, z, k, &mut self.tmp.lock().unwrap());
+        low_rank_update(&self.factor.u, &self.coef, r, z, k, scratch);
     }
 }
 
@@ -100,7 +105,6 @@ pub struct StructuredPrecond<T: Real> {
     white: BlockWhitener<T>,
     factor: NystromFactor<T>,
     coef: Vec<T>,
-    buf: Mutex<(Vec<T>, Vec<T>, Mat<T>)>,
     exact: Option<WoodburyPrecond<T>>,
 }
 
@@ -111,7 +115,6 @@ impl<T: Real> StructuredPrecond<T> {
             white,
             factor,
             coef: Vec::new(),
-            buf: Mutex::new((Vec::new(), Vec::new(), Mat::zeros(0, 0))),
             exact: None,
         };
         p.set_rho(rho);
@@ -138,19 +141,22 @@ impl<T: Real> StructuredPrecond<T> {
 }
 
 impl<T: Real> Precond<T> for StructuredPrecond<T> {
-    fn apply(&self, r: &[T], z: &mut [T], k: usize) {
+    fn scratch_req(&self, len: usize, k: usize) -> ScratchReq {
+        match &self.exact {
+            Some(w) => w.scratch_req(len, k),
+            // the two whitened vectors, then the low-rank coefficients
+            None => ScratchReq::new(2 * len, 0).and(low_rank_req(&self.factor.u, k)),
+        }
+    }
+    fn apply(&self, r: &[T], z: &mut [T], k: usize, scratch: Scratch<'_, T>) {
         if let Some(w) = &self.exact {
-            return w.apply(r, z, k);
+            return w.apply(r, z, k, scratch);
         }
-        let mut guard = self.buf.lock().unwrap();
-        let (a, b, tmp) = &mut *guard;
-        if a.len() != r.len() {
-            a.resize(r.len(), T::default());
-            b.resize(r.len(), T::default());
-        }
+        let (a, scratch) = scratch.take(r.len());
+        let (b, scratch) = scratch.take(r.len());
         self.white.apply(r, a, b); // a = B^{-1/2} r
         b.copy_from_slice(a);
-        low_rank_update(&self.factor.u, &self.coef, a, b, k, tmp); // b = (I − V c Vᵀ) a
+        low_rank_update(&self.factor.u, &self.coef, a, b, k, scratch); // b = (I − V c Vᵀ) a
         self.white.apply(b, z, a); // z = B^{-1/2} b
     }
 }

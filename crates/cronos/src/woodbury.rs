@@ -20,7 +20,7 @@ use crate::data::XMat;
 use crate::gram::GramEigen;
 use crate::layout::{WeightLayout, SIDE_V, SIDE_W};
 use crate::patterns::Patterns;
-use crate::pcg::Precond;
+use crate::pcg::{Precond, Scratch, ScratchReq};
 use crate::real::Real;
 use crate::system::{view, view_mut};
 use faer::linalg::matmul::matmul;
@@ -150,20 +150,29 @@ impl<T: Real> WoodburyPrecond<T> {
         self.masks.nrows() * self.masks.ncols() * t + (1 + formed) * n * n * 8 + self.binv.as_ref().map_or(0, |_| n * n * t)
     }
 
-    /// `q ← B₁⁻¹ q = q + Xᵀ M X q` for a d × w block (no-op for gated, where B = I).
-    fn binv_in_place(&self, mut q: MatMut<'_, T>) {
+    /// `q ← B₁⁻¹ q = q + Xᵀ M X q` for a d × w block (no-op for gated, where B = I), with
+    /// scratch of 2·n·w numbers.
+    fn binv_in_place(&self, mut q: MatMut<'_, T>, scratch: Scratch<'_, T>) {
         let Some(m) = &self.binv else { return };
         let x = &*self.x;
-        let mut t = Mat::<T>::zeros(x.nrows(), q.ncols());
+        let (n, w) = (x.nrows(), q.ncols());
+        let (t, scratch) = scratch.take(n * w);
+        let (mt, _) = scratch.take(n * w);
+        let mut t = MatMut::from_column_major_slice_mut(t, n, w);
         x.mul(q.as_ref(), t.as_mut());
-        let mut mt = Mat::<T>::zeros(x.nrows(), q.ncols());
+        let mut mt = MatMut::from_column_major_slice_mut(mt, n, w);
         matmul(mt.as_mut(), Accum::Replace, m.as_ref(), t.as_ref(), T::from_f64(1.0), Par::rayon(0));
         x.tmul_add(mt.as_ref(), q.as_mut(), T::from_f64(1.0));
     }
 
-    /// K⁻¹ t in place for the n × k right-hand sides t.
-    fn solve_k(&self, t: &mut Mat<T>) {
-        let mut t64 = Mat::<f64>::from_fn(t.nrows(), t.ncols(), |i, j| t[(i, j)].to_f64());
+    /// K⁻¹ t in place for the n × k right-hand sides t, in f64 (`t64`: n·k numbers).
+    fn solve_k(&self, mut t: MatMut<'_, T>, t64: &mut [f64]) {
+        let mut t64 = MatMut::from_column_major_slice_mut(t64, t.nrows(), t.ncols());
+        for j in 0..t.ncols() {
+            for i in 0..t.nrows() {
+                t64[(i, j)] = t[(i, j)].to_f64();
+            }
+        }
         solve_lower_triangular_in_place(self.chol.as_ref(), t64.as_mut(), Par::rayon(0));
         solve_upper_triangular_in_place(self.chol.transpose(), t64.as_mut(), Par::rayon(0));
         for j in 0..t.ncols() {
@@ -175,27 +184,43 @@ impl<T: Real> WoodburyPrecond<T> {
 }
 
 impl<T: Real> Precond<T> for WoodburyPrecond<T> {
-    fn apply(&self, r: &[T], z: &mut [T], k: usize) {
+    fn scratch_req(&self, _len: usize, k: usize) -> ScratchReq {
+        let (n, d, p) = (self.x.nrows(), self.x.ncols(), self.masks.ncols());
+        let lay = WeightLayout::new(d, p, self.relu, k);
+        // the delta matrix (later Q), then either B₁⁻¹'s two n × nb·k products or the
+        // n × P·k products with the n × k right-hand sides; K⁻¹ in f64
+        let binv = if self.relu { 2 * n * lay.groups() } else { 0 };
+        ScratchReq::new(d * p * k + binv.max(n * p * k + n * k), n * k)
+    }
+
+    fn apply(&self, r: &[T], z: &mut [T], k: usize, scratch: Scratch<'_, T>) {
         let (x, n, d, p) = (&*self.x, self.x.nrows(), self.x.ncols(), self.masks.ncols());
         let lay = WeightLayout::new(d, p, self.relu, k);
+        let (t64, scratch) = scratch.take_f64(n * k);
+        let (delta, mut rest) = scratch.take(d * p * k);
         // z = B⁻¹ r
         z.copy_from_slice(r);
-        self.binv_in_place(view_mut(z, d));
+        self.binv_in_place(view_mut(z, d), rest.reborrow());
         // t = F z: Δ_j = z_vj − z_wj, t_c = Σ_j m_j ∘ (X Δ_cj)
-        let mut delta = Mat::<T>::zeros(d, p * k);
-        let zv = view(z, d);
-        for c in 0..k {
-            for j in 0..p {
-                let mut dst = delta.as_mut().col_mut(lay.delta_block(c, j));
-                dst.copy_from(zv.col(lay.block(c, SIDE_V, j)));
-                if self.relu {
-                    dst -= zv.col(lay.block(c, SIDE_W, j));
+        let (y, tail) = rest.reborrow().take(n * p * k);
+        let (t, _) = tail.take(n * k);
+        let mut y = MatMut::from_column_major_slice_mut(y, n, p * k);
+        {
+            let mut delta = MatMut::from_column_major_slice_mut(&mut *delta, d, p * k);
+            let zv = view(z, d);
+            for c in 0..k {
+                for j in 0..p {
+                    let mut dst = delta.as_mut().col_mut(lay.delta_block(c, j));
+                    dst.copy_from(zv.col(lay.block(c, SIDE_V, j)));
+                    if self.relu {
+                        dst -= zv.col(lay.block(c, SIDE_W, j));
+                    }
                 }
             }
+            x.mul(delta.as_ref(), y.as_mut());
         }
-        let mut y = Mat::<T>::zeros(n, p * k);
-        x.mul(delta.as_ref(), y.as_mut());
-        let mut t = Mat::<T>::zeros(n, k);
+        t.fill(T::default());
+        let mut t = MatMut::from_column_major_slice_mut(t, n, k);
         for c in 0..k {
             for j in 0..p {
                 for i in 0..n {
@@ -203,16 +228,22 @@ impl<T: Real> Precond<T> for WoodburyPrecond<T> {
                 }
             }
         }
-        // s = K⁻¹ t, then Q = Xᵀ (m_j ∘ s_c) and z −= B⁻¹ Fᵀ s (v blocks: −B₁⁻¹Q, w: +B₁⁻¹Q)
-        self.solve_k(&mut t);
-        let sm = Mat::<T>::from_fn(n, p * k, |i, col| self.masks[(i, col % p)] * t[(i, col / p)]);
-        let mut q = Mat::<T>::zeros(d, p * k);
-        x.tmul_add(sm.as_ref(), q.as_mut(), T::from_f64(1.0));
-        self.binv_in_place(q.as_mut());
+        // s = K⁻¹ t, then Q = Xᵀ (m_j ∘ s_c) and z −= B⁻¹ Fᵀ s (v blocks: −B₁⁻¹Q, w: +B₁⁻¹Q);
+        // m_j ∘ s_c goes into y's buffer, Q into the delta's
+        self.solve_k(t.as_mut(), t64);
+        for col in 0..p * k {
+            for i in 0..n {
+                y[(i, col)] = self.masks[(i, col % p)] * t[(i, col / p)];
+            }
+        }
+        delta.fill(T::default());
+        let mut q = MatMut::from_column_major_slice_mut(delta, d, p * k);
+        x.tmul_add(y.as_ref(), q.as_mut(), T::from_f64(1.0));
+        self.binv_in_place(q.as_mut(), rest.reborrow());
         let mut zm = view_mut(z, d);
         for c in 0..k {
             for j in 0..p {
-                let qc = q.col(lay.delta_block(c, j));
+                let qc = q.as_ref().col(lay.delta_block(c, j));
                 let mut v = zm.as_mut().col_mut(lay.block(c, SIDE_V, j));
                 v -= qc;
                 if self.relu {

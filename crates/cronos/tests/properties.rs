@@ -4,7 +4,7 @@ use common::*;
 use cronos::design::Design;
 use cronos::nystrom::nystrom;
 use cronos::patterns::sample_patterns;
-use cronos::pcg::{pcg, PcgWorkspace, Precond};
+use cronos::pcg::{pcg, PcgWorkspace, Precond, ScratchBuf};
 use cronos::precond::{BlockWhitener, NystromPrecond, StructuredPrecond};
 use cronos::system::{view, view_mut, System};
 use cronos::{Activation, Beta, CronosError, Rank, Settings, Solver};
@@ -126,8 +126,9 @@ fn dense_h(n: usize, r: usize) -> Mat<f64> {
 fn check_spd(pre: &dyn Precond<f64>, n: usize) {
     let (a, b) = (rand_vec(n, 5), rand_vec(n, 6));
     let (mut pa, mut pb) = (vec![0.0; n], vec![0.0; n]);
-    pre.apply(&a, &mut pa, 1);
-    pre.apply(&b, &mut pb, 1);
+    let mut scratch = ScratchBuf::new(pre.scratch_req(n, 1));
+    pre.apply(&a, &mut pa, 1, scratch.scratch());
+    pre.apply(&b, &mut pb, 1, scratch.scratch());
     assert!((dotv(&pa, &b) - dotv(&a, &pb)).abs() < 1e-9 * dotv(&a, &a).sqrt() * dotv(&b, &b).sqrt(), "not symmetric");
     assert!(dotv(&pa, &a) > 0.0, "not positive");
 }

@@ -6,7 +6,7 @@ use common::*;
 use cronos::design::Design;
 use cronos::gram::{with_form, GramEigen, GramForm, GramOp};
 use cronos::patterns::sample_patterns;
-use cronos::pcg::Precond;
+use cronos::pcg::{Precond, ScratchBuf};
 use cronos::system::System;
 use cronos::woodbury::WoodburyPrecond;
 use cronos::{Activation, Beta, CronosError, Loss, Settings, Solver};
@@ -98,7 +98,8 @@ fn woodbury_is_the_exact_inverse_of_the_u_step_operator() {
         let mut au = vec![0.0; len];
         sys.apply(&mut design, rho, &u, &mut au);
         let mut back = vec![0.0; len];
-        w.apply(&au, &mut back, k);
+        let mut scratch = ScratchBuf::new(w.scratch_req(len, k));
+        w.apply(&au, &mut back, k, scratch.scratch());
         let err: f64 = u.iter().zip(&back).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
         let norm: f64 = u.iter().map(|a| a * a).sum::<f64>().sqrt();
         assert!(err <= 1e-8 * norm, "relu {relu}: ‖P⁻¹Au − u‖ = {err:e} of {norm:e}");
