@@ -161,7 +161,7 @@ fn nystrom_preconditioner_is_spd_and_exact_at_full_rank() {
 #[test]
 fn structured_preconditioner_is_spd() {
     let (mut design, mut sys, _) = setup(200, 5, 4, true, 1, 1);
-    let d = sys.d;
+    let d = sys.d();
     let nbd = sys.layout.output_len();
     let g64 = sys.gram.dense().unwrap().clone();
     let evd = g64.self_adjoint_eigen(faer::Side::Lower).unwrap();
