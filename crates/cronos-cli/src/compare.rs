@@ -5,7 +5,6 @@
 
 use crate::deep::{head_config, load_data, point_line, DataRequest, DeepData, DeepOpts, ModelKind, OptimizerArg};
 use crate::data::check_output;
-use crate::DataOpts;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use cronos::{Activation, Beta, Control, IterInfo, Observer, Settings, Solver, Status};
@@ -17,26 +16,9 @@ use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Directory of MNIST-style IDX files. Default: the bundled Fashion-MNIST
-    #[arg(value_name = "DIR", conflicts_with = "train")]
-    pub dir: Option<PathBuf>,
-    /// Training data file instead of DIR
-    #[arg(long, value_name = "FILE")]
-    pub train: Option<PathBuf>,
-    /// Test data file (reported, never used for selection)
-    #[arg(long, value_name = "FILE", requires = "train")]
-    pub test: Option<PathBuf>,
+    // where the data come from (one declaration, shared with `cronos train`)
     #[command(flatten)]
-    pub data: DataOpts,
-    /// Keep only these classes
-    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
-    pub classes: Option<Vec<f64>>,
-    /// Use only the first N training rows
-    #[arg(long, value_name = "N")]
-    pub n_train: Option<usize>,
-    /// Use only the first N test rows
-    #[arg(long, value_name = "N")]
-    pub n_test: Option<usize>,
+    pub source: crate::source::DataSourceArgs,
     /// Fraction of the training rows held out for validation (model selection)
     #[arg(long, value_name = "F", default_value_t = 1.0 / 12.0)]
     pub val_fraction: f64,
@@ -268,13 +250,7 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     }
     check_output(&a.plot, a.force, "the plot")?;
     let req = DataRequest {
-        dir: a.dir.as_deref(),
-        train: a.train.as_deref(),
-        test: a.test.as_deref(),
-        opts: &a.data,
-        classes: a.classes.as_deref(),
-        n_train: a.n_train,
-        n_test: a.n_test,
+        source: &a.source,
         val_fraction: Some(a.val_fraction),
         cnn: opts.kind == ModelKind::Cnn,
         seed: a.seed,

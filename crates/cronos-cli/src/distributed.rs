@@ -13,7 +13,7 @@
 
 use crate::data::{self, accuracy, check_output, to_mat};
 use crate::train::observe::{install_interrupt, Progress, Scores, TrainObserver};
-use crate::{PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
+use crate::{PreprocessArg, TaskArg, TrainArgs};
 use anyhow::{anyhow, bail, Result};
 use cronos::comm::{all_gather_f64, Comm};
 use cronos::design::shard_rows;
@@ -112,8 +112,8 @@ fn settings_of(a: &TrainArgs) -> Result<Settings> {
     let unsupported = [
         (a.val_fraction.is_some(), "--val-fraction"),
         (a.checkpoint.is_some(), "--checkpoint"),
-        (a.n_train.is_some(), "--n-train"),
-        (a.n_test.is_some(), "--n-test"),
+        (a.source.n_train.is_some(), "--n-train"),
+        (a.source.n_test.is_some(), "--n-test"),
         (a.plot.is_some(), "--plot"),
         (a.class_weight != crate::ClassWeightArg::None, "--class-weight"),
         (a.deep.kind != crate::deep::ModelKind::Convex, "--model cnn|mlp"),
@@ -239,12 +239,8 @@ struct ShardData {
 fn prepare_shard(a: &TrainArgs, c: &dyn Comm, settings: &mut Settings) -> Result<ShardData> {
     let lead = c.rank() == 0;
     // ---- this rank's rows (and the test set, on rank 0)
-    let opts = data::load_options(&a.data);
-    let (train_path, test_path): (PathBuf, Option<PathBuf>) = match (&a.train, &a.dir) {
-        (Some(t), _) => (t.clone(), a.test.clone()),
-        (None, Some(d)) => (d.clone(), Some(d.clone())),
-        (None, None) => (PathBuf::from(BUNDLED_DATA), Some(PathBuf::from(BUNDLED_DATA))),
-    };
+    let opts = data::load_options(&a.source.data);
+    let (train_path, test_path) = a.source.paths();
     let idx_data = data::is_idx(&train_path, &opts);
     let (shard, test_t) = agree(c, (|| {
         let (t, _) = load_shard(&train_path, &opts, c)?;
@@ -254,7 +250,7 @@ fn prepare_shard(a: &TrainArgs, c: &dyn Comm, settings: &mut Settings) -> Result
             _ => None,
         };
         // the test rows of the chosen classes
-        let test = test.map(|tt| match (&a.classes, &tt.labels) {
+        let test = test.map(|tt| match (&a.source.classes, &tt.labels) {
             (Some(cl), Some(tl)) => data::select_rows(&tt, &(0..tt.n).filter(|&i| cl.contains(&tl[i])).collect::<Vec<_>>()),
             _ => tt,
         });
@@ -273,7 +269,7 @@ fn prepare_shard(a: &TrainArgs, c: &dyn Comm, settings: &mut Settings) -> Result
     distinct.dedup();
     let present = Classes::from_labels(&all_gather_f64(c, &distinct).concat());
     let keep: Vec<usize> = agree(c, (|| {
-        let Some(cl) = &a.classes else { return Ok((0..shard.n).collect()) };
+        let Some(cl) = &a.source.classes else { return Ok((0..shard.n).collect()) };
         if cl.len() < 2 {
             bail!("--classes: give at least two classes (e.g. --classes 0,6)");
         }
@@ -285,7 +281,7 @@ fn prepare_shard(a: &TrainArgs, c: &dyn Comm, settings: &mut Settings) -> Result
     let shard = data::select_rows(&shard, &keep);
     let labels = shard.labels.clone().unwrap_or_default();
     let n = sum(c, &[shard.n as f64])[0] as usize;
-    let label_set: Vec<f64> = present.labels.iter().copied().filter(|l| a.classes.as_ref().map_or(true, |cl| cl.contains(l))).collect();
+    let label_set: Vec<f64> = present.labels.iter().copied().filter(|l| a.source.classes.as_ref().map_or(true, |cl| cl.contains(l))).collect();
     let classification = match a.task {
         TaskArg::Classification => true,
         TaskArg::Regression => false,

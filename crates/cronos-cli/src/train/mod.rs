@@ -181,10 +181,7 @@ fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, obs:
     let mut meta = Metadata::new(settings.clone());
     meta.n_train = p.fit_shape.0;
     meta.data_fingerprint = p.fingerprint.clone();
-    meta.data_source = match (&a.train, &a.dir) {
-        (None, None) => "bundled fashion-mnist".into(),
-        _ => crate::data::source_name(&p.train_path),
-    };
+    meta.data_source = a.source.source_name(&p.train_path);
     meta.metrics = metrics.clone().into_iter().collect();
     meta.certificate = certificate.clone();
     meta.status = status.to_string();

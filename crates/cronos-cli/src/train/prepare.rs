@@ -3,7 +3,7 @@
 //! fitted on the fitting rows only.
 
 use crate::data::{self, check_output, select_rows};
-use crate::{PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
+use crate::{PreprocessArg, TaskArg, TrainArgs};
 use anyhow::{anyhow, bail, Result};
 use cronos::OwnedData;
 use cronos_data::{Split, Table};
@@ -100,7 +100,7 @@ pub fn prepare(a: &TrainArgs) -> Result<Prepared> {
         Some(PreprocessArg::Scale) => PreprocessKind::Scale01,
         _ => PreprocessKind::Standardize,
     };
-    let train_file = a.train.clone().unwrap_or_default();
+    let train_file = a.source.train.clone().unwrap_or_default();
     if let Some(p) = super::sparse::prepare_sparse(a, sparse_kind, |labels| infer_task(a, &train_file, labels))? {
         return Ok(p);
     }
@@ -120,7 +120,7 @@ pub fn prepare(a: &TrainArgs) -> Result<Prepared> {
         Some(PreprocessArg::None) => PreprocessKind::None,
         Some(PreprocessArg::Scale) => PreprocessKind::Scale01,
         Some(PreprocessArg::Standardize) => PreprocessKind::Standardize,
-        None if data::is_idx(&train_path, &data::load_options(&a.data)) => PreprocessKind::Scale01,
+        None if data::is_idx(&train_path, &data::load_options(&a.source.data)) => PreprocessKind::Scale01,
         None => PreprocessKind::Standardize,
     };
     let pre = Preprocessing::fit(data::view(&fit_t), kind);
@@ -138,13 +138,9 @@ type Loaded = (PathBuf, Option<PathBuf>, Table, Option<Table>);
 
 /// Reads the training and test tables (`--train`/`--test`, `--dir`, or the bundled data).
 fn load(a: &TrainArgs) -> Result<Loaded> {
-    let opts = data::load_options(&a.data);
-    let (train_path, test_path): (PathBuf, Option<PathBuf>) = match (&a.train, &a.dir) {
-        (Some(t), _) => (t.clone(), a.test.clone()),
-        (None, Some(d)) => (d.clone(), Some(d.clone())),
-        (None, None) => (PathBuf::from(BUNDLED_DATA), Some(PathBuf::from(BUNDLED_DATA))),
-    };
-    if a.train.is_none() && !train_path.is_dir() {
+    let opts = data::load_options(&a.source.data);
+    let (train_path, test_path) = a.source.paths();
+    if a.source.train.is_none() && !train_path.is_dir() {
         bail!("{}: not a directory of IDX files (use --train FILE for a data file)", train_path.display());
     }
     let train_t = data::load(&train_path, &opts, Split::Train)?;
@@ -177,7 +173,7 @@ fn subset(a: &TrainArgs, train_path: &Path, train_t: Table, test_t: Option<Table
 pub(super) fn kept_rows(a: &TrainArgs, train_path: &Path, train_labels: &[f64], n_train: usize, test: Option<(usize, Option<&[f64]>)>) -> Result<(Vec<usize>, Vec<usize>)> {
     let mut train_idx: Vec<usize> = (0..n_train).collect();
     let mut test_idx: Vec<usize> = test.map(|(n, _)| (0..n).collect()).unwrap_or_default();
-    if let Some(cl) = &a.classes {
+    if let Some(cl) = &a.source.classes {
         if cl.len() < 2 {
             bail!("--classes: give at least two classes (e.g. --classes 0,6)");
         }
@@ -194,13 +190,13 @@ pub(super) fn kept_rows(a: &TrainArgs, train_path: &Path, train_labels: &[f64], 
             test_idx.retain(|&i| cl.contains(&tl[i]));
         }
     }
-    if let Some(n) = a.n_train {
+    if let Some(n) = a.source.n_train {
         if n == 0 {
             bail!("--n-train 0: need at least one row");
         }
         train_idx.truncate(n);
     }
-    if let Some(n) = a.n_test {
+    if let Some(n) = a.source.n_test {
         test_idx.truncate(n);
     }
     Ok((train_idx, test_idx))
