@@ -9,15 +9,16 @@ pub mod prepare;
 pub mod pricing;
 pub mod report;
 pub mod sparse;
+pub mod summary;
 
 use crate::data::{accuracy, mse};
 use crate::{PrecondArg, TrainArgs};
 use anyhow::{bail, Context, Result};
 use cronos::{Activation, Beta, BetaChoice, PrecondKind, Settings, Solution, Solver, Status};
-use cronos_model::{Metadata, ModelFile};
+use cronos_model::ModelFile;
 use observe::{install_interrupt, spinner, Progress, Scores, TrainObserver};
 use prepare::{Prepared, Rows};
-use serde_json::json;
+use summary::{save_model, AutoBeta, DataInfo, Outcome, RunInfo, TrainSummary};
 use std::time::{Duration, Instant};
 
 /// Runs `cronos train` (single process); returns the exit code.
@@ -151,137 +152,96 @@ fn announce(a: &TrainArgs, p: &Prepared, solver: &Solver<f32>, obs: &TrainObserv
 
 /// Saves the model (the best validation iterate, or the last), writes the metrics file, the
 /// plot and the summary; returns the exit code (130 when interrupted, 1 on a numerical error).
-#[allow(clippy::too_many_arguments)]
 fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, obs: &TrainObserver<'_>, sol: Solution, t_start: Instant) -> Result<i32> {
-    let (settings, choice) = (fit.settings, fit.choice);
-    let status = sol.status;
     let (model, best) = obs.chosen_model(solver);
-    let calibration = calibrate::for_saved_model(p, settings, &model, fit.path_calibration.clone())?;
-    let certificate = best.map_or_else(|| sol.certificate.clone(), |b| b.certificate.clone());
-    // the saved weights as a network (a restored best iterate is not the solver's state)
-    let feasibility = best.is_none().then_some(sol.feasibility);
-    let best_iteration = best.map(|b| b.iteration);
-    let iterations = obs.records.last().map_or(0, |r| r.info.iteration);
-    let cg_iterations: usize = obs.records.iter().map(|r| r.info.cg_iterations).sum();
-    let solve_seconds = obs.records.last().map_or(0.0, |r| r.info.seconds);
-
-    let mut metrics = report::data_metrics(&model, p, solver.predict_training_rows(&model)?)?;
-    metrics.insert("objective".into(), json!(certificate.objective));
-    metrics.insert("lower_bound".into(), json!(certificate.lower_bound));
-    metrics.insert("relative_gap".into(), json!(certificate.relative_gap));
-    metrics.insert("constraint_violation".into(), json!(feasibility.map(|f| f.constraint_violation)));
-    metrics.insert("network_objective".into(), json!(feasibility.map(|f| f.network_objective)));
-    metrics.insert("admm_iterations".into(), json!(iterations));
-    metrics.insert("cg_iterations".into(), json!(cg_iterations));
-    metrics.insert("active_neurons".into(), json!(model.active_neurons()));
-    metrics.insert("n_test".into(), json!(p.test.as_ref().map(|t| t.x.nrows())));
-    metrics.insert("n_validation".into(), json!(p.val.as_ref().map(|v| v.x.nrows())));
-    metrics.insert("best_iteration".into(), json!(best_iteration));
-
-    let mut meta = Metadata::new(settings.clone());
-    meta.n_train = p.fit_shape.0;
-    meta.data_fingerprint = p.fingerprint.clone();
-    meta.data_source = a.source.source_name(&p.train_path);
-    meta.metrics = metrics.clone().into_iter().collect();
-    meta.certificate = certificate.clone();
-    meta.status = status.to_string();
-    meta.calibration = calibration.clone();
-    let (active, n_patterns, beta) = (model.active_neurons(), model.n_patterns(), model.beta.clone());
-    let mf = ModelFile::new(model, p.pre.clone(), p.task.clone(), meta);
-    mf.save(&a.out, a.force)?;
-
+    let calibration = calibrate::for_saved_model(p, fit.settings, &model, fit.path_calibration.clone())?;
+    let outcome = Outcome {
+        status: sol.status,
+        certificate: best.map_or_else(|| sol.certificate.clone(), |b| b.certificate.clone()),
+        // the saved weights as a network (a restored best iterate is not the solver's state)
+        feasibility: best.is_none().then_some(sol.feasibility),
+        iterations: obs.records.last().map_or(0, |r| r.info.iteration),
+        cg_iterations: obs.records.iter().map(|r| r.info.cg_iterations).sum(),
+        solve_seconds: obs.records.last().map_or(0.0, |r| r.info.seconds),
+        setup_seconds: solver.setup_seconds(),
+        best_iteration: best.map(|b| b.iteration),
+        active_neurons: model.active_neurons(),
+        scores: report::data_scores(&model, p, solver.predict_training_rows(&model)?)?,
+        n_test: p.test.as_ref().map(|t| t.x.nrows()),
+        n_validation: p.val.as_ref().map(|v| v.x.nrows()),
+    };
+    let data = DataInfo { n_train: p.fit_shape.0, fingerprint: &p.fingerprint, source: a.source.source_name(&p.train_path) };
+    let mf = save_model(&a.out, a.force, model, p.pre.clone(), p.task.clone(), fit.settings, data, outcome.metrics()?, &outcome, calibration)?;
     let classification = p.classes().is_some();
     if let Some(path) = &a.metrics {
         report::write_metrics_file(path, a.force, &obs.records, classification)?;
     }
     if let Some(path) = &a.plot {
-        let title = report::plot_title(settings.activation, &mf.metadata.data_source, p.fit_shape.0, n_patterns, &beta);
+        let title = report::plot_title(fit.settings.activation, &mf.metadata.data_source, p.fit_shape.0, mf.model.n_patterns(), &mf.model.beta);
         report::write_plot(path, &obs.records, classification, title)?;
     }
-
-    let mut summary = serde_json::Map::new();
-    summary.insert("status".into(), json!(status.to_string()));
-    for k in [
-        "objective", "lower_bound", "relative_gap", "constraint_violation", "network_objective", "train_accuracy",
-        "test_accuracy", "validation_accuracy", "train_mse", "test_mse", "test_r2", "validation_mse",
-    ] {
-        if let Some(v) = metrics.get(k) {
-            summary.insert(k.into(), v.clone());
-        }
-    }
-    summary.insert("seconds".into(), json!(solve_seconds));
-    summary.insert("setup_seconds".into(), json!(solver.setup_seconds()));
-    summary.insert("total_seconds".into(), json!(t_start.elapsed().as_secs_f64()));
-    summary.insert("admm_iterations".into(), json!(iterations));
-    summary.insert("cg_iterations".into(), json!(cg_iterations));
-    summary.insert("active_neurons".into(), json!(active));
-    summary.insert("n_patterns".into(), json!(n_patterns));
-    summary.insert("beta".into(), report::beta_json(&beta));
-    summary.insert("loss".into(), json!(format!("{:?}", settings.loss).to_lowercase()));
-    summary.insert("beta_auto".into(), json!(choice.is_some()));
-    summary.insert("temperature".into(), json!(calibration.as_ref().map(|c| c.temperature)));
-    if let Some(c) = choice {
-        summary.insert("beta_fraction".into(), json!(c.fraction));
-        summary.insert("path_seconds".into(), json!(c.seconds));
-        summary.insert("path_fraction".into(), json!(c.path_fraction));
-        summary.insert("path_rows".into(), json!(c.path_rows));
-        summary.insert("beta_path".into(), serde_json::to_value(&c.path)?);
-    }
-    if let Some(v) = &fit.pricing {
-        summary.insert("pricing".into(), v.clone());
-    }
-    summary.insert("n_train".into(), json!(p.fit_shape.0));
-    summary.insert("n_test".into(), metrics["n_test"].clone());
-    summary.insert("n_validation".into(), metrics["n_validation"].clone());
-    summary.insert("n_features".into(), json!(p.fit_shape.1));
-    summary.insert("task".into(), json!(if classification { "classification" } else { "regression" }));
-    summary.insert("classes".into(), json!(p.classes().map(|c| c.labels.clone())));
-    summary.insert("best_iteration".into(), json!(best_iteration));
-    summary.insert("model_path".into(), json!(a.out.display().to_string()));
-    summary.insert("data_fingerprint".into(), json!(p.fingerprint));
+    let run = RunInfo {
+        settings: fit.settings,
+        mf: &mf,
+        total_seconds: t_start.elapsed().as_secs_f64(),
+        auto: fit.choice.map(AutoBeta::of).transpose()?,
+        pricing: fit.pricing.clone(),
+        n_features: p.fit_shape.1,
+        model_path: &a.out,
+        distributed: None,
+    };
     if a.json {
-        println!("{}", serde_json::Value::Object(summary.clone()));
+        println!("{}", TrainSummary::new(&outcome, run).to_json()?);
     }
     if !a.quiet {
-        eprintln!(
-            "status: {status} after {iterations} ADMM iterations ({cg_iterations} CG), {solve_seconds:.2}s (+{:.2}s setup)",
-            solver.setup_seconds()
-        );
-        eprintln!(
-            "objective {:.6e}, certified lower bound {:.6e}, relative gap {:.3e}",
-            certificate.objective, certificate.lower_bound, certificate.relative_gap
-        );
-        if let Some(f) = feasibility.filter(|f| f.constraint_violation > 1e-6) {
-            eprintln!(
-                "ReLU cone constraints violated by {:.2e} (relative): the network's objective is {:.6e}; the gap certifies feasible weights only",
-                f.constraint_violation, f.network_objective
-            );
-        }
-        eprintln!("{}", report::score_line(&summary, p.classes(), best_iteration));
-        if let Some(c) = &calibration {
-            eprintln!(
-                "probabilities calibrated: temperature {:.4} fitted on {} held-out rows (their log-loss {:.4} at T = 1, {:.4} after)",
-                c.temperature, c.rows, c.log_loss_before, c.log_loss_after
-            );
-        }
-        eprintln!("{active} active neurons of {} convex blocks; model saved to {}", mf.model.weights.ncols(), a.out.display());
-        if let Some(path) = &a.plot {
-            eprintln!("report plot: {}", path.display());
-        }
+        tell(&outcome, &mf, p.classes(), &a.out, a.plot.as_deref());
     }
-    Ok(match status {
+    Ok(exit_code(outcome.status, &a.out, &p.train_path, a.quiet))
+}
+
+/// The human-readable summary on stderr.
+fn tell(o: &Outcome, mf: &ModelFile, classes: Option<&cronos_model::Classes>, out: &std::path::Path, plot: Option<&std::path::Path>) {
+    let (c, status) = (&o.certificate, o.status);
+    eprintln!(
+        "status: {status} after {} ADMM iterations ({} CG), {:.2}s (+{:.2}s setup)",
+        o.iterations, o.cg_iterations, o.solve_seconds, o.setup_seconds
+    );
+    eprintln!("objective {:.6e}, certified lower bound {:.6e}, relative gap {:.3e}", c.objective, c.lower_bound, c.relative_gap);
+    if let Some(f) = o.feasibility.filter(|f| f.constraint_violation > 1e-6) {
+        eprintln!(
+            "ReLU cone constraints violated by {:.2e} (relative): the network's objective is {:.6e}; the gap certifies feasible weights only",
+            f.constraint_violation, f.network_objective
+        );
+    }
+    eprintln!("{}", report::score_line(&o.scores, classes, o.best_iteration));
+    if let Some(c) = &mf.metadata.calibration {
+        eprintln!(
+            "probabilities calibrated: temperature {:.4} fitted on {} held-out rows (their log-loss {:.4} at T = 1, {:.4} after)",
+            c.temperature, c.rows, c.log_loss_before, c.log_loss_after
+        );
+    }
+    eprintln!("{} active neurons of {} convex blocks; model saved to {}", o.active_neurons, mf.model.weights.ncols(), out.display());
+    if let Some(path) = plot {
+        eprintln!("report plot: {}", path.display());
+    }
+}
+
+/// The exit code of a finished run: 130 when interrupted (the best model so far is saved), 1
+/// on a numerical error (the last model is saved), else 0.
+pub fn exit_code(status: Status, out: &std::path::Path, train_path: &std::path::Path, quiet: bool) -> i32 {
+    match status {
         Status::Interrupted => {
-            if !a.quiet {
-                eprintln!("interrupted: saved the best model so far to {}", a.out.display());
+            if !quiet {
+                eprintln!("interrupted: saved the best model so far to {}", out.display());
             }
             130
         }
         Status::NumericalError => {
-            eprintln!("error: {}: the solver hit a numerical error (NaN/Inf); saved the last model", p.train_path.display());
+            eprintln!("error: {}: the solver hit a numerical error (NaN/Inf); saved the last model", train_path.display());
             1
         }
         _ => 0,
-    })
+    }
 }
 
 /// The solver settings from the command line (validated), and whether β is to be chosen
