@@ -3,6 +3,7 @@
 
 use super::observe::Record;
 use super::prepare::{Prepared, Rows};
+use super::fit::over_ranks;
 use super::summary::{empty_scores, DataScores};
 use crate::data::{accuracy, mse, r2};
 use anyhow::{anyhow, Result};
@@ -12,10 +13,10 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 /// Scores of the saved network on the fitting, validation and test rows (classification:
-/// accuracies; regression: MSE and R²). Absent sets give nulls, so the keys are stable.
+/// accuracies; regression: MSE and R²; the training score over all ranks of `comm`). Absent sets give nulls, so the keys are stable.
 /// `fit_predictions` are the model's predictions on the fitting rows (the solver holds those
 /// rows once the CLI has handed them over).
-pub fn data_scores(model: &Model<f32>, p: &Prepared, fit_predictions: faer::Mat<f32>) -> Result<DataScores> {
+pub fn data_scores(model: &Model<f32>, p: &Prepared, fit_predictions: faer::Mat<f32>, comm: &dyn cronos::Comm) -> Result<DataScores> {
     fn predict<'r>(model: &Model<f32>, r: Option<&'r Rows>) -> Result<Option<(faer::Mat<f32>, &'r Rows)>> {
         Ok(r.map(|r| model.predict_data(r.x.as_data()).map(|m| (m, r))).transpose()?)
     }
@@ -25,12 +26,14 @@ pub fn data_scores(model: &Model<f32>, p: &Prepared, fit_predictions: faer::Mat<
         Some(c) => {
             let acc = |x: &Option<(faer::Mat<f32>, &Rows)>| x.as_ref().map(|(pr, r)| accuracy(&c.decode(pr.as_ref()), &r.labels));
             (s.train_accuracy, s.test_accuracy, s.validation_accuracy) = (acc(&fit), acc(&test), Some(acc(&val)));
+            s.train_accuracy = s.train_accuracy.map(|v| over_ranks(comm, v, p.fit.labels.len()));
         }
         None => {
             let err = |x: &Option<(faer::Mat<f32>, &Rows)>, f: fn(faer::MatRef<'_, f32>, faer::MatRef<'_, f32>) -> f64| {
                 x.as_ref().map(|(pr, r)| f(pr.as_ref(), r.y.as_ref()))
             };
             (s.train_mse, s.test_mse, s.test_r2, s.validation_mse) = (err(&fit, mse), err(&test, mse), err(&test, r2), Some(err(&val, mse)));
+            s.train_mse = s.train_mse.map(|v| over_ranks(comm, v, p.fit.labels.len()));
         }
     }
     Ok(s)

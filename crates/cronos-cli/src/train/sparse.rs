@@ -84,7 +84,7 @@ fn load_any(p: &PathBuf, opts: &LoadOptions) -> Result<SparseTable> {
 /// `--classes`, `--n-train`, `--n-test` on sparse tables (the rows of [`kept_rows`]).
 fn subset(a: &TrainArgs, path: &Path, labels: &[f64], train: SparseTable, test: Option<SparseTable>) -> Result<(SparseTable, Option<SparseTable>)> {
     let test_rows = test.as_ref().map(|t| (t.n, t.labels.as_deref()));
-    let (tr, te) = kept_rows(a, path, labels, train.n, test_rows)?;
+    let (tr, te) = kept_rows(a, path, &cronos_model::Classes::from_labels(labels), labels, train.n, test_rows)?;
     Ok((train.select_rows(&tr), test.map(|t| t.select_rows(&te))))
 }
 
