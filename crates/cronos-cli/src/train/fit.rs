@@ -6,7 +6,7 @@ use super::agree::{fatal, sum, Agreed};
 use super::observe::{install_interrupt, spinner, Progress, Scores, TrainObserver};
 use super::prepare::{Prepared, Rows};
 use super::{checkpoint, report};
-use crate::data::{accuracy, mse};
+use crate::data::mse;
 use crate::TrainArgs;
 use anyhow::{Context, Result};
 use cronos::comm::Comm;
@@ -56,11 +56,7 @@ pub fn over_ranks(comm: &dyn Comm, local: f64, rows: usize) -> f64 {
 /// checkpoints and Ctrl-C. Every rank observes alike (replicated state, rank 0's clock and
 /// Ctrl-C flag), so all ranks take the same branches.
 pub fn observer<'a>(a: &TrainArgs, p: &'a Prepared, settings: &Settings, comm: &'a dyn Comm) -> TrainObserver<'a> {
-    let classes = p.classes().cloned();
-    let score = move |pred: faer::MatRef<'_, f32>, r: &Rows| match &classes {
-        Some(c) => accuracy(&c.decode(pred), &r.labels),
-        None => -mse(pred, r.y.as_ref()),
-    };
+    let score = |pred: faer::MatRef<'_, f32>, r: &Rows| p.score(pred, r);
     let evaluate = move |solver: &mut Solver<f32>, model: &cronos::Model<f32>| -> Result<Scores> {
         let train = Some(over_ranks(comm, score(solver.train_predictions(), &p.fit), p.fit.labels.len()));
         let predict = |r: &Rows| model.predict_data(r.x.as_data()).map_err(|e| fatal(comm, e.into()));

@@ -54,6 +54,16 @@ impl Prepared {
         std::mem::replace(&mut self.fit.x, cronos::data::OwnedData::Dense(faer::Mat::zeros(0, 0)))
     }
 
+    /// The score of predictions `pred` of rows `r`: the accuracy for classification, minus
+    /// the MSE for regression (larger is better for both), as the progress table, early
+    /// stopping and pricing report it.
+    pub fn score(&self, pred: faer::MatRef<'_, f32>, r: &Rows) -> f64 {
+        match self.classes() {
+            Some(c) => crate::data::accuracy(&c.decode(pred), &r.labels),
+            None => -crate::data::mse(pred, r.y.as_ref()),
+        }
+    }
+
     /// The classes, for a classification task.
     pub fn classes(&self) -> Option<&Classes> {
         match &self.task {
