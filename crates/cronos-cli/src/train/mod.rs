@@ -20,6 +20,8 @@ pub mod pricing;
 pub mod report;
 pub mod sparse;
 pub mod summary;
+#[cfg(test)]
+mod tests;
 
 use crate::{PrecondArg, TrainArgs};
 use agree::{agree, fatal};
