@@ -3,7 +3,7 @@
 //! Data loading shared with `cronos compare` lives here too.
 
 use crate::data::{self, check_output, load, load_options};
-use crate::{TrainArgs, BUNDLED_DATA};
+use crate::TrainArgs;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use cronos::Activation;
@@ -13,7 +13,6 @@ use cronos_deep::{io, train_am, train_baseline, AmConfig, Arch, BaselineConfig, 
 use cronos_model::Classes;
 use serde_json::{json, Map, Value};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Which network `cronos train` fits.
@@ -137,13 +136,7 @@ pub struct DeepData {
 
 /// Where the data come from and how to split them.
 pub struct DataRequest<'a> {
-    pub dir: Option<&'a Path>,
-    pub train: Option<&'a Path>,
-    pub test: Option<&'a Path>,
-    pub opts: &'a crate::DataOpts,
-    pub classes: Option<&'a [f64]>,
-    pub n_train: Option<usize>,
-    pub n_test: Option<usize>,
+    pub source: &'a crate::source::DataSourceArgs,
     pub val_fraction: Option<f64>,
     pub cnn: bool,
     pub seed: u64,
@@ -165,16 +158,12 @@ fn keep(t: cronos_data::Table, classes: Option<&[f64]>, n: Option<usize>) -> cro
 
 /// Loads and splits the data; images are scaled to [0, 1] (IDX) or by 1/max|x| (other files).
 pub fn load_data(r: &DataRequest<'_>) -> Result<DeepData> {
-    let lo = load_options(r.opts);
-    let (train_path, test_path): (PathBuf, Option<PathBuf>) = match (r.dir, r.train) {
-        (_, Some(t)) => (t.to_path_buf(), r.test.map(Path::to_path_buf)),
-        (Some(d), None) => (d.to_path_buf(), Some(d.to_path_buf())),
-        (None, None) => (PathBuf::from(BUNDLED_DATA), Some(PathBuf::from(BUNDLED_DATA))),
-    };
+    let lo = load_options(&r.source.data);
+    let (train_path, test_path) = r.source.paths();
     let idx = data::is_idx(&train_path, &lo);
-    let tr = keep(load(&train_path, &lo, Split::Train).with_context(|| train_path.display().to_string())?, r.classes, r.n_train);
+    let tr = keep(load(&train_path, &lo, Split::Train).with_context(|| train_path.display().to_string())?, r.source.classes.as_deref(), r.source.n_train);
     let te = match &test_path {
-        Some(p) => Some(keep(load(p, &lo, Split::Test).with_context(|| p.display().to_string())?, r.classes, r.n_test)),
+        Some(p) => Some(keep(load(p, &lo, Split::Test).with_context(|| p.display().to_string())?, r.source.classes.as_deref(), r.source.n_test)),
         None => None,
     };
     let labels = data::labels(&tr, &train_path)?;
@@ -270,13 +259,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         check_output(p, a.force, "the metrics")?;
     }
     let req = DataRequest {
-        dir: a.dir.as_deref(),
-        train: a.train.as_deref(),
-        test: a.test.as_deref(),
-        opts: &a.data,
-        classes: a.classes.as_deref(),
-        n_train: a.n_train,
-        n_test: a.n_test,
+        source: &a.source,
         val_fraction: a.val_fraction,
         cnn: o.kind == ModelKind::Cnn,
         seed: a.seed,

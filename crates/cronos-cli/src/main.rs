@@ -8,6 +8,7 @@ mod data;
 mod deep;
 mod distributed;
 mod export;
+mod source;
 mod train;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -169,29 +170,12 @@ pub struct DataOpts {
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Directory of MNIST-style IDX files (train-images-idx3-ubyte[.gz], t10k-...). Default: the bundled Fashion-MNIST
-    #[arg(value_name = "DIR", conflicts_with = "train")]
-    pub dir: Option<PathBuf>,
-    /// Training data file (any supported format) instead of DIR
-    #[arg(long, value_name = "FILE")]
-    pub train: Option<PathBuf>,
-    /// Test data file, evaluated at every certificate (optional)
-    #[arg(long, value_name = "FILE", requires = "train")]
-    pub test: Option<PathBuf>,
+    // where the data come from (one declaration, shared with `cronos compare`)
     #[command(flatten)]
-    pub data: DataOpts,
-    /// Keep only these classes (comma-separated labels); two classes make a binary task
-    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
-    pub classes: Option<Vec<f64>>,
+    pub source: source::DataSourceArgs,
     /// Classification or regression (auto: classification when all labels are integers)
     #[arg(long, value_enum, default_value = "auto")]
     pub task: TaskArg,
-    /// Use only the first N training rows (after --classes)
-    #[arg(long, value_name = "N")]
-    pub n_train: Option<usize>,
-    /// Use only the first N test rows (after --classes)
-    #[arg(long, value_name = "N")]
-    pub n_test: Option<usize>,
     /// Number of sampled activation patterns P (hidden neurons: up to 2P per output)
     #[arg(long, value_name = "P", default_value_t = 64)]
     pub patterns: usize,

@@ -169,31 +169,49 @@ impl Preprocessing {
 
     /// Fits the preprocessing on the rows of `x` (n × d). Statistics are accumulated in f64.
     pub fn fit(x: MatRef<'_, f32>, kind: PreprocessKind) -> Self {
-        let (n, d) = (x.nrows(), x.ncols());
+        Self::fit_over(x, kind, &cronos::LocalComm)
+    }
+
+    /// Fits the preprocessing on the rows of every rank of `comm` (`x`: this rank's rows; a
+    /// collective, called by every rank): the statistics of [`Preprocessing::fit`] on all rows
+    /// together (min/max, or the mean, then the squared deviations from it, summed over ranks),
+    /// so a distributed fit preprocesses like one process. On one process it *is* `fit`, to
+    /// the bit. A zero, non-finite or f32-underflowing spread gives a scale of 1.
+    pub fn fit_over(x: MatRef<'_, f32>, kind: PreprocessKind, comm: &dyn cronos::comm::Comm) -> Self {
+        let d = x.ncols();
         let mut p = Preprocessing::identity(d);
         p.kind = kind;
-        if n == 0 {
+        let mut n = [x.nrows() as f64];
+        comm.sum_f64(&mut n);
+        let n = n[0];
+        if n == 0.0 {
             return p;
         }
-        for j in 0..d {
-            match kind {
-                PreprocessKind::None => {}
-                PreprocessKind::Scale01 => {
-                    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-                    for i in 0..n {
-                        let v = x[(i, j)] as f64;
-                        lo = lo.min(v);
-                        hi = hi.max(v);
-                    }
+        let col = |j: usize| (0..x.nrows()).map(move |i| x[(i, j)] as f64);
+        let summed = |v: Vec<f64>| {
+            let mut v = v;
+            comm.sum_f64(&mut v);
+            v
+        };
+        match kind {
+            PreprocessKind::None => {}
+            PreprocessKind::Scale01 => {
+                let local: Vec<f64> = (0..d).flat_map(|j| [col(j).fold(f64::INFINITY, f64::min), col(j).fold(f64::NEG_INFINITY, f64::max)]).collect();
+                let all = cronos::comm::all_gather_f64(comm, &local);
+                for j in 0..d {
+                    let lo = all.iter().map(|v| v[2 * j]).fold(f64::INFINITY, f64::min);
+                    let hi = all.iter().map(|v| v[2 * j + 1]).fold(f64::NEG_INFINITY, f64::max);
                     let range = hi - lo;
                     p.offset[j] = lo as f32;
                     p.scale[j] = if range > 0.0 && range.is_finite() { range as f32 } else { 1.0 };
                 }
-                PreprocessKind::Standardize => {
-                    let mean = (0..n).map(|i| x[(i, j)] as f64).sum::<f64>() / n as f64;
-                    let var = (0..n).map(|i| (x[(i, j)] as f64 - mean).powi(2)).sum::<f64>() / n as f64;
-                    let sd = var.sqrt();
-                    p.offset[j] = mean as f32;
+            }
+            PreprocessKind::Standardize => {
+                let mean: Vec<f64> = summed((0..d).map(|j| col(j).sum::<f64>()).collect()).iter().map(|s| s / n).collect();
+                let var = summed((0..d).map(|j| col(j).map(|v| (v - mean[j]).powi(2)).sum::<f64>()).collect());
+                for j in 0..d {
+                    let sd = (var[j] / n).sqrt();
+                    p.offset[j] = mean[j] as f32;
                     p.scale[j] = if sd > 0.0 && sd.is_finite() && (sd as f32) > 0.0 { sd as f32 } else { 1.0 };
                 }
             }

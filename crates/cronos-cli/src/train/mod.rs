@@ -1,72 +1,98 @@
-//! `cronos train`: data preparation ([`prepare`]), the choice of β, the solve through the
-//! library's driver loop with the CLI's observer ([`observe`]), checkpoints
-//! ([`checkpoint`]) and the reports ([`report`]).
+//! `cronos train`, in one process and over MPI ranks alike: one staged pipeline through the
+//! `Comm` seam (one process runs it on [`cronos::LocalComm`]):
+//!
+//! options → load → select and encode → split → preprocess ([`prepare`]) → choose β →
+//! fit, the library's driver loop with the CLI's observer ([`fit`], [`observe`],
+//! [`checkpoint`]) → evaluate → save and report ([`finish`], [`summary`], [`report`]).
+//!
+//! Each stage that can fail on one rank ends with an agreement step ([`agree`]), so every
+//! rank continues or every rank stops with one message.
 
+pub mod agree;
 pub mod calibrate;
 pub mod checkpoint;
+pub mod finish;
+pub mod fit;
+pub mod load;
 pub mod observe;
 pub mod prepare;
 pub mod pricing;
 pub mod report;
 pub mod sparse;
+pub mod summary;
+#[cfg(test)]
+mod tests;
 
-use crate::data::{accuracy, mse};
 use crate::{PrecondArg, TrainArgs};
+use agree::{agree, fatal};
 use anyhow::{bail, Context, Result};
-use cronos::{Activation, Beta, BetaChoice, PrecondKind, Settings, Solution, Solver, Status};
-use cronos_model::{Metadata, ModelFile};
-use observe::{install_interrupt, spinner, Progress, Scores, TrainObserver};
-use prepare::{Prepared, Rows};
-use serde_json::json;
+use cronos::comm::Comm;
+use cronos::{Activation, Beta, BetaChoice, PathSettings, PrecondKind, PricingSettings, Settings, Status};
+use observe::spinner;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Runs `cronos train` (single process); returns the exit code.
+/// Runs `cronos train` in one process; returns the exit code.
 pub fn run(a: TrainArgs) -> Result<i32> {
     if a.deep.kind != crate::deep::ModelKind::Convex {
         return crate::deep::run(a);
     }
-    let t_start = Instant::now();
-    let (mut settings, beta_auto) = solver_settings(&a)?;
-    let path_settings = crate::auto_beta::path_settings(&a)?;
-    let pricing_settings = pricing::settings(&a)?;
-    prepare::check_outputs(&a)?;
-    let sp = spinner(a.quiet, "loading data");
-    let mut p = prepare::prepare(&a)?;
+    run_on(&a, &cronos::comm::local())
+}
+
+/// The validated options of a run.
+struct Options {
+    settings: Settings,
+    /// β chosen on a validation split (`--beta auto`, the default in one process).
+    beta_auto: bool,
+    path: PathSettings,
+    pricing: Option<PricingSettings>,
+}
+
+/// What the solve was run with (for the report and the calibration).
+pub struct Fit<'a> {
+    pub settings: &'a Settings,
+    pub choice: Option<&'a BetaChoice<f32>>,
+    /// The temperature fitted on the path's validation rows (see [`calibrate::from_path`]).
+    pub path_calibration: Option<cronos::Calibration>,
+    /// The summary's `pricing` object, when `--pricing-rounds` ran.
+    pub pricing: Option<serde_json::Value>,
+    /// Bytes summed over ranks per iteration (a distributed run).
+    pub reduced_per_iteration: Option<f64>,
+}
+
+/// The train pipeline on the ranks of `comm`; returns the exit code (rank 0's; the other
+/// ranks return 0).
+pub fn run_on(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
+    let (t_start, c) = (Instant::now(), &**comm);
+    let lead = c.rank() == 0;
+    let o = agree(c, options(a, lead))?;
+    let mut settings = o.settings.clone();
+    let sp = spinner(a.quiet || !lead, "loading data");
+    let mut p = prepare::prepare(a, c)?;
     sp.finish_and_clear();
-    settings.loss = crate::auto_beta::loss_for(a.loss, &p.task)?;
+    settings.loss = agree(c, crate::auto_beta::loss_for(a.loss, &p.task))?;
     let weights = crate::auto_beta::class_weights(a.class_weight, &p.task, &p.fit.labels)?;
-    let choice = if beta_auto {
-        let c = crate::auto_beta::choose(p.fit.x.as_data(), p.fit.y.as_ref(), weights.as_deref(), &settings, &path_settings, a.quiet)
-            .with_context(|| format!("{}", p.train_path.display()))?;
-        settings.beta = Beta::Fraction(c.fraction);
-        Some(c)
-    } else {
-        None
-    };
-    let path_calibration = calibrate::from_path(&p, &settings, weights.as_deref(), choice.as_ref(), &path_settings)?;
-    let sp = spinner(a.quiet, "setup: sampling patterns, Gram matrix, preconditioner");
-    let mut solver = Solver::new_owned_weighted(p.take_fit_x(), p.fit.y.as_ref(), weights.as_deref(), settings.clone())
-        .with_context(|| format!("{}", p.train_path.display()))?;
-    if let Some(c) = &choice {
-        // warm start from the chosen path model (a different pattern count means a cold start)
-        let _ = solver.warm_start(&c.model);
-    }
-    sp.finish_and_clear();
-    let mut obs = observer(&a, &p, &settings);
+    let choice = if o.beta_auto { Some(fit::choose_beta(a, &p, &mut settings, weights.as_deref(), &o.path)?) } else { None };
+    let path_calibration = calibrate::from_path(&p, &settings, weights.as_deref(), choice.as_ref(), &o.path)?;
+    let mut solver = fit::setup(a, &mut p, weights.as_deref(), &settings, choice.as_ref(), comm)?;
+    let mut obs = fit::observer(a, &p, &settings, c);
     if a.resume {
         let path = a.checkpoint.as_ref().expect("--resume needs --checkpoint (checked by clap)");
         let cf = checkpoint::read(path, &p.fingerprint, &settings)?;
         solver.restore(cf.solver).with_context(|| format!("{}", path.display()))?;
         (obs.records, obs.best) = (cf.records, cf.best);
     }
-    announce(&a, &p, &solver, &obs);
+    fit::announce(a, &p, &solver, &obs, c);
+    let bytes0 = c.bytes_reduced();
     let mut sol = solver.run(&mut [&mut obs]);
     if let Some(e) = obs.error.take() {
-        return Err(e);
+        return Err(fatal(c, e));
     }
+    let reduced_per_iteration = a.distributed.then(|| (c.bytes_reduced() - bytes0) as f64 / sol.iterations.max(1) as f64);
     let mut pricing_json = None;
-    if let Some(ps) = pricing_settings.as_ref().filter(|_| !matches!(sol.status, Status::Interrupted | Status::NumericalError)) {
-        let (report, value) = pricing::run(&a, &p, &mut solver, ps)?;
+    if let Some(ps) = o.pricing.as_ref().filter(|_| !matches!(sol.status, Status::Interrupted | Status::NumericalError)) {
+        let (report, value) = pricing::run(a, &p, &mut solver, ps)?;
         // the model is the last round's (a best iterate of the first solve has other patterns)
         obs.best = None;
         sol.certificate = solver.certificate().clone();
@@ -76,215 +102,46 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         }
         pricing_json = Some(value);
     }
-    let fit = Fit { settings: &settings, choice: choice.as_ref(), path_calibration, pricing: pricing_json };
-    finish(&a, &p, &fit, &solver, &obs, sol, t_start)
+    let fit = Fit { settings: &settings, choice: choice.as_ref(), path_calibration, pricing: pricing_json, reduced_per_iteration };
+    finish::finish(a, &p, &fit, &solver, &obs, sol, t_start, c)
 }
 
-/// What the solve was run with (for the report and the calibration).
-struct Fit<'a> {
-    settings: &'a Settings,
-    choice: Option<&'a BetaChoice<f32>>,
-    /// The temperature fitted on the path's validation rows (see [`calibrate::from_path`]).
-    path_calibration: Option<cronos::Calibration>,
-    /// The summary's `pricing` object, when `--pricing-rounds` ran.
-    pricing: Option<serde_json::Value>,
+/// The options stage: the solver, path and pricing settings, the options a distributed run
+/// refuses, and (rank 0, which writes them) the output files.
+fn options(a: &TrainArgs, lead: bool) -> Result<Options> {
+    if a.distributed {
+        refuse_for_distributed(a)?;
+    }
+    let (settings, beta_auto) = solver_settings(a)?;
+    let path = crate::auto_beta::path_settings(a)?;
+    let pricing = pricing::settings(a)?;
+    if lead {
+        prepare::check_outputs(a)?;
+    }
+    // distributed without --beta / --beta-fraction: the library default, a fraction 1e-3 of β_max
+    Ok(Options { settings, beta_auto: beta_auto && !a.distributed, path, pricing })
 }
 
-/// The observer: scores at certified iterations, early stopping on the validation rows,
-/// progress, checkpoints and Ctrl-C.
-fn observer<'a>(a: &TrainArgs, p: &'a Prepared, settings: &Settings) -> TrainObserver<'a> {
-    let classes = p.classes().cloned();
-    let score = move |pred: faer::MatRef<'_, f32>, r: &Rows| match &classes {
-        Some(c) => accuracy(&c.decode(pred), &r.labels),
-        None => -mse(pred, r.y.as_ref()),
-    };
-    let evaluate = move |solver: &mut Solver<f32>, model: &cronos::Model<f32>| -> Result<Scores> {
-        let train = Some(score(solver.train_predictions(), &p.fit));
-        let test = p.test.as_ref().map(|t| model.predict_data(t.x.as_data()).map(|pr| score(pr.as_ref(), t))).transpose()?;
-        let val = match &p.val {
-            Some(v) => {
-                let pr = model.predict_data(v.x.as_data())?;
-                Some((score(pr.as_ref(), v), -mse(pr.as_ref(), v.y.as_ref())))
-            }
-            None => None,
-        };
-        Ok(Scores { train, test, val })
-    };
-    let checkpoint = a.checkpoint.as_ref().map(|path| checkpoint::CheckpointSink {
-        path: path.clone(),
-        every: a.checkpoint_every,
-        fingerprint: p.fingerprint.clone(),
-        settings: settings.clone(),
-    });
-    TrainObserver {
-        evaluate: Box::new(evaluate),
-        records: Vec::new(),
-        best: None,
-        patience: a.patience,
-        progress: Progress::new(a.quiet, true, settings.max_iter, p.classes().is_some()),
-        checkpoint,
-        stop: install_interrupt(),
-        comm: None,
-        error: None,
+/// The options that need all rows in one process (a validation split, checkpoints, row
+/// limits, plots, class weights, pricing, deep models).
+fn refuse_for_distributed(a: &TrainArgs) -> Result<()> {
+    if a.beta == Some(crate::BetaArg::Auto) {
+        bail!("--beta auto is not supported with --distributed (it needs a validation split): give --beta B or --beta-fraction F");
     }
-}
-
-/// The run's first lines: data, task, patterns, β, setup time, then the table's header.
-fn announce(a: &TrainArgs, p: &Prepared, solver: &Solver<f32>, obs: &TrainObserver<'_>) {
-    let what = match p.classes() {
-        Some(c) => format!("classification, {} classes", c.len()),
-        None => "regression".into(),
-    };
-    let resumed = obs.records.last().map(|r| format!(", resumed at iteration {}", r.info.iteration));
-    obs.progress.line(&format!(
-        "cronos: {} rows × {} features ({what}) from {}; {} patterns, β = {}, setup {:.2}s{}",
-        p.fit_shape.0,
-        p.fit_shape.1,
-        p.train_path.display(),
-        solver.n_patterns(),
-        report::fmt_list(&solver.beta()),
-        solver.setup_seconds(),
-        if a.resume { resumed.unwrap_or_default() } else { String::new() }
-    ));
-    obs.progress.header();
-}
-
-/// Saves the model (the best validation iterate, or the last), writes the metrics file, the
-/// plot and the summary; returns the exit code (130 when interrupted, 1 on a numerical error).
-#[allow(clippy::too_many_arguments)]
-fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, obs: &TrainObserver<'_>, sol: Solution, t_start: Instant) -> Result<i32> {
-    let (settings, choice) = (fit.settings, fit.choice);
-    let status = sol.status;
-    let (model, best) = obs.chosen_model(solver);
-    let calibration = calibrate::for_saved_model(p, settings, &model, fit.path_calibration.clone())?;
-    let certificate = best.map_or_else(|| sol.certificate.clone(), |b| b.certificate.clone());
-    // the saved weights as a network (a restored best iterate is not the solver's state)
-    let feasibility = best.is_none().then_some(sol.feasibility);
-    let best_iteration = best.map(|b| b.iteration);
-    let iterations = obs.records.last().map_or(0, |r| r.info.iteration);
-    let cg_iterations: usize = obs.records.iter().map(|r| r.info.cg_iterations).sum();
-    let solve_seconds = obs.records.last().map_or(0.0, |r| r.info.seconds);
-
-    let mut metrics = report::data_metrics(&model, p, solver.predict_training_rows(&model)?)?;
-    metrics.insert("objective".into(), json!(certificate.objective));
-    metrics.insert("lower_bound".into(), json!(certificate.lower_bound));
-    metrics.insert("relative_gap".into(), json!(certificate.relative_gap));
-    metrics.insert("constraint_violation".into(), json!(feasibility.map(|f| f.constraint_violation)));
-    metrics.insert("network_objective".into(), json!(feasibility.map(|f| f.network_objective)));
-    metrics.insert("admm_iterations".into(), json!(iterations));
-    metrics.insert("cg_iterations".into(), json!(cg_iterations));
-    metrics.insert("active_neurons".into(), json!(model.active_neurons()));
-    metrics.insert("n_test".into(), json!(p.test.as_ref().map(|t| t.x.nrows())));
-    metrics.insert("n_validation".into(), json!(p.val.as_ref().map(|v| v.x.nrows())));
-    metrics.insert("best_iteration".into(), json!(best_iteration));
-
-    let mut meta = Metadata::new(settings.clone());
-    meta.n_train = p.fit_shape.0;
-    meta.data_fingerprint = p.fingerprint.clone();
-    meta.data_source = match (&a.train, &a.dir) {
-        (None, None) => "bundled fashion-mnist".into(),
-        _ => crate::data::source_name(&p.train_path),
-    };
-    meta.metrics = metrics.clone().into_iter().collect();
-    meta.certificate = certificate.clone();
-    meta.status = status.to_string();
-    meta.calibration = calibration.clone();
-    let (active, n_patterns, beta) = (model.active_neurons(), model.n_patterns(), model.beta.clone());
-    let mf = ModelFile::new(model, p.pre.clone(), p.task.clone(), meta);
-    mf.save(&a.out, a.force)?;
-
-    let classification = p.classes().is_some();
-    if let Some(path) = &a.metrics {
-        report::write_metrics_file(path, a.force, &obs.records, classification)?;
+    let unsupported = [
+        (a.val_fraction.is_some(), "--val-fraction"),
+        (a.checkpoint.is_some(), "--checkpoint"),
+        (a.source.n_train.is_some(), "--n-train"),
+        (a.source.n_test.is_some(), "--n-test"),
+        (a.plot.is_some(), "--plot"),
+        (a.class_weight != crate::ClassWeightArg::None, "--class-weight"),
+        (a.pricing_rounds > 0, "--pricing-rounds"),
+        (a.deep.kind != crate::deep::ModelKind::Convex, "--model cnn|mlp"),
+    ];
+    match unsupported.iter().find(|(on, _)| *on) {
+        Some((_, flag)) => bail!("{flag} is not supported with --distributed"),
+        None => Ok(()),
     }
-    if let Some(path) = &a.plot {
-        let title = report::plot_title(settings.activation, &mf.metadata.data_source, p.fit_shape.0, n_patterns, &beta);
-        report::write_plot(path, &obs.records, classification, title)?;
-    }
-
-    let mut summary = serde_json::Map::new();
-    summary.insert("status".into(), json!(status.to_string()));
-    for k in [
-        "objective", "lower_bound", "relative_gap", "constraint_violation", "network_objective", "train_accuracy",
-        "test_accuracy", "validation_accuracy", "train_mse", "test_mse", "test_r2", "validation_mse",
-    ] {
-        if let Some(v) = metrics.get(k) {
-            summary.insert(k.into(), v.clone());
-        }
-    }
-    summary.insert("seconds".into(), json!(solve_seconds));
-    summary.insert("setup_seconds".into(), json!(solver.setup_seconds()));
-    summary.insert("total_seconds".into(), json!(t_start.elapsed().as_secs_f64()));
-    summary.insert("admm_iterations".into(), json!(iterations));
-    summary.insert("cg_iterations".into(), json!(cg_iterations));
-    summary.insert("active_neurons".into(), json!(active));
-    summary.insert("n_patterns".into(), json!(n_patterns));
-    summary.insert("beta".into(), report::beta_json(&beta));
-    summary.insert("loss".into(), json!(format!("{:?}", settings.loss).to_lowercase()));
-    summary.insert("beta_auto".into(), json!(choice.is_some()));
-    summary.insert("temperature".into(), json!(calibration.as_ref().map(|c| c.temperature)));
-    if let Some(c) = choice {
-        summary.insert("beta_fraction".into(), json!(c.fraction));
-        summary.insert("path_seconds".into(), json!(c.seconds));
-        summary.insert("path_fraction".into(), json!(c.path_fraction));
-        summary.insert("path_rows".into(), json!(c.path_rows));
-        summary.insert("beta_path".into(), serde_json::to_value(&c.path)?);
-    }
-    if let Some(v) = &fit.pricing {
-        summary.insert("pricing".into(), v.clone());
-    }
-    summary.insert("n_train".into(), json!(p.fit_shape.0));
-    summary.insert("n_test".into(), metrics["n_test"].clone());
-    summary.insert("n_validation".into(), metrics["n_validation"].clone());
-    summary.insert("n_features".into(), json!(p.fit_shape.1));
-    summary.insert("task".into(), json!(if classification { "classification" } else { "regression" }));
-    summary.insert("classes".into(), json!(p.classes().map(|c| c.labels.clone())));
-    summary.insert("best_iteration".into(), json!(best_iteration));
-    summary.insert("model_path".into(), json!(a.out.display().to_string()));
-    summary.insert("data_fingerprint".into(), json!(p.fingerprint));
-    if a.json {
-        println!("{}", serde_json::Value::Object(summary.clone()));
-    }
-    if !a.quiet {
-        eprintln!(
-            "status: {status} after {iterations} ADMM iterations ({cg_iterations} CG), {solve_seconds:.2}s (+{:.2}s setup)",
-            solver.setup_seconds()
-        );
-        eprintln!(
-            "objective {:.6e}, certified lower bound {:.6e}, relative gap {:.3e}",
-            certificate.objective, certificate.lower_bound, certificate.relative_gap
-        );
-        if let Some(f) = feasibility.filter(|f| f.constraint_violation > 1e-6) {
-            eprintln!(
-                "ReLU cone constraints violated by {:.2e} (relative): the network's objective is {:.6e}; the gap certifies feasible weights only",
-                f.constraint_violation, f.network_objective
-            );
-        }
-        eprintln!("{}", report::score_line(&summary, p.classes(), best_iteration));
-        if let Some(c) = &calibration {
-            eprintln!(
-                "probabilities calibrated: temperature {:.4} fitted on {} held-out rows (their log-loss {:.4} at T = 1, {:.4} after)",
-                c.temperature, c.rows, c.log_loss_before, c.log_loss_after
-            );
-        }
-        eprintln!("{active} active neurons of {} convex blocks; model saved to {}", mf.model.weights.ncols(), a.out.display());
-        if let Some(path) = &a.plot {
-            eprintln!("report plot: {}", path.display());
-        }
-    }
-    Ok(match status {
-        Status::Interrupted => {
-            if !a.quiet {
-                eprintln!("interrupted: saved the best model so far to {}", a.out.display());
-            }
-            130
-        }
-        Status::NumericalError => {
-            eprintln!("error: {}: the solver hit a numerical error (NaN/Inf); saved the last model", p.train_path.display());
-            1
-        }
-        _ => 0,
-    })
 }
 
 /// The solver settings from the command line (validated), and whether β is to be chosen

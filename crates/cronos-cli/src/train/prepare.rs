@@ -1,12 +1,16 @@
-//! `cronos train`, before the solver: outputs checked, data loaded, the class subset and the
-//! row limits applied, the task inferred, the validation split drawn and the preprocessing
-//! fitted on the fitting rows only.
+//! `cronos train`, before the solver, for one process and for MPI ranks alike: outputs
+//! checked, data loaded ([`super::load`]), the class subset and the row limits applied, the
+//! task inferred, the validation split drawn, the preprocessing fitted on the fitting rows
+//! only, and the targets encoded.
 
+use super::agree::{agree, sum};
+use super::load::{load, Loaded};
 use crate::data::{self, check_output, select_rows};
-use crate::{PreprocessArg, TaskArg, TrainArgs, BUNDLED_DATA};
+use crate::{PreprocessArg, TaskArg, TrainArgs};
 use anyhow::{anyhow, bail, Result};
+use cronos::comm::{all_gather_f64, Comm};
 use cronos::OwnedData;
-use cronos_data::{Split, Table};
+use cronos_data::Table;
 use cronos_model::{Classes, PreprocessKind, Preprocessing, Task};
 use faer::Mat;
 use std::path::{Path, PathBuf};
@@ -37,7 +41,8 @@ pub struct Prepared {
     pub pre: Preprocessing,
     /// Fingerprint of the training rows (before the validation split).
     pub fingerprint: String,
-    /// Rows and columns of `fit.x`, which [`Prepared::take_fit_x`] hands to the solver.
+    /// Rows (over all ranks) and columns of `fit.x`, which [`Prepared::take_fit_x`] hands to
+    /// the solver.
     pub fit_shape: (usize, usize),
 }
 
@@ -47,6 +52,16 @@ impl Prepared {
     /// would hold 2× X at peak (the default job: 188 MB of about 800 MB).
     pub fn take_fit_x(&mut self) -> cronos::data::OwnedData<f32> {
         std::mem::replace(&mut self.fit.x, cronos::data::OwnedData::Dense(faer::Mat::zeros(0, 0)))
+    }
+
+    /// The score of predictions `pred` of rows `r`: the accuracy for classification, minus
+    /// the MSE for regression (larger is better for both), as the progress table, early
+    /// stopping and pricing report it.
+    pub fn score(&self, pred: faer::MatRef<'_, f32>, r: &Rows) -> f64 {
+        match self.classes() {
+            Some(c) => crate::data::accuracy(&c.decode(pred), &r.labels),
+            None => -crate::data::mse(pred, r.y.as_ref()),
+        }
     }
 
     /// The classes, for a classification task.
@@ -93,21 +108,26 @@ pub fn check_outputs(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Loads, subsets, splits and preprocesses the data of `a`.
-pub fn prepare(a: &TrainArgs) -> Result<Prepared> {
-    let sparse_kind = match a.preprocess {
-        Some(PreprocessArg::None) => PreprocessKind::None,
-        Some(PreprocessArg::Scale) => PreprocessKind::Scale01,
-        _ => PreprocessKind::Standardize,
-    };
-    let train_file = a.train.clone().unwrap_or_default();
-    if let Some(p) = super::sparse::prepare_sparse(a, sparse_kind, |labels| infer_task(a, &train_file, labels))? {
-        return Ok(p);
+/// The data stages on this rank's rows (all rows in one process): load → select (classes,
+/// row limits) → task → split → preprocess → encode. The class list, the preprocessing
+/// statistics, the row count and the fingerprint are combined over the ranks of `comm`, so a
+/// distributed fit prepares exactly the rows one process would; each stage that can fail on
+/// one rank ends with an agreement step ([`agree`]).
+pub fn prepare(a: &TrainArgs, comm: &dyn Comm) -> Result<Prepared> {
+    let opts = data::load_options(&a.source.data);
+    if comm.size() == 1 {
+        // sparse files stay sparse (one process only)
+        let train_file = a.source.train.clone().unwrap_or_default();
+        let kind = preprocess_kind(a.preprocess.or(Some(PreprocessArg::Standardize)), false);
+        if let Some(p) = super::sparse::prepare_sparse(a, kind, |labels| infer_task(a.task, &train_file, labels))? {
+            return Ok(p);
+        }
     }
-    let (train_path, test_path, train_t, test_t) = load(a)?;
-    let (train_t, test_t) = subset(a, &train_path, train_t, test_t)?;
-    let fingerprint = train_t.fingerprint();
-    let task = infer_task(a, &train_path, train_t.labels.as_deref().unwrap_or_default())?;
+    let Loaded { train_path, test_path, train, test } = agree(comm, load(a, comm))?;
+    let (train_t, test_t) = select(a, comm, &train_path, train, test)?;
+    let fingerprint = fingerprint(&train_t, comm);
+    let label_set = distinct_over(comm, train_t.labels.as_deref().unwrap_or_default());
+    let task = agree(comm, infer_task(a.task, &train_path, &label_set.labels))?;
     let (fit_t, val_t) = match a.val_fraction {
         Some(f) => {
             let (fit, val) = validation_split(train_t.n, f, a.seed)?;
@@ -116,72 +136,74 @@ pub fn prepare(a: &TrainArgs) -> Result<Prepared> {
         }
         None => (train_t, None),
     };
-    let kind = match a.preprocess {
-        Some(PreprocessArg::None) => PreprocessKind::None,
-        Some(PreprocessArg::Scale) => PreprocessKind::Scale01,
-        Some(PreprocessArg::Standardize) => PreprocessKind::Standardize,
-        None if data::is_idx(&train_path, &data::load_options(&a.data)) => PreprocessKind::Scale01,
-        None => PreprocessKind::Standardize,
-    };
-    let pre = Preprocessing::fit(data::view(&fit_t), kind);
-    let fit = rows(fit_t, &train_path, &pre, &task)?;
-    let val = val_t.map(|t| rows(t, &train_path, &pre, &task)).transpose()?;
-    let test = match (test_t, &test_path) {
-        (Some(t), Some(p)) => Some(rows(t, p, &pre, &task)?),
-        _ => None,
-    };
-    let fit_shape = (fit.x.nrows(), fit.x.ncols());
+    let kind = preprocess_kind(a.preprocess, data::is_idx(&train_path, &opts));
+    let pre = Preprocessing::fit_over(data::view(&fit_t), kind, comm);
+    let n_fit = sum(comm, &[fit_t.n as f64])[0] as usize;
+    let (fit, val, test) = agree(comm, (|| {
+        let fit = rows(fit_t, &train_path, &pre, &task)?;
+        let val = val_t.map(|t| rows(t, &train_path, &pre, &task)).transpose()?;
+        let test = match (test_t, &test_path) {
+            (Some(t), Some(p)) => Some(rows(t, p, &pre, &task)?),
+            _ => None,
+        };
+        Ok((fit, val, test))
+    })())?;
+    let fit_shape = (n_fit, fit.x.ncols());
     Ok(Prepared { train_path, fit, val, test, task, pre, fingerprint, fit_shape })
 }
 
-type Loaded = (PathBuf, Option<PathBuf>, Table, Option<Table>);
-
-/// Reads the training and test tables (`--train`/`--test`, `--dir`, or the bundled data).
-fn load(a: &TrainArgs) -> Result<Loaded> {
-    let opts = data::load_options(&a.data);
-    let (train_path, test_path): (PathBuf, Option<PathBuf>) = match (&a.train, &a.dir) {
-        (Some(t), _) => (t.clone(), a.test.clone()),
-        (None, Some(d)) => (d.clone(), Some(d.clone())),
-        (None, None) => (PathBuf::from(BUNDLED_DATA), Some(PathBuf::from(BUNDLED_DATA))),
-    };
-    if a.train.is_none() && !train_path.is_dir() {
-        bail!("{}: not a directory of IDX files (use --train FILE for a data file)", train_path.display());
+/// The preprocessing of `--preprocess` (default: scale for IDX images, standardize otherwise).
+pub fn preprocess_kind(arg: Option<PreprocessArg>, idx: bool) -> PreprocessKind {
+    match arg {
+        Some(PreprocessArg::None) => PreprocessKind::None,
+        Some(PreprocessArg::Scale) => PreprocessKind::Scale01,
+        Some(PreprocessArg::Standardize) => PreprocessKind::Standardize,
+        None if idx => PreprocessKind::Scale01,
+        None => PreprocessKind::Standardize,
     }
-    let train_t = data::load(&train_path, &opts, Split::Train)?;
-    let test_t = test_path.as_ref().map(|p| data::load(p, &opts, Split::Test)).transpose()?;
-    data::labels(&train_t, &train_path)?;
-    if let (Some(t), Some(p)) = (&test_t, &test_path) {
-        data::labels(t, p)?;
-        if t.d != train_t.d {
-            bail!("{}: {} features but the training data {} has {}", p.display(), t.d, train_path.display(), train_t.d);
-        }
-    }
-    if train_t.n == 0 {
-        bail!("{}: no rows", train_path.display());
-    }
-    Ok((train_path, test_path, train_t, test_t))
 }
 
-/// Applies `--classes`, `--n-train` and `--n-test`.
-fn subset(a: &TrainArgs, train_path: &Path, train_t: Table, test_t: Option<Table>) -> Result<(Table, Option<Table>)> {
-    let train_labels = train_t.labels.clone().unwrap_or_default();
-    let test_rows = test_t.as_ref().map(|t| (t.n, t.labels.as_deref()));
-    let (train_idx, test_idx) = kept_rows(a, train_path, &train_labels, train_t.n, test_rows)?;
-    let test_t = test_t.map(|t| data::retain_rows(t, &test_idx));
-    Ok((data::retain_rows(train_t, &train_idx), test_t))
+/// The select stage: `--classes` (checked against the labels of all ranks), `--n-train` and
+/// `--n-test`.
+fn select(a: &TrainArgs, comm: &dyn Comm, train_path: &Path, train: Table, test: Option<Table>) -> Result<(Table, Option<Table>)> {
+    let labels = train.labels.clone().unwrap_or_default();
+    let present = distinct_over(comm, &labels);
+    let test_rows = test.as_ref().map(|t| (t.n, t.labels.as_deref()));
+    let (train_idx, test_idx) = agree(comm, kept_rows(a, train_path, &present, &labels, train.n, test_rows))?;
+    let test = test.map(|t| data::retain_rows(t, &test_idx));
+    Ok((data::retain_rows(train, &train_idx), test))
+}
+
+/// The distinct labels of every rank's rows.
+fn distinct_over(comm: &dyn Comm, labels: &[f64]) -> Classes {
+    if comm.size() == 1 {
+        return Classes::from_labels(labels);
+    }
+    let local = Classes::from_labels(labels).labels;
+    Classes::from_labels(&all_gather_f64(comm, &local).concat())
+}
+
+/// The fingerprint of the training rows: of the table in one process; over K ranks, of the
+/// ranks' own fingerprints (`mpiK-…`), since no rank holds every row.
+fn fingerprint(t: &Table, comm: &dyn Comm) -> String {
+    if comm.size() == 1 {
+        return t.fingerprint();
+    }
+    let fp = u64::from_str_radix(&t.fingerprint(), 16).unwrap_or(0);
+    let fps = all_gather_f64(comm, &[(fp >> 32) as f64, (fp & 0xffff_ffff) as f64]);
+    format!("mpi{}-{:016x}", comm.size(), cronos::comm::fnv1a(format!("{fps:?}").as_bytes()))
 }
 
 /// The rows that `--classes`, `--n-train` and `--n-test` keep, dense or sparse: (training
 /// rows, test rows) from the training labels and row count, and the test file's row count and
 /// labels when there is one.
-pub(super) fn kept_rows(a: &TrainArgs, train_path: &Path, train_labels: &[f64], n_train: usize, test: Option<(usize, Option<&[f64]>)>) -> Result<(Vec<usize>, Vec<usize>)> {
+pub(super) fn kept_rows(a: &TrainArgs, train_path: &Path, present: &Classes, train_labels: &[f64], n_train: usize, test: Option<(usize, Option<&[f64]>)>) -> Result<(Vec<usize>, Vec<usize>)> {
     let mut train_idx: Vec<usize> = (0..n_train).collect();
     let mut test_idx: Vec<usize> = test.map(|(n, _)| (0..n).collect()).unwrap_or_default();
-    if let Some(cl) = &a.classes {
+    if let Some(cl) = &a.source.classes {
         if cl.len() < 2 {
             bail!("--classes: give at least two classes (e.g. --classes 0,6)");
         }
-        let present = Classes::from_labels(train_labels);
         if let Some(c) = cl.iter().find(|&&c| present.index_of(c).is_none()) {
             bail!(
                 "{}: class {c} given in --classes does not occur in the labels (classes: {})",
@@ -194,21 +216,22 @@ pub(super) fn kept_rows(a: &TrainArgs, train_path: &Path, train_labels: &[f64], 
             test_idx.retain(|&i| cl.contains(&tl[i]));
         }
     }
-    if let Some(n) = a.n_train {
+    if let Some(n) = a.source.n_train {
         if n == 0 {
             bail!("--n-train 0: need at least one row");
         }
         train_idx.truncate(n);
     }
-    if let Some(n) = a.n_test {
+    if let Some(n) = a.source.n_test {
         test_idx.truncate(n);
     }
     Ok((train_idx, test_idx))
 }
 
-/// Classification for integer labels with at most 1,000 classes (`--task auto`).
-fn infer_task(a: &TrainArgs, train_path: &Path, labels: &[f64]) -> Result<Task> {
-    let classification = match a.task {
+/// Classification for integer labels with at most 1,000 classes (`--task auto`); `labels`
+/// may be the rows' labels or their distinct values.
+pub(super) fn infer_task(task: TaskArg, train_path: &Path, labels: &[f64]) -> Result<Task> {
+    let classification = match task {
         TaskArg::Classification => true,
         TaskArg::Regression => false,
         TaskArg::Auto => labels.iter().all(|l| l.fract() == 0.0) && Classes::from_labels(labels).len() <= 1000,

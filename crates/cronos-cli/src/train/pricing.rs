@@ -2,7 +2,6 @@
 //! [`cronos::price`]), with the training and test score of every round in the summary.
 
 use super::prepare::{Prepared, Rows};
-use crate::data::{accuracy, mse};
 use crate::TrainArgs;
 use anyhow::{bail, Result};
 use cronos::{PricingReport, PricingSettings, Solver};
@@ -25,11 +24,7 @@ pub fn settings(a: &TrainArgs) -> Result<Option<PricingSettings>> {
 /// object (rounds run, patterns added and dropped, and per round objective, bound, gap,
 /// train and test score, active neurons, patterns, seconds).
 pub fn run(a: &TrainArgs, p: &Prepared, solver: &mut Solver<f32>, ps: &PricingSettings) -> Result<(PricingReport, Value)> {
-    let classes = p.classes().cloned();
-    let score = |pred: faer::MatRef<'_, f32>, r: &Rows| match &classes {
-        Some(c) => accuracy(&c.decode(pred), &r.labels),
-        None => -mse(pred, r.y.as_ref()),
-    };
+    let score = |pred: faer::MatRef<'_, f32>, r: &Rows| p.score(pred, r);
     let mut rows: Vec<Value> = Vec::new();
     let mut error = None;
     let report = cronos::price(solver, ps, |s, r| {

@@ -3,46 +3,40 @@
 
 use super::observe::Record;
 use super::prepare::{Prepared, Rows};
+use super::fit::over_ranks;
+use super::summary::{empty_scores, DataScores};
 use crate::data::{accuracy, mse, r2};
 use anyhow::{anyhow, Result};
 use cronos::{Activation, Model};
 use cronos_model::Classes;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::path::Path;
 
-/// Metrics of the saved network on the fitting, validation and test rows (classification:
-/// accuracies; regression: MSE and R²). Absent sets give nulls, so the keys are stable.
+/// Scores of the saved network on the fitting, validation and test rows (classification:
+/// accuracies; regression: MSE and R²; the training score over all ranks of `comm`). Absent sets give nulls, so the keys are stable.
 /// `fit_predictions` are the model's predictions on the fitting rows (the solver holds those
 /// rows once the CLI has handed them over).
-pub fn data_metrics(model: &Model<f32>, p: &Prepared, fit_predictions: faer::Mat<f32>) -> Result<Map<String, Value>> {
+pub fn data_scores(model: &Model<f32>, p: &Prepared, fit_predictions: faer::Mat<f32>, comm: &dyn cronos::Comm) -> Result<DataScores> {
     fn predict<'r>(model: &Model<f32>, r: Option<&'r Rows>) -> Result<Option<(faer::Mat<f32>, &'r Rows)>> {
         Ok(r.map(|r| model.predict_data(r.x.as_data()).map(|m| (m, r))).transpose()?)
     }
     let (fit, val, test) = (Some((fit_predictions, &p.fit)), predict(model, p.val.as_ref())?, predict(model, p.test.as_ref())?);
-    let mut m = Map::new();
+    let mut s = empty_scores(p.classes().is_some());
     match p.classes() {
         Some(c) => {
             let acc = |x: &Option<(faer::Mat<f32>, &Rows)>| x.as_ref().map(|(pr, r)| accuracy(&c.decode(pr.as_ref()), &r.labels));
-            m.insert("train_accuracy".into(), json!(acc(&fit)));
-            m.insert("test_accuracy".into(), json!(acc(&test)));
-            m.insert("validation_accuracy".into(), json!(acc(&val)));
-            for k in ["train_mse", "test_mse", "test_r2"] {
-                m.insert(k.into(), Value::Null);
-            }
+            (s.train_accuracy, s.test_accuracy, s.validation_accuracy) = (acc(&fit), acc(&test), Some(acc(&val)));
+            s.train_accuracy = s.train_accuracy.map(|v| over_ranks(comm, v, p.fit.labels.len()));
         }
         None => {
             let err = |x: &Option<(faer::Mat<f32>, &Rows)>, f: fn(faer::MatRef<'_, f32>, faer::MatRef<'_, f32>) -> f64| {
                 x.as_ref().map(|(pr, r)| f(pr.as_ref(), r.y.as_ref()))
             };
-            m.insert("train_accuracy".into(), Value::Null);
-            m.insert("test_accuracy".into(), Value::Null);
-            m.insert("train_mse".into(), json!(err(&fit, mse)));
-            m.insert("test_mse".into(), json!(err(&test, mse)));
-            m.insert("test_r2".into(), json!(err(&test, r2)));
-            m.insert("validation_mse".into(), json!(err(&val, mse)));
+            (s.train_mse, s.test_mse, s.test_r2, s.validation_mse) = (err(&fit, mse), err(&test, mse), err(&test, r2), Some(err(&val, mse)));
+            s.train_mse = s.train_mse.map(|v| over_ranks(comm, v, p.fit.labels.len()));
         }
     }
-    Ok(m)
+    Ok(s)
 }
 
 /// The metrics file: one JSON object per iteration, the solver's report plus the scores
@@ -111,23 +105,18 @@ pub fn beta_json(beta: &[f64]) -> Value {
 }
 
 /// The accuracies or errors line of the human-readable summary.
-pub fn score_line(summary: &Map<String, Value>, classes: Option<&Classes>, best_iteration: Option<usize>) -> String {
-    let f = |k: &str| summary.get(k).and_then(Value::as_f64);
+pub fn score_line(s: &DataScores, classes: Option<&Classes>, best_iteration: Option<usize>) -> String {
     match classes {
         Some(_) => format!(
             "accuracy: train {}, test {}{}",
-            pct(f("train_accuracy")),
-            pct(f("test_accuracy")),
-            f("validation_accuracy")
+            pct(s.train_accuracy),
+            pct(s.test_accuracy),
+            s.validation_accuracy
+                .flatten()
                 .map(|v| format!(", validation {} (best at iteration {})", pct(Some(v)), best_iteration.unwrap_or(0)))
                 .unwrap_or_default()
         ),
-        None => format!(
-            "MSE: train {:.4e}, test {}, test R² {}",
-            f("train_mse").unwrap_or(f64::NAN),
-            opt(f("test_mse")),
-            opt(f("test_r2"))
-        ),
+        None => format!("MSE: train {:.4e}, test {}, test R² {}", s.train_mse.unwrap_or(f64::NAN), opt(s.test_mse), opt(s.test_r2)),
     }
 }
 

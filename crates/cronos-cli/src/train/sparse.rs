@@ -19,17 +19,17 @@ use std::path::{Path, PathBuf};
 
 /// The prepared data when the training file is sparse by nature, `None` otherwise.
 pub fn prepare_sparse(a: &TrainArgs, kind: PreprocessKind, task_of: impl Fn(&[f64]) -> Result<Task>) -> Result<Option<Prepared>> {
-    let opts = data::load_options(&a.data);
-    let Some(train_path) = a.train.clone() else { return Ok(None) };
+    let opts = data::load_options(&a.source.data);
+    let Some(train_path) = a.source.train.clone() else { return Ok(None) };
     if train_path.is_dir() || !train_path.exists() {
         return Ok(None);
     }
     let Some(train) = cronos_data::load_sparse(&train_path, &opts)? else { return Ok(None) };
     // test rows have the training width (a LIBSVM file need not use the last features)
     let test_opts = LoadOptions { n_features: Some(train.d), ..opts.clone() };
-    let test = a.test.as_ref().map(|p| load_any(p, &test_opts)).transpose()?;
+    let test = a.source.test.as_ref().map(|p| load_any(p, &test_opts)).transpose()?;
     let labels = train.labels.clone().ok_or_else(|| anyhow!("{}: no labels found (LIBSVM labels, or an array `y` in the .npz)", train_path.display()))?;
-    if let Some((t, p)) = test.as_ref().zip(a.test.as_ref()) {
+    if let Some((t, p)) = test.as_ref().zip(a.source.test.as_ref()) {
         if t.labels.is_none() {
             bail!("{}: no labels found", p.display());
         }
@@ -53,7 +53,7 @@ pub fn prepare_sparse(a: &TrainArgs, kind: PreprocessKind, task_of: impl Fn(&[f6
     let pre = fit_preprocessing(&fit_t, kind);
     let fit = rows(&fit_t, &train_path, &pre, &task)?;
     let val = val_t.as_ref().map(|t| rows(t, &train_path, &pre, &task)).transpose()?;
-    let test = match (&test, &a.test) {
+    let test = match (&test, &a.source.test) {
         (Some(t), Some(p)) => Some(rows(t, p, &pre, &task)?),
         _ => None,
     };
@@ -84,7 +84,7 @@ fn load_any(p: &PathBuf, opts: &LoadOptions) -> Result<SparseTable> {
 /// `--classes`, `--n-train`, `--n-test` on sparse tables (the rows of [`kept_rows`]).
 fn subset(a: &TrainArgs, path: &Path, labels: &[f64], train: SparseTable, test: Option<SparseTable>) -> Result<(SparseTable, Option<SparseTable>)> {
     let test_rows = test.as_ref().map(|t| (t.n, t.labels.as_deref()));
-    let (tr, te) = kept_rows(a, path, labels, train.n, test_rows)?;
+    let (tr, te) = kept_rows(a, path, &cronos_model::Classes::from_labels(labels), labels, train.n, test_rows)?;
     Ok((train.select_rows(&tr), test.map(|t| t.select_rows(&te))))
 }
 

@@ -1,11 +1,13 @@
 //! `cronos compare`: CRONOS (the convex two-layer model), CRONOS-AM and end-to-end baselines
 //! (SGD with momentum, Adam, AdamW over a learning-rate grid) on one data set, same feature
 //! architecture for the deep methods. Prints a table (best validation accuracy, time to it,
-//! total time including the grid) and writes validation accuracy vs time for each method.
+//! total time including the grid) and writes validation accuracy vs time for each method
+//! ([`table`]).
+
+mod table;
 
 use crate::deep::{head_config, load_data, point_line, DataRequest, DeepData, DeepOpts, ModelKind, OptimizerArg};
 use crate::data::check_output;
-use crate::DataOpts;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use cronos::{Activation, Beta, Control, IterInfo, Observer, Settings, Solver, Status};
@@ -17,26 +19,9 @@ use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Directory of MNIST-style IDX files. Default: the bundled Fashion-MNIST
-    #[arg(value_name = "DIR", conflicts_with = "train")]
-    pub dir: Option<PathBuf>,
-    /// Training data file instead of DIR
-    #[arg(long, value_name = "FILE")]
-    pub train: Option<PathBuf>,
-    /// Test data file (reported, never used for selection)
-    #[arg(long, value_name = "FILE", requires = "train")]
-    pub test: Option<PathBuf>,
+    // where the data come from (one declaration, shared with `cronos train`)
     #[command(flatten)]
-    pub data: DataOpts,
-    /// Keep only these classes
-    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
-    pub classes: Option<Vec<f64>>,
-    /// Use only the first N training rows
-    #[arg(long, value_name = "N")]
-    pub n_train: Option<usize>,
-    /// Use only the first N test rows
-    #[arg(long, value_name = "N")]
-    pub n_test: Option<usize>,
+    pub source: crate::source::DataSourceArgs,
     /// Fraction of the training rows held out for validation (model selection)
     #[arg(long, value_name = "F", default_value_t = 1.0 / 12.0)]
     pub val_fraction: f64,
@@ -122,10 +107,10 @@ pub struct CompareArgs {
 }
 
 /// One run's outcome.
-struct Run {
-    family: String,
-    label: String,
-    report: RunReport,
+pub(crate) struct Run {
+    pub family: String,
+    pub label: String,
+    pub report: RunReport,
 }
 
 fn scores(pred: faer::MatRef<'_, f32>) -> Tensor {
@@ -268,13 +253,7 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     }
     check_output(&a.plot, a.force, "the plot")?;
     let req = DataRequest {
-        dir: a.dir.as_deref(),
-        train: a.train.as_deref(),
-        test: a.test.as_deref(),
-        opts: &a.data,
-        classes: a.classes.as_deref(),
-        n_train: a.n_train,
-        n_test: a.n_test,
+        source: &a.source,
         val_fraction: Some(a.val_fraction),
         cnn: opts.kind == ModelKind::Cnn,
         seed: a.seed,
@@ -287,11 +266,11 @@ pub fn run(a: CompareArgs) -> Result<i32> {
         }
     };
     let runs = run_all(&a, &opts, &arch, &grids, &d, &say)?;
-    let rows = family_rows(&runs);
-    let (mut table, json_rows) = summary(&a, &d, &arch, &rows, &runs);
+    let rows = table::family_rows(&runs);
+    let (mut table, json_rows) = table::summary(&a, &d, &arch, &rows, &runs);
     let baseline_total: f64 = runs.iter().filter(|r| grids.iter().any(|(f, _)| *f == r.family)).map(|r| r.report.seconds).sum();
     table.push_str(&format!("\nall baselines together (the whole grid): {baseline_total:.0} s\n"));
-    write_plot(&a.plot, &d, &arch, &rows, &runs)?;
+    table::write_plot(&a.plot, &d, &arch, &rows, &runs)?;
     if a.json {
         let all: Vec<_> = runs.iter().map(|r| json!({"method": r.family, "run": r.label, "report": r.report})).collect();
         println!("{}", serde_json::to_string(&json!({"rows": json_rows, "baselines_total_seconds": baseline_total, "runs": all, "plot": a.plot.display().to_string()}))?);
@@ -364,90 +343,4 @@ fn run_all(a: &CompareArgs, opts: &DeepOpts, arch: &Arch, grids: &[(String, Vec<
         }
     }
     Ok(runs)
-}
-
-/// One table row per method family: its best run (by validation accuracy) and the family's
-/// total time.
-struct Row {
-    family: String,
-    best: usize,
-    runs: usize,
-    total: f64,
-}
-
-fn family_rows(runs: &[Run]) -> Vec<Row> {
-    let mut rows: Vec<Row> = Vec::new();
-    for (i, r) in runs.iter().enumerate() {
-        let acc = |j: usize| runs[j].report.best_val().and_then(|p| p.val_accuracy).unwrap_or(f64::NAN);
-        match rows.iter_mut().find(|row| row.family == r.family) {
-            Some(row) => {
-                row.runs += 1;
-                row.total += r.report.seconds;
-                if acc(i) > acc(row.best) {
-                    row.best = i;
-                }
-            }
-            None => rows.push(Row { family: r.family.clone(), best: i, runs: 1, total: r.report.seconds }),
-        }
-    }
-    rows
-}
-
-/// The markdown table (with its data line) and the JSON rows.
-fn summary(a: &CompareArgs, d: &DeepData, arch: &Arch, rows: &[Row], runs: &[Run]) -> (String, Vec<serde_json::Value>) {
-    let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2}%", 100.0 * v));
-    let mut table = String::new();
-    table.push_str(&format!(
-        "data: {} ({} train, {} validation, {} test rows), features: {}, {} epochs per baseline run, {} per CRONOS-AM run\n\n",
-        d.source,
-        d.train.len(),
-        d.val.as_ref().map_or(0, Dataset::len),
-        d.test.as_ref().map_or(0, Dataset::len),
-        arch.name(),
-        a.epochs,
-        a.am_epochs.unwrap_or(a.epochs)
-    ));
-    table.push_str("| method | best run | runs | best val. acc. | time to best | total time (incl. grid) | test acc. at best val. | final test acc. |\n|---|---|---|---|---|---|---|---|\n");
-    let mut json_rows = Vec::new();
-    for row in rows {
-        let r = &runs[row.best];
-        let b = r.report.best_val();
-        table.push_str(&format!(
-            "| {} | {} | {} | {} | {:.0} s | {:.0} s | {} | {} |\n",
-            row.family,
-            r.label,
-            row.runs,
-            pct(b.and_then(|p| p.val_accuracy)),
-            b.map_or(f64::NAN, |p| p.seconds),
-            row.total,
-            pct(b.and_then(|p| p.test_accuracy)),
-            pct(r.report.last().and_then(|p| p.test_accuracy))
-        ));
-        json_rows.push(json!({
-            "method": row.family, "best_run": r.label, "runs": row.runs,
-            "best_validation_accuracy": b.and_then(|p| p.val_accuracy), "seconds_to_best": b.map(|p| p.seconds),
-            "total_seconds": row.total, "test_accuracy_at_best": b.and_then(|p| p.test_accuracy),
-            "final_test_accuracy": r.report.last().and_then(|p| p.test_accuracy),
-        }));
-    }
-    (table, json_rows)
-}
-
-/// Validation accuracy vs training time of each family's best run.
-fn write_plot(plot: &std::path::Path, d: &DeepData, arch: &Arch, rows: &[Row], runs: &[Run]) -> Result<()> {
-    let curves: Vec<cronos_plot::CompareCurve> = rows
-        .iter()
-        .map(|row| {
-            let r = &runs[row.best];
-            cronos_plot::CompareCurve {
-                label: if row.runs > 1 { format!("{} ({})", row.family, r.label) } else { row.family.clone() },
-                seconds: r.report.history.iter().map(|p| p.seconds).collect(),
-                accuracy: r.report.history.iter().map(|p| p.val_accuracy.unwrap_or(f64::NAN)).collect(),
-            }
-        })
-        .collect();
-    // the data set's own name: a full path would not fit in the title
-    let name = std::path::Path::new(&d.source).file_name().map_or(d.source.clone(), |n| n.to_string_lossy().into_owned());
-    let title = format!("validation accuracy vs training time: {} on {name}", arch.name());
-    cronos_plot::write_comparison(plot, &title, &curves).with_context(|| plot.display().to_string())
 }
