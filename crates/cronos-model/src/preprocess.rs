@@ -1,0 +1,176 @@
+//! Feature preprocessing: the per-feature statistics and the affine map x ↦ (x − offset) /
+//! scale stored in the model file. The one implementation of the statistics: the CLI's local
+//! training ([`Preprocessing::fit`]) and the Python estimators (`cronos._cronos.preprocess_stats`,
+//! with sample weights and float64 data) both call [`column_stats`].
+
+use cronos::Real;
+use faer::{MatMut, MatRef};
+use serde::{Deserialize, Serialize};
+
+/// Which feature preprocessing to fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum PreprocessKind {
+    /// Features are used as they are (offset 0, scale 1).
+    #[default]
+    None,
+    /// Per-feature min/max scaling to [0, 1] (a constant feature gets scale 1).
+    Scale01,
+    /// Per-feature standardization to mean 0 and standard deviation 1 (std 0 → 1).
+    Standardize,
+}
+
+/// An affine per-feature preprocessing x ↦ (x − offset) / scale, fitted on the training data
+/// and applied identically at prediction time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// How it was fitted.
+    pub kind: PreprocessKind,
+    /// Subtracted from each feature.
+    pub offset: Vec<f32>,
+    /// Each feature is divided by this (never 0).
+    pub scale: Vec<f32>,
+}
+
+/// The standard deviation below which a feature counts as constant (scale 1), relative to
+/// max(1, |mean|): rounding noise of the mean of a constant float64 column (the sum of n equal
+/// values divided by n need not give the value back) must not become a scale. On float32 data
+/// this is the rule `sd > 0` (a float32 column that is not constant has sd ≥ ~6e-8·|mean|/√n).
+const CONSTANT_SD: f64 = 1e-12;
+
+/// Per-feature (offset, scale) of `kind` on the rows of `x` (n × d), in f64.
+///
+/// * `Standardize`: the mean and standard deviation (population, weighted by `weights` when
+///   given: Σwx/Σw and √(Σw(x − mean)²/Σw)); a standard deviation that is not finite or is at
+///   most 1e-12·max(1, |mean|) gives scale 1 (a constant feature is centred, not blown up).
+/// * `Scale01`: the minimum and the range over all rows (weights play no part); a range that is
+///   0 or not finite gives scale 1.
+/// * `None`, or no rows: offset 0, scale 1.
+///
+/// `weights` must have one entry per row (the caller validates them: finite, ≥ 0, not all 0).
+pub fn column_stats<T: Real>(x: MatRef<'_, T>, weights: Option<&[f64]>, kind: PreprocessKind) -> (Vec<f64>, Vec<f64>) {
+    let (n, d) = (x.nrows(), x.ncols());
+    let (mut offset, mut scale) = (vec![0.0; d], vec![1.0; d]);
+    if n == 0 {
+        return (offset, scale);
+    }
+    let col = |j: usize| (0..n).map(move |i| x[(i, j)].to_f64());
+    for j in 0..d {
+        match kind {
+            PreprocessKind::None => {}
+            PreprocessKind::Scale01 => {
+                let (lo, hi) = col(j).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+                let range = hi - lo;
+                offset[j] = lo;
+                scale[j] = if range > 0.0 && range.is_finite() { range } else { 1.0 };
+            }
+            PreprocessKind::Standardize => {
+                let (mean, var) = match weights {
+                    // unweighted: the sums of the CLI's fit, in the same order
+                    None => {
+                        let mean = col(j).sum::<f64>() / n as f64;
+                        (mean, col(j).map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64)
+                    }
+                    Some(w) => {
+                        let total = pairwise_sum(w);
+                        let mean = col(j).zip(w).map(|(v, w)| w * v).sum::<f64>() / total;
+                        (mean, col(j).zip(w).map(|(v, w)| w * (v - mean).powi(2)).sum::<f64>() / total)
+                    }
+                };
+                let sd = var.sqrt();
+                offset[j] = mean;
+                scale[j] = if sd.is_finite() && sd > CONSTANT_SD * mean.abs().max(1.0) { sd } else { 1.0 };
+            }
+        }
+    }
+    (offset, scale)
+}
+
+/// Σ v by pairwise summation over blocks of 8 (error O(ε log n) rather than O(ε n)), in the
+/// order of numpy's `np.sum`: the Python package computed its weighted statistics with numpy
+/// before they moved here, and they stay the same to the bit (the temperature of a
+/// squared-loss classifier can react to the last bit of the means).
+fn pairwise_sum(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n < 8 {
+        return v.iter().fold(0.0, |s, &x| s + x);
+    }
+    if n > 128 {
+        let half = n / 2 - (n / 2) % 8;
+        return pairwise_sum(&v[..half]) + pairwise_sum(&v[half..]);
+    }
+    let mut r = [0.0; 8];
+    r.copy_from_slice(&v[..8]);
+    let m = n - n % 8;
+    for block in v[8..m].chunks_exact(8) {
+        r.iter_mut().zip(block).for_each(|(r, &x)| *r += x);
+    }
+    let sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    v[m..].iter().fold(sum, |s, &x| s + x)
+}
+
+impl Preprocessing {
+    /// The identity on `d` features.
+    pub fn identity(d: usize) -> Self {
+        Preprocessing { kind: PreprocessKind::None, offset: vec![0.0; d], scale: vec![1.0; d] }
+    }
+
+    /// Fits the preprocessing on the rows of `x` (n × d), unweighted ([`column_stats`]);
+    /// statistics are accumulated in f64 and stored as f32.
+    pub fn fit(x: MatRef<'_, f32>, kind: PreprocessKind) -> Self {
+        let (offset, scale) = column_stats(x, None, kind);
+        Preprocessing {
+            kind,
+            offset: offset.iter().map(|&o| o as f32).collect(),
+            // a scale too small for f32 is no scale
+            scale: scale.iter().map(|&s| s as f32).map(|s| if s > 0.0 { s } else { 1.0 }).collect(),
+        }
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.offset.len()
+    }
+
+    /// Applies x ↦ (x − offset) / scale in place. `x` must have `n_features()` columns
+    /// (panics otherwise: check the width first).
+    pub fn apply(&self, mut x: MatMut<'_, f32>) {
+        assert_eq!(x.ncols(), self.offset.len(), "preprocessing width mismatch");
+        if self.kind == PreprocessKind::None && self.offset.iter().all(|&o| o == 0.0) && self.scale.iter().all(|&s| s == 1.0) {
+            return;
+        }
+        for j in 0..x.ncols() {
+            let (o, s) = (self.offset[j], self.scale[j]);
+            for i in 0..x.nrows() {
+                x[(i, j)] = (x[(i, j)] - o) / s;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+
+    #[test]
+    fn weights_equal_repeated_rows() {
+        let x = Mat::from_fn(3, 2, |i, j| (i * 3 + j) as f64 * 0.7 - 1.0);
+        let rep = Mat::from_fn(4, 2, |i, j| x[([0, 1, 1, 2][i], j)]);
+        let (o1, s1) = column_stats(x.as_ref(), Some(&[1.0, 2.0, 1.0]), PreprocessKind::Standardize);
+        let (o2, s2) = column_stats(rep.as_ref(), None, PreprocessKind::Standardize);
+        for j in 0..2 {
+            assert!((o1[j] - o2[j]).abs() < 1e-14 && (s1[j] - s2[j]).abs() < 1e-14, "{o1:?} {o2:?} {s1:?} {s2:?}");
+        }
+    }
+
+    #[test]
+    fn constant_columns_get_scale_one() {
+        // 0.1 summed 7 times and divided by 7 is not 0.1 in f64: the noise is no scale
+        let x = Mat::from_fn(7, 2, |i, j| if j == 0 { 0.1 } else { i as f64 });
+        let (o, s) = column_stats(x.as_ref(), None, PreprocessKind::Standardize);
+        assert_eq!(s[0], 1.0);
+        assert!((o[0] - 0.1).abs() < 1e-15 && (s[1] - 2.0).abs() < 1e-12, "{o:?} {s:?}");
+        let (o, s) = column_stats(x.as_ref(), None, PreprocessKind::Scale01);
+        assert_eq!((o[0], s[0], o[1], s[1]), (0.1, 1.0, 0.0, 6.0));
+    }
+}
