@@ -21,7 +21,9 @@
 //!   warm-started from the path's model (exactly what `cronos train --beta auto` does). Ctrl-C
 //!   during the path stops it after the current grid point.
 
+mod model_io;
 mod onnx;
+mod preprocess;
 mod progress;
 mod result;
 mod run;
@@ -222,7 +224,7 @@ fn reporter<'py>(py: Python<'py>, progress: Option<Bound<'py, PyAny>>, verbose: 
 }
 
 /// A 1-D float64 numpy array as a vector (`None` for None).
-fn weight_vector(w: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<f64>>> {
+pub(crate) fn weight_vector(w: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<f64>>> {
     match w {
         None => Ok(None),
         Some(w) if w.is_none() => Ok(None),
@@ -271,6 +273,9 @@ fn _cronos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_settings_json, m)?)?;
     m.add_function(wrap_pyfunction!(fit_temperature, m)?)?;
     m.add_function(wrap_pyfunction!(onnx::export_onnx, m)?)?;
+    m.add_function(wrap_pyfunction!(model_io::save_model, m)?)?;
+    m.add_function(wrap_pyfunction!(model_io::load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(preprocess::preprocess_stats, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Wraps a numpy array as a faer view without copying. `None` when the strides are not
 /// multiples of the item size (then the caller copies).
-fn as_matref<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> Option<MatRef<'a, T>> {
+pub(crate) fn as_matref<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> Option<MatRef<'a, T>> {
     let shape = a.shape();
     let strides = a.strides();
     let item = std::mem::size_of::<T>() as isize;

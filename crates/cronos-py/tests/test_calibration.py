@@ -10,7 +10,6 @@ import pytest
 
 import cronos
 from cronos import _cronos
-from cronos._io import read_safetensors, write_safetensors
 
 pytestmark = pytest.mark.filterwarnings("ignore:cronos stopped")
 
@@ -88,6 +87,8 @@ def test_fixed_beta_and_weights_calibrate_on_a_holdout():
 
 
 def test_model_file_keeps_the_temperature(tmp_path):
+    from _safetensors import read_safetensors, write_safetensors
+
     X, y, Xt, _ = _data()
     m = cronos.GatedReLUClassifier(**FAST).fit(X, y)
     path = tmp_path / "m.safetensors"
@@ -100,6 +101,8 @@ def test_model_file_keeps_the_temperature(tmp_path):
 
 
 def test_old_model_file_without_temperature_loads(tmp_path):
+    from _safetensors import read_safetensors, write_safetensors
+
     X, y, Xt, _ = _data()
     m = cronos.ConvexReLUClassifier(**FAST).fit(X, y)
     path = tmp_path / "old.safetensors"

@@ -208,16 +208,9 @@ class _CronosEstimator(BaseEstimator):
         if _sparse.is_sparse(X):
             # no centering for sparse X (it would densify): see cronos._sparse.column_stats
             return _sparse.column_stats(X, w, self.preprocess)
-        X64 = X.astype(np.float64, copy=False)
-        if self.preprocess == "scale01":
-            lo, hi = X64.min(axis=0), X64.max(axis=0)
-            rng = hi - lo
-            rng[~(rng > 0)] = 1.0
-            return lo, rng
-        mean = np.average(X64, axis=0, weights=w)
-        std = np.sqrt(np.average((X64 - mean) ** 2, axis=0, weights=w))
-        std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-        return mean, std
+        # the statistics of the CLI's training (cronos_model::column_stats), weighted: the mean
+        # and standard deviation (a constant feature gets scale 1), or the minimum and range
+        return _cronos.preprocess_stats(X, self.preprocess, sample_weight=w)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         off, scale = self.preprocess_offset_, self.preprocess_scale_
