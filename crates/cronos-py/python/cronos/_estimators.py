@@ -376,40 +376,31 @@ def _split_bias(res: Dict[str, Any]) -> Dict[str, Any]:
     return res
 
 
+def _with_class_weight(init):
+    """The signature of `init` with the keyword parameter class_weight=None after `loss`: the
+    classifiers' __init__ takes the shared parameters as **params, and scikit-learn's
+    get_params/clone and repr read this signature, so every parameter stays explicit there."""
+    import inspect
+
+    sig = inspect.signature(init)
+    ps = list(sig.parameters.values())
+    at = [p.name for p in ps].index("loss") + 1
+    ps.insert(at, inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None))
+    return sig.replace(parameters=ps)
+
+
 class _Classifier(ClassifierMixin, _CronosEstimator):
     """Classification: squared loss on ±1 targets (one output for two classes, one-vs-rest
     outputs for more), binary logistic loss (two classes) or softmax cross-entropy (three or
     more classes)."""
 
-    def __init__(
-        self,
-        *,
-        beta="auto",
-        beta_fraction: Optional[float] = None,
-        loss: str = "squared",
-        class_weight=None,
-        path_points: int = 12,
-        path_min_fraction: float = 1e-5,
-        n_patterns: int = 64,
-        max_iter: int = 500,
-        tol_gap: float = 1e-3,
-        random_state=0,
-        n_jobs: Optional[int] = None,
-        warm_start: bool = False,
-        preconditioner: str = "structured",
-        preprocess: str = "standardize",
-        time_limit: Optional[float] = None,
-        verbose=False,
-        seed: Optional[int] = None,
-        threads: Optional[int] = None,
-    ) -> None:
-        super().__init__(
-            beta=beta, beta_fraction=beta_fraction, loss=loss, path_points=path_points, path_min_fraction=path_min_fraction,
-            n_patterns=n_patterns, max_iter=max_iter, tol_gap=tol_gap, random_state=random_state, n_jobs=n_jobs,
-            warm_start=warm_start, preconditioner=preconditioner, preprocess=preprocess, time_limit=time_limit, verbose=verbose,
-            seed=seed, threads=threads,
-        )
+    # scikit-learn reads the parameters from the signature of __init__: the shared ones of
+    # _CronosEstimator.__init__ plus class_weight, written once (see _with_class_weight)
+    def __init__(self, *, class_weight=None, **params) -> None:
+        super().__init__(**params)
         self.class_weight = class_weight
+
+    __init__.__signature__ = _with_class_weight(_CronosEstimator.__init__)  # type: ignore[attr-defined]
 
     def fit(self, X, y, sample_weight=None):
         """Fits the network to labels `y`. `sample_weight` (and `class_weight`) weight each
