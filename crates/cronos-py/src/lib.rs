@@ -21,6 +21,7 @@
 //!   warm-started from the path's model (exactly what `cronos train --beta auto` does). Ctrl-C
 //!   during the path stops it after the current grid point.
 
+mod holdout;
 mod model_io;
 mod onnx;
 mod preprocess;
@@ -276,6 +277,7 @@ fn _cronos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model_io::save_model, m)?)?;
     m.add_function(wrap_pyfunction!(model_io::load_model, m)?)?;
     m.add_function(wrap_pyfunction!(preprocess::preprocess_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(holdout::holdout_rows, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

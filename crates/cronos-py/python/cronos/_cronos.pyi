@@ -137,3 +137,9 @@ def load_model(path: str) -> Dict[str, Any]:
     ``weights``, ``w1``, ``b1``, ``w2`` (``gate_w``, ``gate_b``), ``preprocess_offset``,
     ``preprocess_scale``."""
     ...
+
+def holdout_rows(x: Any, y: npt.NDArray[np.float64], seed: int, fraction: float = 0.1) -> List[int]:
+    """Rows (ascending) held out for the probability temperature at a fixed beta: about
+    ``fraction`` of the rows, by a seeded hash of each row's nonzero features (a 2-D
+    float32/float64 array or CSR parts ``(indptr, indices, data, (n, d))``) and targets ``y``."""
+    ...

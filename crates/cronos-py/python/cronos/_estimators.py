@@ -65,32 +65,11 @@ def _holdout_rows(X: np.ndarray, Y: np.ndarray, seed: int) -> np.ndarray:
     """Rows held out for the probability temperature at a fixed beta: about 10% of the rows,
     chosen by a seeded hash of each row's contents (X and its targets), so that a row of
     weight 2 and two copies of it fall on the same side (scikit-learn's sample-weight
-    equivalence holds for `predict_proba` too)."""
-    # sparse and dense X hash alike (the nonzeros only, as (column, value) pairs summed per
-    # row), so a CSR fit holds out the rows its dense twin does
-    import scipy.sparse as sp
-
-    xs = sp.csr_matrix(X, dtype=np.float64)
-    xs.sum_duplicates()
-    n = xs.shape[0]
-    cols = xs.indices.astype(np.uint64)
-    vals = np.ascontiguousarray(xs.data, dtype=np.float64).view(np.uint64)
-    row_of = np.repeat(np.arange(n), np.diff(xs.indptr))
-    words = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(n, -1)).view(np.uint64)
-    with np.errstate(over="ignore"):
-        g = (vals ^ (cols * np.uint64(0x9E3779B97F4A7C15))) * np.uint64(0x100000001B3)
-        g ^= g >> np.uint64(29)
-        g *= np.uint64(0xBF58476D1CE4E5B9)
-        h = np.full(n, np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1), dtype=np.uint64)
-        np.add.at(h, row_of, g)
-        for j in range(words.shape[1]):
-            h = (h ^ words[:, j]) * np.uint64(0x100000001B3)
-            h ^= h >> np.uint64(29)
-        # splitmix64 finaliser: the low bits of h decide the side
-        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        h ^= h >> np.uint64(31)
-    return np.flatnonzero(h % np.uint64(1000) < np.uint64(round(1000 * _HOLDOUT_FRACTION)))
+    equivalence holds for `predict_proba` too). Sparse and dense X hash alike (the nonzeros
+    only). Computed in Rust (`src/holdout.rs`)."""
+    x = _sparse.rust_parts(_sparse.to_csr(X, np.float64)) if _sparse.is_sparse(X) else X
+    y = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(X.shape[0], -1))
+    return np.asarray(_cronos.holdout_rows(x, y, int(seed), _HOLDOUT_FRACTION), dtype=np.intp)
 
 
 def _check_beta(beta) -> None:
