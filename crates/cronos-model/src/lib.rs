@@ -46,7 +46,7 @@
 mod preprocess;
 mod proba;
 
-pub use preprocess::{column_stats, PreprocessKind, Preprocessing};
+pub use preprocess::{column_stats, sparse_column_stats, PreprocessKind, Preprocessing};
 
 use cronos::{Activation, Certificate, Model, Settings};
 use faer::{Mat, MatRef};

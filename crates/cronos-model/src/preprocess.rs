@@ -1,7 +1,8 @@
 //! Feature preprocessing: the per-feature statistics and the affine map x ↦ (x − offset) /
 //! scale stored in the model file. The one implementation of the statistics: the CLI's local
 //! training ([`Preprocessing::fit`]) and the Python estimators (`cronos._cronos.preprocess_stats`,
-//! with sample weights and float64 data) both call [`column_stats`].
+//! with sample weights and float64 data) both call [`column_stats`]; sparse data (no
+//! centering) [`sparse_column_stats`].
 
 use cronos::Real;
 use faer::{MatMut, MatRef};
@@ -83,6 +84,45 @@ pub fn column_stats<T: Real>(x: MatRef<'_, T>, weights: Option<&[f64]>, kind: Pr
         }
     }
     (offset, scale)
+}
+
+/// Per-feature (offset, scale) of `kind` on a sparse matrix, without centering (centering
+/// would fill every entry; the model's bias absorbs the offset): offset 0, and
+///
+/// * `Standardize`: the (weighted) standard deviation √(Σw x²/Σw − mean²), with the rule of
+///   [`column_stats`] for constant features (like scikit-learn's `StandardScaler(with_mean=False)`);
+/// * `Scale01`: the largest |value| (for non-negative data exactly min/max scaling to [0, 1],
+///   a sparse column's minimum being 0); an all-zero column gets scale 1.
+///
+/// Sums run over each column's entries in row order, as `X.T @ w` of a CSC matrix does.
+pub fn sparse_column_stats<T: Real>(x: &cronos::Csr<T>, weights: Option<&[f64]>, kind: PreprocessKind) -> (Vec<f64>, Vec<f64>) {
+    let (n, d) = (x.nrows(), x.ncols());
+    let (mut s1, mut s2, mut amax) = (vec![0.0f64; d], vec![0.0f64; d], vec![0.0f64; d]);
+    for i in 0..n {
+        let w = weights.map_or(1.0, |w| w[i]);
+        for (j, v) in x.row(i) {
+            let v = v.to_f64();
+            s1[j] += v * w;
+            s2[j] += (v * v) * w;
+            amax[j] = amax[j].max(v.abs());
+        }
+    }
+    let total = weights.map_or(n as f64, pairwise_sum);
+    let scale = (0..d)
+        .map(|j| {
+            let s = match kind {
+                PreprocessKind::None => 1.0,
+                PreprocessKind::Scale01 => amax[j],
+                PreprocessKind::Standardize => {
+                    let mean = s1[j] / total;
+                    let sd = (s2[j] / total - mean * mean).max(0.0).sqrt();
+                    if sd > CONSTANT_SD * mean.abs().max(1.0) { sd } else { 1.0 }
+                }
+            };
+            if s > 0.0 && s.is_finite() { s } else { 1.0 }
+        })
+        .collect();
+    (vec![0.0; d], scale)
 }
 
 /// Σ v by pairwise summation over blocks of 8 (error O(ε log n) rather than O(ε n)), in the

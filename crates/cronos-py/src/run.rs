@@ -41,7 +41,7 @@ pub(crate) fn is_sparse_of<T: Element>(x: &Bound<'_, PyAny>) -> bool {
 
 /// Copies the CSR parts `(indptr, indices, data, (n, d))` (int64 offsets and indices) into
 /// the library's CSR: O(nnz), never n·d.
-fn sparse_input<T: Real + Element>(x: &Bound<'_, PyAny>) -> PyResult<Csr<T>> {
+pub(crate) fn sparse_input<T: Real + Element>(x: &Bound<'_, PyAny>) -> PyResult<Csr<T>> {
     let t = x.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("sparse x must be (indptr, indices, data, (n, d))"))?;
     let indptr: PyReadonlyArray1<'_, i64> = t.get_item(0)?.extract().map_err(|_| PyTypeError::new_err("x.indptr must be a 1-D int64 array"))?;
     let indices: PyReadonlyArray1<'_, i64> = t.get_item(1)?.extract().map_err(|_| PyTypeError::new_err("x.indices must be a 1-D int64 array"))?;
