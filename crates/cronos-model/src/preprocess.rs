@@ -204,6 +204,26 @@ mod tests {
     }
 
     #[test]
+    fn sparse_stats_match_dense_without_centering() {
+        let x = Mat::from_fn(9, 3, |i, j| if (i + j) % 3 == 0 { 0.0 } else { (i * 5 + j) as f64 * 0.3 - 2.0 });
+        let csr = cronos::Csr::from_dense(x.as_ref());
+        let w: Vec<f64> = (0..9).map(|i| 0.5 + i as f64 * 0.25).collect();
+        for weights in [None, Some(w.as_slice())] {
+            let (o, s) = sparse_column_stats(&csr, weights, PreprocessKind::Standardize);
+            let (_, sd) = column_stats(x.as_ref(), weights, PreprocessKind::Standardize);
+            assert!(o.iter().all(|&o| o == 0.0));
+            for j in 0..3 {
+                assert!((s[j] - sd[j]).abs() < 1e-12 * sd[j], "{s:?} {sd:?}");
+            }
+        }
+        let (_, s) = sparse_column_stats(&csr, None, PreprocessKind::Scale01);
+        let amax: Vec<f64> = (0..3).map(|j| (0..9).map(|i| x[(i, j)].abs()).fold(0.0, f64::max)).collect();
+        assert_eq!(s, amax);
+        let empty = cronos::Csr::<f64>::from_dense(Mat::zeros(4, 2).as_ref());
+        assert_eq!(sparse_column_stats(&empty, None, PreprocessKind::Standardize).1, vec![1.0, 1.0]);
+    }
+
+    #[test]
     fn constant_columns_get_scale_one() {
         // 0.1 summed 7 times and divided by 7 is not 0.1 in f64: the noise is no scale
         let x = Mat::from_fn(7, 2, |i, j| if j == 0 { 0.1 } else { i as f64 });
