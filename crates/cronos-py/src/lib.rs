@@ -16,10 +16,14 @@
 //!   neuron by neuron where the gates match ([`warm`]).
 //! * `cronos::CronosError` becomes `ValueError` with the same message; a Rust panic becomes
 //!   `RuntimeError` rather than a crash.
-//! * `beta_auto=True` runs the library's regularization path on a stratified validation split
-//!   ([`cronos::select_beta`]) and refits on all rows at the chosen fraction of β_max,
-//!   warm-started from the path's model (exactly what `cronos train --beta auto` does). Ctrl-C
-//!   during the path stops it after the current grid point.
+//! * `beta_auto=True` calls the library's [`cronos::fit_auto_observed`]: the regularization
+//!   path on a stratified validation split, then the refit on all rows at the chosen fraction
+//!   of β_max, warm-started from the path's model (what `cronos train --beta auto` does), with
+//!   the binding's progress/Ctrl-C observer on the refit. Ctrl-C during the path stops it
+//!   after the current grid point.
+//! * What the CLI also does is the CLI's code: the model file ([`model_io`], through
+//!   `cronos-model`), the preprocessing statistics ([`preprocess`], `cronos_model::column_stats`);
+//!   [`holdout`] is the estimators' content-hashed calibration hold-out.
 
 mod holdout;
 mod model_io;
