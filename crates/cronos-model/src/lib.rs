@@ -43,10 +43,13 @@
 
 #![warn(missing_docs)]
 
+mod preprocess;
 mod proba;
 
+pub use preprocess::{column_stats, sparse_column_stats, PreprocessKind, Preprocessing};
+
 use cronos::{Activation, Certificate, Model, Settings};
-use faer::{Mat, MatMut, MatRef};
+use faer::{Mat, MatRef};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -133,109 +136,6 @@ impl ModelFileError {
             | ModelFileError::MissingTensor { path, .. }
             | ModelFileError::BadTensor { path, .. }
             | ModelFileError::Invalid { path, .. } => path,
-        }
-    }
-}
-
-/// Which feature preprocessing to fit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum PreprocessKind {
-    /// Features are used as they are (offset 0, scale 1).
-    #[default]
-    None,
-    /// Per-feature min/max scaling to [0, 1] (a constant feature gets scale 1).
-    Scale01,
-    /// Per-feature standardization to mean 0 and standard deviation 1 (std 0 → 1).
-    Standardize,
-}
-
-/// An affine per-feature preprocessing x ↦ (x − offset) / scale, fitted on the training data
-/// and applied identically at prediction time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Preprocessing {
-    /// How it was fitted.
-    pub kind: PreprocessKind,
-    /// Subtracted from each feature.
-    pub offset: Vec<f32>,
-    /// Each feature is divided by this (never 0).
-    pub scale: Vec<f32>,
-}
-
-impl Preprocessing {
-    /// The identity on `d` features.
-    pub fn identity(d: usize) -> Self {
-        Preprocessing { kind: PreprocessKind::None, offset: vec![0.0; d], scale: vec![1.0; d] }
-    }
-
-    /// Fits the preprocessing on the rows of `x` (n × d). Statistics are accumulated in f64.
-    pub fn fit(x: MatRef<'_, f32>, kind: PreprocessKind) -> Self {
-        Self::fit_over(x, kind, &cronos::LocalComm)
-    }
-
-    /// Fits the preprocessing on the rows of every rank of `comm` (`x`: this rank's rows; a
-    /// collective, called by every rank): the statistics of [`Preprocessing::fit`] on all rows
-    /// together (min/max, or the mean, then the squared deviations from it, summed over ranks),
-    /// so a distributed fit preprocesses like one process. On one process it *is* `fit`, to
-    /// the bit. A zero, non-finite or f32-underflowing spread gives a scale of 1.
-    pub fn fit_over(x: MatRef<'_, f32>, kind: PreprocessKind, comm: &dyn cronos::comm::Comm) -> Self {
-        let d = x.ncols();
-        let mut p = Preprocessing::identity(d);
-        p.kind = kind;
-        let mut n = [x.nrows() as f64];
-        comm.sum_f64(&mut n);
-        let n = n[0];
-        if n == 0.0 {
-            return p;
-        }
-        let col = |j: usize| (0..x.nrows()).map(move |i| x[(i, j)] as f64);
-        let summed = |v: Vec<f64>| {
-            let mut v = v;
-            comm.sum_f64(&mut v);
-            v
-        };
-        match kind {
-            PreprocessKind::None => {}
-            PreprocessKind::Scale01 => {
-                let local: Vec<f64> = (0..d).flat_map(|j| [col(j).fold(f64::INFINITY, f64::min), col(j).fold(f64::NEG_INFINITY, f64::max)]).collect();
-                let all = cronos::comm::all_gather_f64(comm, &local);
-                for j in 0..d {
-                    let lo = all.iter().map(|v| v[2 * j]).fold(f64::INFINITY, f64::min);
-                    let hi = all.iter().map(|v| v[2 * j + 1]).fold(f64::NEG_INFINITY, f64::max);
-                    let range = hi - lo;
-                    p.offset[j] = lo as f32;
-                    p.scale[j] = if range > 0.0 && range.is_finite() { range as f32 } else { 1.0 };
-                }
-            }
-            PreprocessKind::Standardize => {
-                let mean: Vec<f64> = summed((0..d).map(|j| col(j).sum::<f64>()).collect()).iter().map(|s| s / n).collect();
-                let var = summed((0..d).map(|j| col(j).map(|v| (v - mean[j]).powi(2)).sum::<f64>()).collect());
-                for j in 0..d {
-                    let sd = (var[j] / n).sqrt();
-                    p.offset[j] = mean[j] as f32;
-                    p.scale[j] = if sd > 0.0 && sd.is_finite() && (sd as f32) > 0.0 { sd as f32 } else { 1.0 };
-                }
-            }
-        }
-        p
-    }
-
-    /// Number of features.
-    pub fn n_features(&self) -> usize {
-        self.offset.len()
-    }
-
-    /// Applies x ↦ (x − offset) / scale in place. `x` must have `n_features()` columns
-    /// (panics otherwise: check the width first).
-    pub fn apply(&self, mut x: MatMut<'_, f32>) {
-        assert_eq!(x.ncols(), self.offset.len(), "preprocessing width mismatch");
-        if self.kind == PreprocessKind::None && self.offset.iter().all(|&o| o == 0.0) && self.scale.iter().all(|&s| s == 1.0) {
-            return;
-        }
-        for j in 0..x.ncols() {
-            let (o, s) = (self.offset[j], self.scale[j]);
-            for i in 0..x.nrows() {
-                x[(i, j)] = (x[(i, j)] - o) / s;
-            }
         }
     }
 }
@@ -419,6 +319,10 @@ pub struct ModelFile {
     /// The metadata. On save, `format_version`, `n_features`, `n_outputs`, `n_patterns`,
     /// `beta`, `task` and `preprocess` are filled from the model.
     pub metadata: Metadata,
+    /// Other `__metadata__` entries: a front end's own keys (the Python package stores its
+    /// estimator parameters and non-numeric class labels there), written as they are and read
+    /// back; the CLI ignores them. Never holds [`METADATA_KEY`].
+    pub extra_metadata: BTreeMap<String, String>,
 }
 
 fn row_major_bytes(m: MatRef<'_, f32>) -> Vec<u8> {
@@ -445,6 +349,29 @@ pub fn atomic_write_bytes(path: &Path, bytes: &[u8], force: bool) -> Result<(), 
     })
 }
 
+/// The safetensors header with its `__metadata__` entries in key order: the crate writes
+/// them from a `HashMap`, whose order varies from run to run once there are several, and
+/// equal models must give equal bytes.
+fn sorted_metadata(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    #[derive(Serialize, Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__")]
+        metadata: BTreeMap<String, String>,
+        #[serde(flatten)]
+        tensors: BTreeMap<String, serde_json::Value>,
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| "short header")?) as usize;
+    let header: Header = serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| e.to_string())?;
+    let mut json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    // the data start stays 8-byte aligned, as safetensors pads it
+    json.resize(json.len().div_ceil(8) * 8, b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
+}
+
 impl ModelFile {
     /// Assembles a model file, filling the derived metadata fields.
     pub fn new(model: Model<f32>, preprocessing: Preprocessing, task: Task, mut metadata: Metadata) -> Self {
@@ -458,7 +385,7 @@ impl ModelFile {
         if metadata.cronos_version.is_empty() {
             metadata.cronos_version = env!("CARGO_PKG_VERSION").to_string();
         }
-        ModelFile { model, preprocessing, task, metadata }
+        ModelFile { model, preprocessing, task, metadata, extra_metadata: BTreeMap::new() }
     }
 
     /// Serializes to safetensors bytes (deterministic: equal models give equal bytes).
@@ -502,9 +429,10 @@ impl ModelFile {
             .iter()
             .map(|(n, s, b)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (*n, v)).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
-        let mut info = HashMap::new();
+        let mut info: HashMap<String, String> = self.extra_metadata.iter().filter(|(k, _)| *k != METADATA_KEY).map(|(k, v)| (k.clone(), v.clone())).collect();
         info.insert(METADATA_KEY.to_string(), json);
-        safetensors::serialize(views, Some(info)).map_err(|e| e.to_string())
+        let bytes = safetensors::serialize(views, Some(info)).map_err(|e| e.to_string())?;
+        if self.extra_metadata.is_empty() { Ok(bytes) } else { sorted_metadata(bytes) }
     }
 
     /// Saves atomically to `path` (temporary file + rename); an existing `path` is refused
@@ -525,6 +453,8 @@ impl ModelFile {
         let corrupt = |reason: String| ModelFileError::Corrupt { path: path.to_path_buf(), reason };
         let st = SafeTensors::deserialize(bytes).map_err(|e| corrupt(format!("{e}")))?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(format!("{e}")))?;
+        let extra_metadata: BTreeMap<String, String> =
+            header.metadata().iter().flatten().filter(|(k, _)| *k != METADATA_KEY).map(|(k, v)| (k.clone(), v.clone())).collect();
         let json = header
             .metadata()
             .as_ref()
@@ -612,7 +542,7 @@ impl ModelFile {
             get("gate_b", &[m])?;
         }
         let preprocessing = Preprocessing { kind: meta.preprocess, offset, scale };
-        Ok(ModelFile { model, preprocessing, task, metadata: meta })
+        Ok(ModelFile { model, preprocessing, task, metadata: meta, extra_metadata })
     }
 
     /// Applies the preprocessing and the network to raw features (n × d).

@@ -160,3 +160,24 @@ fn bad_files_give_typed_errors() {
         let _ = ModelFile::from_bytes(&b, &p);
     }
 }
+
+#[test]
+fn extra_metadata_round_trips_in_key_order() {
+    let (mut mf, _) = trained(Activation::GatedRelu);
+    let plain = mf.to_bytes().unwrap();
+    for (k, v) in [("zeta", "1"), ("cronos_python_params", "{\"beta\": \"auto\"}"), ("alpha", "[\"no\", \"yes\"]")] {
+        mf.extra_metadata.insert(k.into(), v.into());
+    }
+    let bytes = mf.to_bytes().unwrap();
+    // equal models give equal bytes although safetensors keeps the metadata in a HashMap
+    for _ in 0..8 {
+        assert_eq!(mf.clone().to_bytes().unwrap(), bytes);
+    }
+    let back = ModelFile::from_bytes(&bytes, std::path::Path::new("m.safetensors")).unwrap();
+    assert_eq!(back.extra_metadata, mf.extra_metadata);
+    assert_eq!(back.metadata, mf.metadata);
+    assert_eq!(back.model.weights, mf.model.weights);
+    // without extra keys the bytes are those of before
+    let plain_back = ModelFile::from_bytes(&plain, std::path::Path::new("m.safetensors")).unwrap();
+    assert!(plain_back.extra_metadata.is_empty());
+}

@@ -16,12 +16,19 @@
 //!   neuron by neuron where the gates match ([`warm`]).
 //! * `cronos::CronosError` becomes `ValueError` with the same message; a Rust panic becomes
 //!   `RuntimeError` rather than a crash.
-//! * `beta_auto=True` runs the library's regularization path on a stratified validation split
-//!   ([`cronos::select_beta`]) and refits on all rows at the chosen fraction of β_max,
-//!   warm-started from the path's model (exactly what `cronos train --beta auto` does). Ctrl-C
-//!   during the path stops it after the current grid point.
+//! * `beta_auto=True` calls the library's [`cronos::fit_auto_observed`]: the regularization
+//!   path on a stratified validation split, then the refit on all rows at the chosen fraction
+//!   of β_max, warm-started from the path's model (what `cronos train --beta auto` does), with
+//!   the binding's progress/Ctrl-C observer on the refit. Ctrl-C during the path stops it
+//!   after the current grid point.
+//! * What the CLI also does is the CLI's code: the model file ([`model_io`], through
+//!   `cronos-model`), the preprocessing statistics ([`preprocess`], `cronos_model::column_stats`);
+//!   [`holdout`] is the estimators' content-hashed calibration hold-out.
 
+mod holdout;
+mod model_io;
 mod onnx;
+mod preprocess;
 mod progress;
 mod result;
 mod run;
@@ -222,7 +229,7 @@ fn reporter<'py>(py: Python<'py>, progress: Option<Bound<'py, PyAny>>, verbose: 
 }
 
 /// A 1-D float64 numpy array as a vector (`None` for None).
-fn weight_vector(w: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<f64>>> {
+pub(crate) fn weight_vector(w: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Vec<f64>>> {
     match w {
         None => Ok(None),
         Some(w) if w.is_none() => Ok(None),
@@ -271,6 +278,10 @@ fn _cronos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_settings_json, m)?)?;
     m.add_function(wrap_pyfunction!(fit_temperature, m)?)?;
     m.add_function(wrap_pyfunction!(onnx::export_onnx, m)?)?;
+    m.add_function(wrap_pyfunction!(model_io::save_model, m)?)?;
+    m.add_function(wrap_pyfunction!(model_io::load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(preprocess::preprocess_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(holdout::holdout_rows, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

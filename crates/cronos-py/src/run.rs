@@ -4,17 +4,19 @@
 use crate::progress::{Event, Progress};
 use crate::result::{AutoOut, FitOut};
 use crate::warm;
-use cronos::{calibration, Beta, Control, Csr, CronosError, DataRef, Loss, LossData, Metric, PathPoint, PathSettings, Real, Settings, Solver};
+use cronos::{calibration, Beta, Control, Csr, CronosError, DataRef, IterInfo, Loss, LossData, Metric, PathPoint, PathSettings, Real, Settings, Solver};
 use faer::{Mat, MatRef};
 use numpy::{Element, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::types::PyTuple;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 /// Wraps a numpy array as a faer view without copying. `None` when the strides are not
 /// multiples of the item size (then the caller copies).
-fn as_matref<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> Option<MatRef<'a, T>> {
+pub(crate) fn as_matref<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> Option<MatRef<'a, T>> {
     let shape = a.shape();
     let strides = a.strides();
     let item = std::mem::size_of::<T>() as isize;
@@ -39,7 +41,7 @@ pub(crate) fn is_sparse_of<T: Element>(x: &Bound<'_, PyAny>) -> bool {
 
 /// Copies the CSR parts `(indptr, indices, data, (n, d))` (int64 offsets and indices) into
 /// the library's CSR: O(nnz), never n·d.
-fn sparse_input<T: Real + Element>(x: &Bound<'_, PyAny>) -> PyResult<Csr<T>> {
+pub(crate) fn sparse_input<T: Real + Element>(x: &Bound<'_, PyAny>) -> PyResult<Csr<T>> {
     let t = x.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("sparse x must be (indptr, indices, data, (n, d))"))?;
     let indptr: PyReadonlyArray1<'_, i64> = t.get_item(0)?.extract().map_err(|_| PyTypeError::new_err("x.indptr must be a 1-D int64 array"))?;
     let indices: PyReadonlyArray1<'_, i64> = t.get_item(1)?.extract().map_err(|_| PyTypeError::new_err("x.indices must be a 1-D int64 array"))?;
@@ -122,64 +124,19 @@ pub(crate) fn run<T: Real + Element>(
     let mut progress = Progress::new(progress);
     let result = py.detach(|| {
         catch_unwind(AssertUnwindSafe(|| -> Result<FitOut<T>, CronosError> {
-            let mut settings = settings;
             let w = weights.as_deref();
-            let mut auto_out = None;
-            let mut path_model = None;
-            let mut calibration = None;
-            if let Some(ps) = &auto {
-                match choose_beta(xv, yv, w, &settings, ps, &mut progress)? {
-                    Some(c) => {
-                        if calibrate && settings.loss == Loss::Squared {
-                            let rows = calibration::path_validation_rows(yv, &settings, ps);
-                            calibration = calibration::fit_on_rows(&c.model, xv, yv, w, &rows)?;
-                        }
-                        settings.beta = Beta::Fraction(c.fraction);
-                        auto_out = Some(AutoOut { fraction: c.fraction, path: c.path, seconds: c.seconds });
-                        path_model = Some(c.model);
-                    }
-                    None => {
-                        // too few rows (per class) to hold any out: the library's default β
-                        settings.beta = Settings::default().beta;
-                        let fraction = match settings.beta {
-                            Beta::Fraction(f) => f,
-                            Beta::Value(_) => f64::NAN,
-                        };
-                        auto_out = Some(AutoOut { fraction, path: Vec::new(), seconds: 0.0 });
-                    }
+            let mut out = match &auto {
+                Some(ps) => fit_chosen(xv, yv, w, settings, ps, calibrate, &mut progress)?,
+                None => {
+                    let calibration = (calibrate && settings.loss == Loss::Squared).then(|| Holdout {
+                        weights: calibration_weights.as_deref(),
+                        rows: calibration_rows.clone().unwrap_or_else(|| calibration::holdout_rows(yv, &settings, PathSettings::default().validation_fraction)),
+                    });
+                    fit_fixed(xv, yv, w, settings, previous.as_ref(), calibration, &mut progress)?
                 }
-            }
-            if calibrate && settings.loss == Loss::Squared && auto.is_none() {
-                let (cw, scaled) = match &calibration_weights {
-                    Some(cw) => (Some(cw.as_slice()), true),
-                    None => (w, false),
-                };
-                let rows = calibration_rows
-                    .clone()
-                    .unwrap_or_else(|| calibration::holdout_rows(yv, &settings, PathSettings::default().validation_fraction));
-                calibration = calibration::fit_holdout(xv, yv, cw, &settings, &rows, scaled)?;
-            }
-            let mut solver = Solver::<T>::new_data(xv, yv, w, settings)?;
-            let mut warm_started = false;
-            if let Some(m) = &path_model {
-                // a path model with another pattern count (other rows) means a cold start
-                let _ = solver.warm_start(m);
-            } else if let (None, Some((g, wt))) = (&auto, &previous) {
-                warm_started = warm::carry(&mut solver, g, wt);
-            }
-            let setup = Event::Setup { seconds: solver.setup_seconds(), n_patterns: solver.n_patterns(), warm_started };
-            progress.poll(progress.reporting().then_some(setup));
-            let solution = solver.solve_with(|info| {
-                let event = (info.certified && progress.reporting()).then_some(Event::Iter(info));
-                if progress.poll(event) {
-                    Control::Continue
-                } else {
-                    Control::Stop
-                }
-            });
-            let n_patterns = solver.n_patterns();
-            let settings = solver.settings().clone();
-            Ok(FitOut { model: solver.model(), solution, n_patterns, borrowed, settings, auto: auto_out, warm_started, calibration })
+            };
+            out.borrowed = borrowed;
+            Ok(out)
         }))
     });
     match result {
@@ -199,35 +156,127 @@ pub(crate) fn run<T: Real + Element>(
     }
 }
 
-/// The automatic β: the library's path on a stratified split, reporting each point. `None`
-/// when the data are too small (per class) to hold rows out. A stop requested during the path
-/// unwinds with [`PathInterrupted`].
-fn choose_beta<T: Real>(
+/// The held-out rows of the probability temperature at a fixed β.
+struct Holdout<'a> {
+    /// The weights of the temperature fit when the rows are √w-scaled (`calibration_weights`).
+    weights: Option<&'a [f64]>,
+    /// Rows held out of the extra solve and scored.
+    rows: Vec<usize>,
+}
+
+/// A fit at the β of `settings`: the temperature on a held-out split when asked, then the
+/// solve, warm-started from `previous` (gates, weights) where its gates match.
+fn fit_fixed<T: Real>(
     xv: DataRef<'_, T>,
     yv: MatRef<'_, T>,
     w: Option<&[f64]>,
-    settings: &Settings,
-    ps: &PathSettings,
+    settings: Settings,
+    previous: Option<&(Mat<T>, Mat<T>)>,
+    holdout: Option<Holdout<'_>>,
     progress: &mut Progress,
-) -> Result<Option<cronos::path::BetaChoice<T>>, CronosError> {
+) -> Result<FitOut<T>, CronosError> {
+    let calibration = match holdout {
+        Some(Holdout { weights: Some(cw), rows }) => calibration::fit_holdout(xv, yv, Some(cw), &settings, &rows, true)?,
+        Some(Holdout { weights: None, rows }) => calibration::fit_holdout(xv, yv, w, &settings, &rows, false)?,
+        None => None,
+    };
+    let mut solver = Solver::<T>::new_data(xv, yv, w, settings)?;
+    let warm_started = previous.is_some_and(|(g, wt)| warm::carry(&mut solver, g, wt));
+    let setup = Event::Setup { seconds: solver.setup_seconds(), n_patterns: solver.n_patterns(), warm_started };
+    progress.poll(progress.reporting().then_some(setup));
+    let solution = solver.solve_with(|info| iteration(progress, info));
+    let (n_patterns, settings) = (solver.n_patterns(), solver.settings().clone());
+    Ok(FitOut { model: solver.model(), solution, n_patterns, borrowed: (false, false), settings, auto: None, warm_started, calibration })
+}
+
+/// Reports a certified iteration; whether to go on (Ctrl-C or an exception of the callback
+/// stops the solve).
+fn iteration(progress: &mut Progress, info: &IterInfo) -> Control {
+    let event = (info.certified && progress.reporting()).then_some(Event::Iter(info));
+    if progress.poll(event) {
+        Control::Continue
+    } else {
+        Control::Stop
+    }
+}
+
+/// The automatic β: the library's [`cronos::fit_auto_observed`] (the path on a stratified
+/// split, the refit on all rows), reporting each path point and the refit's iterations; with
+/// `calibrate` (squared loss) the temperature of the path's model on the path's validation
+/// rows. The library's default β when the data are too small (per class) to hold rows out. A
+/// stop requested during the path unwinds with [`PathInterrupted`].
+fn fit_chosen<T: Real>(
+    xv: DataRef<'_, T>,
+    yv: MatRef<'_, T>,
+    w: Option<&[f64]>,
+    settings: Settings,
+    ps: &PathSettings,
+    calibrate: bool,
+    progress: &mut Progress,
+) -> Result<FitOut<T>, CronosError> {
     // targets and weights checked on all rows (errors name the caller's row numbers)
     LossData::new(settings.loss, yv, w)?;
     let metric = Metric::for_problem(settings.loss, yv);
     let (tr, va) = cronos::path::stratified_split(yv, metric, ps.validation_fraction, settings.seed);
     if tr.is_empty() || va.is_empty() {
-        return Ok(None);
+        // too few rows (per class) to hold any out: the library's default β
+        let settings = Settings { beta: Settings::default().beta, ..settings };
+        let fraction = match settings.beta {
+            Beta::Fraction(f) => f,
+            Beta::Value(_) => f64::NAN,
+        };
+        let mut out = fit_fixed(xv, yv, w, settings, None, None, progress)?;
+        out.auto = Some(AutoOut { fraction, path: Vec::new(), seconds: 0.0 });
+        return Ok(out);
     }
+    let t0 = Instant::now();
+    let progress = RefCell::new(progress);
     let mut index = 0;
-    let choice = cronos::select_beta(xv, yv, w, settings, ps, |p: &PathPoint| {
+    let on_point = |p: &PathPoint| {
+        let mut guard = progress.borrow_mut();
+        let progress: &mut Progress = &mut **guard;
         let event = progress.reporting().then_some(Event::Path { index, points: ps.n_betas, point: p });
         index += 1;
         if !progress.poll(event) {
             std::panic::resume_unwind(Box::new(PathInterrupted));
         }
-    })?;
-    let chosen = Event::BetaChosen { fraction: choice.fraction, seconds: choice.seconds };
-    if !progress.poll(progress.reporting().then_some(chosen)) {
-        std::panic::resume_unwind(Box::new(PathInterrupted));
-    }
-    Ok(Some(choice))
+    };
+    let mut refit_started = false;
+    let mut observe = |solver: &mut Solver<T>, info: &IterInfo| -> Control {
+        let mut guard = progress.borrow_mut();
+        let progress: &mut Progress = &mut **guard;
+        if !refit_started {
+            // the choice and the refit's setup, reported before the refit's first iteration
+            refit_started = true;
+            let fraction = match solver.settings().beta {
+                Beta::Fraction(f) => f,
+                Beta::Value(_) => f64::NAN,
+            };
+            let path_seconds = (t0.elapsed().as_secs_f64() - solver.setup_seconds() - info.seconds).max(0.0);
+            let chosen = Event::BetaChosen { fraction, seconds: path_seconds };
+            let setup = Event::Setup { seconds: solver.setup_seconds(), n_patterns: solver.n_patterns(), warm_started: false };
+            if !progress.poll(progress.reporting().then_some(chosen)) || !progress.poll(progress.reporting().then_some(setup)) {
+                return Control::Stop;
+            }
+        }
+        iteration(progress, info)
+    };
+    let fit = cronos::fit_auto_observed(xv, yv, w, settings, ps, on_point, &mut [&mut observe])?;
+    let calibration = if calibrate && fit.solver.settings().loss == Loss::Squared {
+        let rows = calibration::path_validation_rows(yv, fit.solver.settings(), ps);
+        calibration::fit_on_rows(&fit.path_model, xv, yv, w, &rows)?
+    } else {
+        None
+    };
+    let (n_patterns, settings) = (fit.solver.n_patterns(), fit.solver.settings().clone());
+    Ok(FitOut {
+        model: fit.solver.model(),
+        solution: fit.solution,
+        n_patterns,
+        borrowed: (false, false),
+        settings,
+        auto: Some(AutoOut { fraction: fit.fraction, path: fit.path, seconds: fit.path_seconds }),
+        warm_started: false,
+        calibration,
+    })
 }

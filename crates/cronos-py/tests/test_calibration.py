@@ -10,7 +10,6 @@ import pytest
 
 import cronos
 from cronos import _cronos
-from cronos._io import read_safetensors, write_safetensors
 
 pytestmark = pytest.mark.filterwarnings("ignore:cronos stopped")
 
@@ -88,6 +87,8 @@ def test_fixed_beta_and_weights_calibrate_on_a_holdout():
 
 
 def test_model_file_keeps_the_temperature(tmp_path):
+    from _safetensors import read_safetensors, write_safetensors
+
     X, y, Xt, _ = _data()
     m = cronos.GatedReLUClassifier(**FAST).fit(X, y)
     path = tmp_path / "m.safetensors"
@@ -100,6 +101,8 @@ def test_model_file_keeps_the_temperature(tmp_path):
 
 
 def test_old_model_file_without_temperature_loads(tmp_path):
+    from _safetensors import read_safetensors, write_safetensors
+
     X, y, Xt, _ = _data()
     m = cronos.ConvexReLUClassifier(**FAST).fit(X, y)
     path = tmp_path / "old.safetensors"
@@ -145,3 +148,24 @@ def test_cli_predict_proba_agrees_with_python(tmp_path, k):
         assert p.shape == (len(Xt), k)
         np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-9)
         np.testing.assert_allclose(p, est.predict_proba(Xt), atol=1e-4)
+
+
+def test_holdout_rows_hash_row_contents():
+    """The fixed-beta hold-out (Rust, src/holdout.rs) depends on each row's contents only:
+    copies of a row fall on its side, CSR and dense X agree, and about 10% is held out."""
+    sp = pytest.importorskip("scipy.sparse")
+    from cronos._estimators import _holdout_rows
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 6))
+    X[rng.random(X.shape) < 0.4] = 0.0
+    Y = rng.choice([-1.0, 1.0], size=(2000, 1))
+    held = _holdout_rows(X, Y, 3)
+    assert 150 < len(held) < 250
+    np.testing.assert_array_equal(_holdout_rows(sp.csr_matrix(X), Y, 3), held)
+    np.testing.assert_array_equal(_holdout_rows(X.astype(np.float32), Y.astype(np.float32), 3), _holdout_rows(X.astype(np.float32).astype(np.float64), Y, 3))
+    # rows repeated at the end land where their originals are
+    rep = np.r_[X, X[:50]], np.r_[Y, Y[:50]]
+    side = np.isin(np.arange(2050), _holdout_rows(*rep, 3))
+    np.testing.assert_array_equal(side[2000:], side[:50])
+    assert not np.array_equal(_holdout_rows(X, Y, 4), held)

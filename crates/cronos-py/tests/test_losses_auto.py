@@ -239,12 +239,14 @@ def test_bad_weights_and_options_name_the_parameter():
 
 # -- persistence -------------------------------------------------------------------------------
 def test_save_load_keeps_loss_and_auto(tmp_path):
+    from _safetensors import read_safetensors, write_safetensors
+
     X, t = _data(100)
     y = np.where(t > np.median(t), "yes", "no")
     m = cronos.GatedReLUClassifier(loss="logistic", class_weight={"yes": 2.0}, path_points=4, n_patterns=4, max_iter=40).fit(X, y)
     path = tmp_path / "m.safetensors"
     m.save(path)
-    _, md = _io.read_safetensors(path)
+    _, md = read_safetensors(path)
     meta = json.loads(md["cronos"])
     assert meta["settings"]["loss"] == "Logistic"
     assert meta["settings"]["beta"] == {"Fraction": m.beta_fraction_}
@@ -260,9 +262,9 @@ def test_save_load_keeps_loss_and_auto(tmp_path):
     y3 = np.digitize(t, np.quantile(t, [1 / 3, 2 / 3]))
     s = cronos.ConvexReLUClassifier(loss="softmax", beta_fraction=0.05, **TINY).fit(X, y3)
     s.save(path)
-    tensors, md = _io.read_safetensors(path)
+    tensors, md = read_safetensors(path)
     del md[_io.PY_PARAMS_KEY]
-    _io.write_safetensors(path, tensors, md)
+    write_safetensors(path, tensors, md)
     s2 = cronos.load(path)
     assert s2.loss == "softmax" and s2.loss_ == "softmax" and s2.beta_fraction == 0.05
     np.testing.assert_allclose(s2.predict_proba(X), s.predict_proba(X), atol=1e-4)

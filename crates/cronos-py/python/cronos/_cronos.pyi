@@ -109,3 +109,37 @@ def export_onnx(model_path: str, out_path: str, *, force: bool = False, labels: 
     ``out_path`` exists and not ``force``, ``OSError`` on I/O failure, ``ValueError`` for an
     invalid model file or a wrong number of ``labels``."""
     ...
+
+def preprocess_stats(
+    x: npt.NDArray[Any], kind: str, sample_weight: Optional[npt.NDArray[np.float64]] = None
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per-feature (offset, scale) of ``kind`` ('standardize', 'scale01' or 'none') on the rows
+    of a 2-D float32/float64 array, weighted by ``sample_weight``
+    (``cronos_model::column_stats``, the CLI's statistics; a constant feature gets scale 1)."""
+    ...
+
+def save_model(
+    path: str,
+    metadata_json: str,
+    gates: npt.NDArray[np.float32],
+    weights: npt.NDArray[np.float32],
+    preprocess_offset: npt.NDArray[np.float32],
+    preprocess_scale: npt.NDArray[np.float32],
+    extra: Dict[str, str],
+) -> None:
+    """Writes a model file through ``cronos_model::ModelFile::save`` (atomic, overwriting):
+    the network, class tensor and derived metadata fields are computed from the arguments."""
+    ...
+
+def load_model(path: str) -> Dict[str, Any]:
+    """Reads and validates a model file (``cronos_model::ModelFile::load``): ``metadata``
+    (JSON), ``extra`` (other ``__metadata__`` entries) and the float32 tensors ``gates``,
+    ``weights``, ``w1``, ``b1``, ``w2`` (``gate_w``, ``gate_b``), ``preprocess_offset``,
+    ``preprocess_scale``."""
+    ...
+
+def holdout_rows(x: Any, y: npt.NDArray[np.float64], seed: int, fraction: float = 0.1) -> List[int]:
+    """Rows (ascending) held out for the probability temperature at a fixed beta: about
+    ``fraction`` of the rows, by a seeded hash of each row's nonzero features (a 2-D
+    float32/float64 array or CSR parts ``(indptr, indices, data, (n, d))``) and targets ``y``."""
+    ...

@@ -65,32 +65,11 @@ def _holdout_rows(X: np.ndarray, Y: np.ndarray, seed: int) -> np.ndarray:
     """Rows held out for the probability temperature at a fixed beta: about 10% of the rows,
     chosen by a seeded hash of each row's contents (X and its targets), so that a row of
     weight 2 and two copies of it fall on the same side (scikit-learn's sample-weight
-    equivalence holds for `predict_proba` too)."""
-    # sparse and dense X hash alike (the nonzeros only, as (column, value) pairs summed per
-    # row), so a CSR fit holds out the rows its dense twin does
-    import scipy.sparse as sp
-
-    xs = sp.csr_matrix(X, dtype=np.float64)
-    xs.sum_duplicates()
-    n = xs.shape[0]
-    cols = xs.indices.astype(np.uint64)
-    vals = np.ascontiguousarray(xs.data, dtype=np.float64).view(np.uint64)
-    row_of = np.repeat(np.arange(n), np.diff(xs.indptr))
-    words = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(n, -1)).view(np.uint64)
-    with np.errstate(over="ignore"):
-        g = (vals ^ (cols * np.uint64(0x9E3779B97F4A7C15))) * np.uint64(0x100000001B3)
-        g ^= g >> np.uint64(29)
-        g *= np.uint64(0xBF58476D1CE4E5B9)
-        h = np.full(n, np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1), dtype=np.uint64)
-        np.add.at(h, row_of, g)
-        for j in range(words.shape[1]):
-            h = (h ^ words[:, j]) * np.uint64(0x100000001B3)
-            h ^= h >> np.uint64(29)
-        # splitmix64 finaliser: the low bits of h decide the side
-        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        h ^= h >> np.uint64(31)
-    return np.flatnonzero(h % np.uint64(1000) < np.uint64(round(1000 * _HOLDOUT_FRACTION)))
+    equivalence holds for `predict_proba` too). Sparse and dense X hash alike (the nonzeros
+    only). Computed in Rust (`src/holdout.rs`)."""
+    x = _sparse.rust_parts(_sparse.to_csr(X, np.float64)) if _sparse.is_sparse(X) else X
+    y = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).reshape(X.shape[0], -1))
+    return np.asarray(_cronos.holdout_rows(x, y, int(seed), _HOLDOUT_FRACTION), dtype=np.intp)
 
 
 def _check_beta(beta) -> None:
@@ -208,16 +187,9 @@ class _CronosEstimator(BaseEstimator):
         if _sparse.is_sparse(X):
             # no centering for sparse X (it would densify): see cronos._sparse.column_stats
             return _sparse.column_stats(X, w, self.preprocess)
-        X64 = X.astype(np.float64, copy=False)
-        if self.preprocess == "scale01":
-            lo, hi = X64.min(axis=0), X64.max(axis=0)
-            rng = hi - lo
-            rng[~(rng > 0)] = 1.0
-            return lo, rng
-        mean = np.average(X64, axis=0, weights=w)
-        std = np.sqrt(np.average((X64 - mean) ** 2, axis=0, weights=w))
-        std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-        return mean, std
+        # the statistics of the CLI's training (cronos_model::column_stats), weighted: the mean
+        # and standard deviation (a constant feature gets scale 1), or the minimum and range
+        return _cronos.preprocess_stats(X, self.preprocess, sample_weight=w)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         off, scale = self.preprocess_offset_, self.preprocess_scale_
@@ -383,40 +355,31 @@ def _split_bias(res: Dict[str, Any]) -> Dict[str, Any]:
     return res
 
 
+def _with_class_weight(init):
+    """The signature of `init` with the keyword parameter class_weight=None after `loss`: the
+    classifiers' __init__ takes the shared parameters as **params, and scikit-learn's
+    get_params/clone and repr read this signature, so every parameter stays explicit there."""
+    import inspect
+
+    sig = inspect.signature(init)
+    ps = list(sig.parameters.values())
+    at = [p.name for p in ps].index("loss") + 1
+    ps.insert(at, inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None))
+    return sig.replace(parameters=ps)
+
+
 class _Classifier(ClassifierMixin, _CronosEstimator):
     """Classification: squared loss on ±1 targets (one output for two classes, one-vs-rest
     outputs for more), binary logistic loss (two classes) or softmax cross-entropy (three or
     more classes)."""
 
-    def __init__(
-        self,
-        *,
-        beta="auto",
-        beta_fraction: Optional[float] = None,
-        loss: str = "squared",
-        class_weight=None,
-        path_points: int = 12,
-        path_min_fraction: float = 1e-5,
-        n_patterns: int = 64,
-        max_iter: int = 500,
-        tol_gap: float = 1e-3,
-        random_state=0,
-        n_jobs: Optional[int] = None,
-        warm_start: bool = False,
-        preconditioner: str = "structured",
-        preprocess: str = "standardize",
-        time_limit: Optional[float] = None,
-        verbose=False,
-        seed: Optional[int] = None,
-        threads: Optional[int] = None,
-    ) -> None:
-        super().__init__(
-            beta=beta, beta_fraction=beta_fraction, loss=loss, path_points=path_points, path_min_fraction=path_min_fraction,
-            n_patterns=n_patterns, max_iter=max_iter, tol_gap=tol_gap, random_state=random_state, n_jobs=n_jobs,
-            warm_start=warm_start, preconditioner=preconditioner, preprocess=preprocess, time_limit=time_limit, verbose=verbose,
-            seed=seed, threads=threads,
-        )
+    # scikit-learn reads the parameters from the signature of __init__: the shared ones of
+    # _CronosEstimator.__init__ plus class_weight, written once (see _with_class_weight)
+    def __init__(self, *, class_weight=None, **params) -> None:
+        super().__init__(**params)
         self.class_weight = class_weight
+
+    __init__.__signature__ = _with_class_weight(_CronosEstimator.__init__)  # type: ignore[attr-defined]
 
     def fit(self, X, y, sample_weight=None):
         """Fits the network to labels `y`. `sample_weight` (and `class_weight`) weight each

@@ -1,11 +1,12 @@
 """Model files shared with the ``cronos`` CLI (crates/cronos-model, format version 1).
 
-A model file is a safetensors file (8-byte little-endian header length, JSON header, raw
-little-endian row-major tensor data) holding F32 tensors ``gates``, ``weights``, ``w1``,
+A model file is a safetensors file holding F32 tensors ``gates``, ``weights``, ``w1``,
 ``b1``, ``w2``, ``preprocess_offset``, ``preprocess_scale`` (and ``gate_w``/``gate_b`` for
 gated ReLU, ``classes`` for classification) and the JSON metadata string under
-``__metadata__["cronos"]``. Reading and writing is pure Python + numpy (no dependency on the
-``safetensors`` package).
+``__metadata__["cronos"]``. It is read and written by the Rust crate the CLI uses
+(``cronos._cronos.save_model`` / ``load_model``: atomic temp file + rename, the network
+recovered from the convex weights in Rust), so both front ends write the same file; this
+module maps an estimator to the file's metadata and back.
 
 Class labels: the CLI stores numeric labels (f64 in the metadata). Non-numeric labels (e.g.
 strings) are written as their indices 0..c-1 in the CLI fields and the real labels as JSON
@@ -25,8 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Dict, Union
 
 import numpy as np
 
@@ -41,104 +41,6 @@ _PathLike = Union[str, "os.PathLike[str]"]
 
 _PRE_TO_RUST = {"none": "None", None: "None", "standardize": "Standardize", "scale01": "Scale01"}
 _PRE_FROM_RUST = {"None": "none", "Standardize": "standardize", "Scale01": "scale01"}
-
-
-# -- safetensors ----------------------------------------------------------------------------
-def write_safetensors(path: _PathLike, tensors: Dict[str, np.ndarray], metadata: Dict[str, str]) -> None:
-    """Writes F32 tensors (row-major) and string metadata, atomically (temp file + rename)."""
-    header: Dict[str, Any] = {"__metadata__": dict(metadata)}
-    blobs = []
-    offset = 0
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype="<f4")
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hb += b" " * ((8 - len(hb) % 8) % 8)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(struct.pack("<Q", len(hb)))
-            f.write(hb)
-            for b in blobs:
-                f.write(b)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-_DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "I8": "i1"}
-
-
-def read_safetensors(path: _PathLike) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
-    """Reads a safetensors file; raises ValueError naming the file when it is malformed."""
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        data = f.read()
-
-    def bad(reason: str) -> ValueError:
-        return ValueError(f"{path}: not a valid cronos model file: {reason}")
-
-    if len(data) < 8:
-        raise bad("file too short")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > len(data) - 8:
-        raise bad("header length exceeds the file size")
-    try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise bad(f"header is not JSON: {e}") from None
-    if not isinstance(header, dict):
-        raise bad("header is not a JSON object")
-    meta = header.pop("__metadata__", None) or {}
-    body = memoryview(data)[8 + n :]
-    tensors = {}
-    for name, info in header.items():
-        try:
-            dt = np.dtype(_DTYPES[info["dtype"]])
-            shape = tuple(int(s) for s in info["shape"])
-            a, b = (int(o) for o in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise bad(f"bad entry for tensor `{name}`") from None
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if not (0 <= a <= b <= len(body)) or b - a != count * dt.itemsize:
-            raise bad(f"tensor `{name}` has inconsistent offsets")
-        tensors[name] = np.frombuffer(body[a:b], dtype=dt).reshape(shape).astype(dt.newbyteorder("="))
-    return tensors, meta
-
-
-# -- the network from the convex weights (as cronos::Model::network) -------------------------
-def network_from_convex(activation: str, n_features: int, n_outputs: int, gates: np.ndarray, weights: np.ndarray, bias: bool = True):
-    d, k, p = n_features, n_outputs, gates.shape[1]
-    nb = 2 * p if activation == "relu" else p
-    norms = np.sqrt((weights.astype(np.float64) ** 2).sum(axis=0))
-    cols = [c * nb + b for c in range(k) for b in range(nb) if norms[c * nb + b] > 0]
-    m = len(cols)
-    w1 = np.zeros((d, m), dtype=weights.dtype)
-    b1 = np.zeros(m, dtype=weights.dtype)
-    w2 = np.zeros((m, k), dtype=weights.dtype)
-    gw = np.zeros((d, m), dtype=weights.dtype)
-    gb = np.zeros(m, dtype=weights.dtype)
-    for idx, col in enumerate(cols):
-        c, b = divmod(col, nb)
-        sign = -1.0 if (activation == "relu" and b >= p) else 1.0
-        s = 1.0 / np.sqrt(norms[col])
-        w1[:, idx] = weights[:d, col] * s
-        if bias:
-            b1[idx] = weights[d, col] * s
-        w2[idx, c] = sign * np.sqrt(norms[col])
-        j = b % p
-        gw[:, idx] = gates[:d, j]
-        if bias:
-            gb[idx] = gates[d, j]
-    return w1, b1, w2, gw, gb
 
 
 # -- save / load ---------------------------------------------------------------------------
@@ -200,30 +102,18 @@ def save(model, path: _PathLike) -> None:
     """Writes a fitted cronos estimator to `path` (overwriting it) in the CLI's model format.
 
     Weights are stored as float32 (the format's only dtype); the recovered network is
-    recomputed from the float32 convex weights so the file is self-consistent.
+    recomputed from the float32 convex weights (in Rust, as the CLI does) so the file is
+    self-consistent.
     """
     from ._base import check_is_fitted
+    from ._cronos import save_model
 
     check_is_fitted(model)
-    from ._cronos import __version__
-
     d, k = int(model.n_features_in_), int(model.n_outputs_)
-    gates = np.asarray(model.gates_, dtype=np.float32)
-    weights = np.asarray(model.convex_weights_, dtype=np.float32)
-    w1, b1, w2, gw, gb = network_from_convex(model._activation, d, k, gates, weights)
+    gates = np.ascontiguousarray(model.gates_, dtype=np.float32)
+    weights = np.ascontiguousarray(model.convex_weights_, dtype=np.float32)
     off = model.preprocess_offset_
     scale = model.preprocess_scale_
-    tensors = {
-        "gates": gates,
-        "weights": weights,
-        "w1": w1,
-        "b1": b1,
-        "w2": w2,
-        "preprocess_offset": np.zeros(d, np.float32) if off is None else np.asarray(off, np.float32),
-        "preprocess_scale": np.ones(d, np.float32) if scale is None else np.asarray(scale, np.float32),
-    }
-    if model._activation == "gated_relu":
-        tensors["gate_w"], tensors["gate_b"] = gw, gb
     extra = {}
     if hasattr(model, "classes_"):
         classes = np.asarray(model.classes_)
@@ -232,12 +122,11 @@ def save(model, path: _PathLike) -> None:
         if not numeric:
             extra[PY_CLASSES_KEY] = json.dumps([c.item() if hasattr(c, "item") else c for c in classes.tolist()])
         task: Any = {"Classification": {"labels": labels}}
-        tensors["classes"] = np.asarray(labels, np.float32)
     else:
         task = "Regression"
     meta = {
         "format_version": FORMAT_VERSION,
-        "cronos_version": __version__,
+        "cronos_version": "",  # filled in by the writer
         "settings": _settings_json(model),
         "n_train": int(getattr(model, "n_train_", 0)),
         "n_features": d,
@@ -247,8 +136,7 @@ def save(model, path: _PathLike) -> None:
         "data_fingerprint": "",
         "data_source": "python",
         "metrics": {
-            "admm_iterations": int(model.n_iter_),
-            "active_neurons": int(w1.shape[1]),
+            "admm_iterations": int(model.n_iter_),  # active_neurons: added by the writer
             "objective": float(model.objective_),
             "lower_bound": float(model.lower_bound_),
             "relative_gap": float(model.relative_gap_),
@@ -293,29 +181,28 @@ def save(model, path: _PathLike) -> None:
             "beta_path_": beta_path,
         }
     )
-    md = {METADATA_KEY: json.dumps(meta)}
-    md.update(extra)
-    write_safetensors(path, tensors, md)
+    save_model(
+        os.fspath(path),
+        json.dumps(meta),
+        gates,
+        weights,
+        np.zeros(d, np.float32) if off is None else np.asarray(off, np.float32),
+        np.ones(d, np.float32) if scale is None else np.asarray(scale, np.float32),
+        extra,
+    )
 
 
 def load(path: _PathLike):
     """Reads a model file written by the CLI or by ``model.save`` and returns a fitted
     estimator (ConvexReLU*/GatedReLU*, classifier or regressor as stored)."""
     from . import _estimators as E
+    from ._cronos import load_model
 
-    tensors, md = read_safetensors(path)
     p = os.fspath(path)
-    if METADATA_KEY not in md:
-        raise ValueError(f"{p}: not a valid cronos model file: no `{METADATA_KEY}` metadata (not written by cronos?)")
-    try:
-        meta = json.loads(md[METADATA_KEY])
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{p}: not a valid cronos model file: metadata is not JSON: {e}") from None
-    version = meta.get("format_version")
-    if not isinstance(version, int):
-        raise ValueError(f"{p}: not a valid cronos model file: metadata has no format_version")
-    if version > FORMAT_VERSION:
-        raise ValueError(f"{p}: model format version {version} is newer than this cronos supports ({FORMAT_VERSION}); upgrade cronos")
+    # validated in Rust: shapes, finite values, the format version (errors name the file)
+    tensors = load_model(p)
+    md = tensors.pop("extra")
+    meta = json.loads(tensors.pop("metadata"))
     try:
         s = meta["settings"]
         gated = s["activation"] == "GatedRelu"
@@ -357,9 +244,6 @@ def load(path: _PathLike):
         est.loss_ = loss
         est.beta_fraction_ = py["beta_fraction_"] if "beta_fraction_" in py else beta.get("Fraction")
         est.beta_path_ = py.get("beta_path_")
-        for name in ["gates", "weights", "w1", "b1", "w2", "preprocess_offset", "preprocess_scale"] + (["gate_w", "gate_b"] if gated else []):
-            if name not in tensors:
-                raise ValueError(f"{p}: missing tensor `{name}`")
         est.n_features_in_ = d
         est.n_outputs_ = k
         est.gates_ = tensors["gates"]
@@ -367,8 +251,6 @@ def load(path: _PathLike):
         est.first_layer_weights_ = tensors["w1"]
         est.first_layer_bias_ = tensors["b1"]
         est.output_weights_ = tensors["w2"]
-        if est.first_layer_weights_.shape[0] != d or est.output_weights_.shape[1] != k:
-            raise ValueError(f"{p}: network tensors do not match {d} features and {k} outputs")
         if gated:
             est.gate_weights_ = tensors["gate_w"]
             est.gate_bias_ = tensors["gate_b"]
@@ -395,8 +277,6 @@ def load(path: _PathLike):
             cal = meta.get("calibration")
             est.calibration_ = None if cal is None else dict(cal)
             est.temperature_ = 1.0 if cal is None else float(cal["temperature"])
-            if not (np.isfinite(est.temperature_) and est.temperature_ > 0):
-                raise ValueError(f"{p}: not a valid cronos model file: calibration temperature {est.temperature_} is not a finite number > 0")
             labels = task["Classification"]["labels"]
             if PY_CLASSES_KEY in md:
                 est.classes_ = np.asarray(json.loads(md[PY_CLASSES_KEY]))

@@ -41,19 +41,10 @@ def column_stats(X, w: Optional[np.ndarray], kind: str) -> Tuple[np.ndarray, np.
     by each column's (weighted) standard deviation, like StandardScaler(with_mean=False);
     'scale01' divides by the largest |value| (for non-negative data exactly min/max scaling
     to [0, 1], since the minimum of a sparse column is 0)."""
-    X = X.tocsc().astype(np.float64)
-    d = X.shape[1]
-    if kind == "scale01":
-        scale = np.asarray(abs(X).max(axis=0).todense()).ravel()
-    else:
-        wv = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
-        tot = wv.sum()
-        mean = np.asarray(X.T @ wv).ravel() / tot
-        sq = np.asarray(X.multiply(X).T @ wv).ravel() / tot
-        scale = np.sqrt(np.maximum(sq - mean * mean, 0.0))
-        scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-    scale[~(scale > 0)] = 1.0
-    return np.zeros(d), scale
+    # the statistics of the CLI's sparse training (cronos_model::sparse_column_stats)
+    from ._cronos import preprocess_stats
+
+    return preprocess_stats(rust_parts(X), kind, sample_weight=None if w is None else np.ascontiguousarray(w, dtype=np.float64))
 
 
 def scale_columns(X, scale: np.ndarray, dtype):

@@ -17,7 +17,7 @@ use crate::loss::Loss;
 use crate::model::Model;
 use crate::real::Real;
 use crate::settings::{Beta, Settings};
-use crate::solver::{Solution, Solver};
+use crate::solver::{Observer, Solution, Solver};
 use faer::{Mat, MatRef};
 use std::time::Instant;
 
@@ -40,6 +40,9 @@ pub struct AutoFit<T: Real> {
     pub path_seconds: f64,
     /// Seconds of the refit.
     pub refit_seconds: f64,
+    /// The path's model at the chosen β (its scores on the validation rows are out of sample:
+    /// the probability temperature is fitted on them).
+    pub path_model: Model<T>,
 }
 
 /// Rows held out for validation: a seeded shuffle within each class (or of all rows for
@@ -218,12 +221,29 @@ pub fn fit_auto<'a, T: Real>(
     ps: &PathSettings,
     on_point: impl FnMut(&PathPoint),
 ) -> Result<AutoFit<T>> {
+    fit_auto_observed(x, y, weights, settings, ps, on_point, &mut [])
+}
+
+/// [`fit_auto`] with `observers` of the refit's driver loop ([`Solver::run`]: progress,
+/// Ctrl-C; the Python binding's), called from its first iteration on.
+///
+/// # Errors
+/// As [`select_beta`].
+pub fn fit_auto_observed<'a, T: Real>(
+    x: impl Into<crate::data::DataRef<'a, T>>,
+    y: MatRef<'_, T>,
+    weights: Option<&[f64]>,
+    settings: Settings,
+    ps: &PathSettings,
+    on_point: impl FnMut(&PathPoint),
+    observers: &mut [&mut dyn Observer<T>],
+) -> Result<AutoFit<T>> {
     let x = x.into();
     let choice = select_beta(x, y, weights, &settings, ps, on_point)?;
     let t1 = Instant::now();
     let mut solver = Solver::new_data(x, y, weights, Settings { beta: Beta::Fraction(choice.fraction), ..settings })?;
     // a model from other rows may have a different pattern count: then start cold
     let _ = solver.warm_start(&choice.model);
-    let solution = solver.solve();
-    Ok(AutoFit { solver, solution, path: choice.path, fraction: choice.fraction, path_fraction: choice.path_fraction, path_seconds: choice.seconds, refit_seconds: t1.elapsed().as_secs_f64() })
+    let solution = solver.run(observers);
+    Ok(AutoFit { solver, solution, path: choice.path, fraction: choice.fraction, path_fraction: choice.path_fraction, path_seconds: choice.seconds, refit_seconds: t1.elapsed().as_secs_f64(), path_model: choice.model })
 }
