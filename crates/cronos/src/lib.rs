@@ -85,7 +85,7 @@ pub use layout::WeightLayout;
 pub use loss::{Loss, LossData};
 pub use model::{Model, Network};
 pub use path::{
-    fit_auto, fit_auto_observed, select_beta, REFIT_EXPONENT, solve_path, AutoFit, BetaChoice, Metric, PathPoint, PathSettings,
+    fit_auto, fit_auto_observed, refit_solver, select_beta, REFIT_EXPONENT, solve_path, AutoFit, BetaChoice, Metric, PathPoint, PathSettings,
 };
 pub use pricing::{price, PricingReport, PricingRound, PricingSettings, PricingStop};
 pub use real::Real;

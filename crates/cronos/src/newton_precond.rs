@@ -6,10 +6,11 @@
 //! 10 classes: 0.05 … 80, median 0.22): the small-norm neurons' blocks are then badly scaled and
 //! every Newton step ran into its CG cap. Here
 //!
-//!   M = D + c·UΛUᵀ,  D = blkdiag(b_g I),  FᵀF ≈ UΛUᵀ (the u-step's Nyström factor),
+//!   M = D + c·U(Λ − λ_r)Uᵀ,  D = blkdiag((b_g + c·λ_r) I),  FᵀF ≈ UΛUᵀ (the u-step's
+//!   Nyström factor, λ_r its smallest eigenvalue standing in for the unseen spectrum),
 //!
 //! inverted by Woodbury per output, M⁻¹ = D⁻¹ − D⁻¹U K⁻¹ UᵀD⁻¹ with the r × r matrix
-//! K = (cΛ)⁻¹ + UᵀD⁻¹U = (cΛ)⁻¹ + Σ_g U_gᵀU_g / b_g. The per-group Grams U_gᵀU_g are formed once
+//! K = (c(Λ − λ_r))⁻¹ + UᵀD⁻¹U = (c(Λ − λ_r))⁻¹ + Σ_g U_gᵀU_g / (b_g + c·λ_r). The per-group Grams U_gᵀU_g are formed once
 //! ([`GroupGrams`]), so each Newton step's K costs O(groups·r²) and one application two
 //! N × r × k GEMMs.
 
@@ -62,9 +63,16 @@ impl<'a, T: Real> NewtonPrecond<'a, T> {
         if nb == 0 || b.len() % nb != 0 || lam.first().is_none_or(|&l| !(l > 0.0)) {
             return None;
         }
+        // the spectrum the sketch did not see (below λ_r) counts as λ_r on every direction, as
+        // in the textbook Nyström preconditioner: on 30,000 Fashion-MNIST rows this took the
+        // polish to a gap of 2.8e-4 in 207 CG (without the shift: 2.5e-4 in 288; the u-step's
+        // preconditioner with one median b: stalled at 0.40)
+        let shift = lam.last().copied().unwrap_or(0.0);
+        let lam: Vec<f64> = lam.iter().map(|l| l - shift).collect();
+        let lam = &lam;
         // directions the sketch did not see (λ ≈ 0) carry no curvature: leave them out
         let r = lam.iter().take_while(|&&l| l > 1e-12 * lam[0]).count();
-        let inv_b: Vec<f64> = b.iter().map(|&bg| if bg > 0.0 && bg.is_finite() { 1.0 / bg } else { 0.0 }).collect();
+        let inv_b: Vec<f64> = b.iter().map(|&bg| if bg > 0.0 && bg.is_finite() { 1.0 / (bg + c * shift) } else { 0.0 }).collect();
         let chol = inv_b
             .chunks(nb)
             .map(|ib| {
@@ -169,7 +177,8 @@ fn cholesky_solve(l: &Mat<f64>, x: &mut [f64]) {
 mod tests {
     use super::*;
 
-    /// M⁻¹ applied to M x gives x back, for a random factor and spread-out b_g.
+    /// M⁻¹ applied to M x gives x back (M with the tail shift), for a random factor and
+    /// spread-out b_g.
     #[test]
     fn inverts_the_model_matrix() {
         let (d, nb, k, r) = (3, 4, 2, 5);
@@ -201,10 +210,11 @@ mod tests {
         let mut mx = vec![0.0; n * k];
         for o in 0..k {
             for i in 0..n {
-                let mut v = b[o * nb + i / d] * x[o * n + i];
+                let lr = factor.lam[r - 1];
+                let mut v = (b[o * nb + i / d] + c * lr) * x[o * n + i];
                 for a in 0..r {
                     let ux: f64 = (0..n).map(|j| u[(j, a)] * x[o * n + j]).sum();
-                    v += c * factor.lam[a] * u[(i, a)] * ux;
+                    v += c * (factor.lam[a] - lr) * u[(i, a)] * ux;
                 }
                 mx[o * n + i] = v;
             }

@@ -23,7 +23,7 @@ mod choose;
 mod point;
 mod select;
 
-pub use select::{fit_auto, fit_auto_observed, select_beta, stratified_split, AutoFit, BetaChoice, REFIT_EXPONENT};
+pub use select::{fit_auto, fit_auto_observed, refit_solver, select_beta, stratified_split, AutoFit, BetaChoice, REFIT_EXPONENT};
 
 /// Settings of the path and of the automatic choice of β.
 ///

@@ -27,16 +27,24 @@ pub fn choose_beta(a: &TrainArgs, p: &Prepared, settings: &mut Settings, weights
 /// from the chosen path model (a different pattern count means a cold start).
 pub fn setup(a: &TrainArgs, p: &mut Prepared, weights: Option<&[f64]>, settings: &Settings, choice: Option<&BetaChoice<f32>>, comm: &Arc<dyn Comm>) -> Result<Solver<f32>> {
     let sp = spinner(a.quiet || comm.rank() != 0, "setup: sampling patterns, Gram matrix, preconditioner");
-    let mut solver = if a.distributed {
+    let path = p.train_path.display().to_string();
+    let solver = if a.distributed {
         // collective: agrees on settings, widths and validation itself
-        Solver::new_data_distributed(p.fit.x.as_data(), p.fit.y.as_ref(), weights, settings.clone(), comm.clone())
-            .map_err(|e| Agreed(format!("{}: {e}", p.train_path.display())))?
+        let make = |s: Settings| Solver::new_data_distributed(p.fit.x.as_data(), p.fit.y.as_ref(), weights, s, comm.clone());
+        match choice {
+            Some(c) => cronos::refit_solver(c, settings.clone(), make),
+            None => make(settings.clone()),
+        }
+        .map_err(|e| Agreed(format!("{path}: {e}")))?
     } else {
-        Solver::new_owned_weighted(p.take_fit_x(), p.fit.y.as_ref(), weights, settings.clone()).with_context(|| format!("{}", p.train_path.display()))?
+        let x = p.take_fit_x();
+        let make = |s: Settings| Solver::new_owned_weighted(x, p.fit.y.as_ref(), weights, s);
+        match choice {
+            Some(c) => cronos::refit_solver(c, settings.clone(), make),
+            None => make(settings.clone()),
+        }
+        .with_context(|| path.clone())?
     };
-    if let Some(c) = choice {
-        let _ = solver.warm_start(&c.model);
-    }
     sp.finish_and_clear();
     Ok(solver)
 }

@@ -241,9 +241,21 @@ pub fn fit_auto_observed<'a, T: Real>(
     let x = x.into();
     let choice = select_beta(x, y, weights, &settings, ps, on_point)?;
     let t1 = Instant::now();
-    let mut solver = Solver::new_data(x, y, weights, Settings { beta: Beta::Fraction(choice.fraction), ..settings })?;
-    // a model from other rows may have a different pattern count: then start cold
-    let _ = solver.warm_start(&choice.model);
+    let mut solver = refit_solver(&choice, settings, |s| Solver::new_data(x, y, weights, s))?;
     let solution = solver.run(observers);
     Ok(AutoFit { solver, solution, path: choice.path, fraction: choice.fraction, path_fraction: choice.path_fraction, path_seconds: choice.seconds, refit_seconds: t1.elapsed().as_secs_f64(), path_model: choice.model })
+}
+
+/// The refit of `beta = auto`: the solver that `make` builds on all fitting rows (borrowed,
+/// owned or one rank's rows: the caller's choice) at the chosen fraction of β_max,
+/// warm-started from the chosen path model. [`fit_auto_observed`], the CLI and the Python
+/// binding all refit through it.
+///
+/// # Errors
+/// Those of `make`.
+pub fn refit_solver<T: Real>(choice: &BetaChoice<T>, settings: Settings, make: impl FnOnce(Settings) -> Result<Solver<T>>) -> Result<Solver<T>> {
+    let mut solver = make(Settings { beta: Beta::Fraction(choice.fraction), ..settings })?;
+    // a model from other rows may have a different pattern count: then start cold
+    let _ = solver.warm_start(&choice.model);
+    Ok(solver)
 }
