@@ -88,29 +88,19 @@ def test_n_jobs_gives_the_same_fit():
 
 
 def test_warm_start_refit_at_a_new_beta():
-    # the warm refit at a nearby beta is far ahead of the cold fit at the same budget (40
-    # iterations: gap 7e-4 vs 0.61 here), and both reach the same optimum; with the Newton
-    # polish every 20 iterations both full fits now certify at iteration 60
+    # at a tight gap the warm refit at a nearby beta needs fewer ADMM iterations than the cold
+    # fit (40 vs 80 here), and reaches the same optimum
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 6))
     y = np.where(np.abs(X[:, 0]) + X[:, 1] > 1, "a", "b")
     kw = dict(n_patterns=16, max_iter=2000, tol_gap=1e-4, n_jobs=1)
-
-    def refit(max_iter):
-        warm = cronos.GatedReLUClassifier(beta_fraction=1e-3, warm_start=True, **kw).fit(X, y)
-        assert not warm.warm_started_  # nothing to start from
-        warm.set_params(beta_fraction=8e-4, max_iter=max_iter).fit(X, y)
-        cold = cronos.GatedReLUClassifier(beta_fraction=8e-4, **dict(kw, max_iter=max_iter)).fit(X, y)
-        assert warm.warm_started_ and not cold.warm_started_
-        return warm, cold
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # stopped at max_iter on purpose
-        warm, cold = refit(40)
-    assert warm.relative_gap_ < 0.1 * cold.relative_gap_, (warm.relative_gap_, cold.relative_gap_)
-    warm, cold = refit(2000)
+    warm = cronos.GatedReLUClassifier(beta_fraction=1e-3, warm_start=True, **kw).fit(X, y)
+    assert not warm.warm_started_  # nothing to start from
+    warm.set_params(beta_fraction=8e-4).fit(X, y)
+    cold = cronos.GatedReLUClassifier(beta_fraction=8e-4, **kw).fit(X, y)
+    assert warm.warm_started_ and not cold.warm_started_
     assert warm.status_ == cold.status_ == "solved"
-    assert warm.n_iter_ <= cold.n_iter_, (warm.n_iter_, cold.n_iter_)
+    assert warm.n_iter_ < cold.n_iter_, (warm.n_iter_, cold.n_iter_)
     # both certified within 1e-4 of the same optimum
     assert abs(warm.objective_ - cold.objective_) <= 2e-4 * cold.objective_
 

@@ -134,10 +134,6 @@ impl<T: Real> StructuredPrecond<T> {
         }
         self.coef = self.factor.lam.iter().map(|&s| T::from_f64(-s / (rho + s))).collect();
     }
-    /// Whether this is the exact wide-data inverse (no Nyström factor).
-    pub fn is_exact(&self) -> bool {
-        self.exact.is_some()
-    }
     /// The factor of W.
     pub fn factor(&self) -> &NystromFactor<T> {
         &self.factor
