@@ -31,19 +31,13 @@ pub fn setup(a: &TrainArgs, p: &mut Prepared, weights: Option<&[f64]>, settings:
     let solver = if a.distributed {
         // collective: agrees on settings, widths and validation itself
         let make = |s: Settings| Solver::new_data_distributed(p.fit.x.as_data(), p.fit.y.as_ref(), weights, s, comm.clone());
-        match choice {
-            Some(c) => cronos::refit_solver(c, settings.clone(), make),
-            None => make(settings.clone()),
-        }
-        .map_err(|e| Agreed(format!("{path}: {e}")))?
+        cronos::refit_solver(choice, settings.clone(), make)
+            .map_err(|e| Agreed(format!("{path}: {e}")))?
     } else {
         let x = p.take_fit_x();
         let make = |s: Settings| Solver::new_owned_weighted(x, p.fit.y.as_ref(), weights, s);
-        match choice {
-            Some(c) => cronos::refit_solver(c, settings.clone(), make),
-            None => make(settings.clone()),
-        }
-        .with_context(|| path.clone())?
+        cronos::refit_solver(choice, settings.clone(), make)
+            .with_context(|| path.clone())?
     };
     sp.finish_and_clear();
     Ok(solver)

@@ -241,7 +241,7 @@ pub fn fit_auto_observed<'a, T: Real>(
     let x = x.into();
     let choice = select_beta(x, y, weights, &settings, ps, on_point)?;
     let t1 = Instant::now();
-    let mut solver = refit_solver(&choice, settings, |s| Solver::new_data(x, y, weights, s))?;
+    let mut solver = refit_solver(Some(&choice), settings, |s| Solver::new_data(x, y, weights, s))?;
     let solution = solver.run(observers);
     Ok(AutoFit { solver, solution, path: choice.path, fraction: choice.fraction, path_fraction: choice.path_fraction, path_seconds: choice.seconds, refit_seconds: t1.elapsed().as_secs_f64(), path_model: choice.model })
 }
@@ -253,7 +253,9 @@ pub fn fit_auto_observed<'a, T: Real>(
 ///
 /// # Errors
 /// Those of `make`.
-pub fn refit_solver<T: Real>(choice: &BetaChoice<T>, settings: Settings, make: impl FnOnce(Settings) -> Result<Solver<T>>) -> Result<Solver<T>> {
+/// With no choice (a fixed β) it is `make(settings)`.
+pub fn refit_solver<T: Real>(choice: Option<&BetaChoice<T>>, settings: Settings, make: impl FnOnce(Settings) -> Result<Solver<T>>) -> Result<Solver<T>> {
+    let Some(choice) = choice else { return make(settings) };
     let mut solver = make(Settings { beta: Beta::Fraction(choice.fraction), ..settings })?;
     // a model from other rows may have a different pattern count: then start cold
     let _ = solver.warm_start(&choice.model);
