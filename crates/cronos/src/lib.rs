@@ -62,6 +62,7 @@ pub mod path;
 pub mod patterns;
 pub mod pcg;
 pub mod polish;
+mod polish_block;
 pub mod pricing;
 pub mod precond;
 pub mod real;

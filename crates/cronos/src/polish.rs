@@ -31,6 +31,8 @@ pub struct PolishReport {
     pub objective_before: f64,
     /// Objective after the accepted steps.
     pub objective_after: f64,
+    /// Groups solved exactly after the Newton steps (the worst dual violators).
+    pub groups_refined: usize,
 }
 
 /// The preconditioner restricted to the active groups (and applied to all k outputs at once
