@@ -155,7 +155,7 @@ impl<T: Real> GramEigen<T> {
     pub fn new(gram: &GramOp<T>, relu: bool) -> Result<Self> {
         match gram {
             GramOp::Primal(k) => {
-                let (q, lam) = sym_eigen(Mat::<f64>::from_fn(k.nrows(), k.ncols(), |i, j| k[(i, j)].to_f64()), "the Gram XᵀX")?;
+                let (q, lam) = sym_eigen(Mat::<f64>::from_fn(k.nrows(), k.ncols(), |i, j| k[(i, j)].to_f64()), "eigendecomposition of the Gram XᵀX")?;
                 let q = Mat::<T>::from_fn(q.nrows(), q.ncols(), |i, j| T::from_f64(q[(i, j)]));
                 let s = gram_scale(gram);
                 Ok(GramEigen::Primal { q, lam: lam.iter().map(|l| l / s).collect() })
@@ -169,7 +169,7 @@ impl<T: Real> GramEigen<T> {
                 if s != 1.0 {
                     g *= faer::Scale(s);
                 }
-                let eig = if relu { Some(sym_eigen(g.clone(), "X Xᵀ")?) } else { None };
+                let eig = if relu { Some(sym_eigen(g.clone(), "eigendecomposition of X Xᵀ")?) } else { None };
                 Ok(GramEigen::Dual { x: x.clone(), xxt: Some(Arc::new(g)), scale: s, eig })
             }
         }
@@ -183,12 +183,10 @@ fn gram_scale<T: Real>(g: &GramOp<T>) -> f64 {
     }
 }
 
-/// Eigendecomposition of a symmetric f64 matrix (eigenvalues clamped at 0).
-fn sym_eigen(a: Mat<f64>, what: &'static str) -> Result<(Mat<f64>, Vec<f64>)> {
-    let evd = a.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
-        context: if what == "X Xᵀ" { "eigendecomposition of X Xᵀ" } else { "eigendecomposition of the Gram XᵀX" },
-        reason: format!("{e:?}"),
-    })?;
+/// Eigendecomposition of a symmetric f64 matrix (eigenvalues clamped at 0); `context` names
+/// the matrix in the error.
+pub(crate) fn sym_eigen(a: Mat<f64>, context: &'static str) -> Result<(Mat<f64>, Vec<f64>)> {
+    let evd = a.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical { context, reason: format!("{e:?}") })?;
     let lam = (0..a.nrows()).map(|i| evd.S().column_vector()[i].max(0.0)).collect();
     Ok((evd.U().to_owned(), lam))
 }

@@ -17,7 +17,7 @@ use crate::loss::{Loss, LossData};
 use crate::real::{sum_sq, Real};
 use crate::system::System;
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par, Side};
+use faer::{Accum, Mat, MatRef, Par};
 
 /// Rows per block when forming H_j (bounds the scratch to a few MB).
 const ROW_BLOCK: usize = 4096;
@@ -63,14 +63,15 @@ pub(crate) fn refine_worst_groups<T: Real>(z: &mut [T], design: &mut Design<T>, 
     let mut solved = 0;
     for &(_, g) in &worst {
         let (c, j) = (lay.group_output(g), lay.group_pattern(g));
+        let mask = pattern_mask(design, j);
         if !grams.iter().any(|(p, _)| *p == j) {
-            grams.push((j, pattern_gram(design, loss.weights(), j)));
+            grams.push((j, pattern_gram(design, loss.weights(), &mask)));
         }
         let h = &grams.iter().find(|(p, _)| *p == j).expect("formed above").1;
         let s = lay.group_range(g);
         // b = F_gᵀλ + H z_g with λ as updated by the groups solved before this one
         let lam_c = col(lam.as_ref(), c);
-        let mut b = masked_tmul(design, j, lam_c);
+        let mut b = masked_tmul(design, &mask, lam_c);
         let zg: Vec<f64> = z[s.clone()].iter().map(|v| v.to_f64()).collect();
         for (a, row) in b.iter_mut().zip(0..d) {
             *a += (0..d).map(|t| h[(row, t)] * zg[t]).sum::<f64>();
@@ -79,7 +80,7 @@ pub(crate) fn refine_worst_groups<T: Real>(z: &mut [T], design: &mut Design<T>, 
         let delta: Vec<T> = w.iter().zip(&zg).map(|(a, b)| T::from_f64(a - b)).collect();
         z[s].iter_mut().zip(&w).for_each(|(o, v)| *o = T::from_f64(*v));
         // r_c += D_j X Δ, λ_c −= W D_j X Δ (squared loss)
-        let xd = masked_mul(design, j, &delta);
+        let xd = masked_mul(design, &mask, &delta);
         for i in 0..n {
             r[(i, c)] = r[(i, c)] + T::from_f64(xd[i]);
             lam[(i, c)] = lam[(i, c)] - T::from_f64(loss.weights()[i] * xd[i]);
@@ -96,11 +97,10 @@ pub(crate) fn refine_worst_groups<T: Real>(z: &mut [T], design: &mut Design<T>, 
 
 /// H_j = Σ_i m_ij w_i x_i x_iᵀ over the local rows, summed over ranks (f64). Only the rows of
 /// the pattern enter the GEMMs (about half of them).
-fn pattern_gram<T: Real>(design: &Design<T>, w: &[f64], j: usize) -> Mat<f64> {
+fn pattern_gram<T: Real>(design: &Design<T>, w: &[f64], m: &[bool]) -> Mat<f64> {
     let x = design.x().dense().expect("dense X (checked by the caller)");
-    let (n, d) = (x.nrows(), x.ncols());
-    let m = pattern_column(design, j);
-    let rows: Vec<usize> = (0..n).filter(|&i| m[i] != 0.0).collect();
+    let d = x.ncols();
+    let rows: Vec<usize> = (0..x.nrows()).filter(|&i| m[i]).collect();
     let mut acc = Mat::<T>::zeros(d, d);
     let (mut a, mut s) = (Mat::<T>::zeros(ROW_BLOCK, d), Mat::<T>::zeros(ROW_BLOCK, d));
     for chunk in rows.chunks(ROW_BLOCK) {
@@ -119,10 +119,9 @@ fn pattern_gram<T: Real>(design: &Design<T>, w: &[f64], j: usize) -> Mat<f64> {
 }
 
 /// Xᵀ (m_j ⊙ v) over the local rows, summed over ranks.
-fn masked_tmul<T: Real>(design: &Design<T>, j: usize, v: &[T]) -> Vec<f64> {
+fn masked_tmul<T: Real>(design: &Design<T>, m: &[bool], v: &[T]) -> Vec<f64> {
     let x = design.x().dense().expect("dense X (checked by the caller)");
-    let m = pattern_column(design, j);
-    let mv = Mat::<T>::from_fn(x.nrows(), 1, |i, _| T::from_f64(m[i]) * v[i]);
+    let mv = Mat::<T>::from_fn(x.nrows(), 1, |i, _| if m[i] { v[i] } else { T::default() });
     let mut xt = Mat::<T>::zeros(x.ncols(), 1);
     matmul(xt.as_mut(), Accum::Replace, x.transpose(), mv.as_ref(), T::from_f64(1.0), Par::rayon(0));
     let mut out: Vec<f64> = (0..x.ncols()).map(|t| xt[(t, 0)].to_f64()).collect();
@@ -131,25 +130,16 @@ fn masked_tmul<T: Real>(design: &Design<T>, j: usize, v: &[T]) -> Vec<f64> {
 }
 
 /// m_j ⊙ (X δ) over the local rows.
-fn masked_mul<T: Real>(design: &Design<T>, j: usize, delta: &[T]) -> Vec<f64> {
+fn masked_mul<T: Real>(design: &Design<T>, m: &[bool], delta: &[T]) -> Vec<f64> {
     let x = design.x().dense().expect("dense X (checked by the caller)");
-    let m = pattern_column(design, j);
     let mut xd = Mat::<T>::zeros(x.nrows(), 1);
     matmul(xd.as_mut(), Accum::Replace, x, MatRef::from_column_major_slice(delta, delta.len(), 1), T::from_f64(1.0), Par::rayon(0));
-    (0..x.nrows()).map(|i| m[i] * xd[(i, 0)].to_f64()).collect()
+    (0..x.nrows()).map(|i| if m[i] { xd[(i, 0)].to_f64() } else { 0.0 }).collect()
 }
 
-/// The 0/1 mask of pattern j on the local rows.
-fn pattern_column<T: Real>(design: &Design<T>, j: usize) -> Vec<f64> {
-    let (n, p) = (design.x().nrows(), design.p());
-    let mut out = Vec::with_capacity(n);
-    let mut mask = vec![T::default(); ROW_BLOCK * p];
-    for b0 in (0..n).step_by(ROW_BLOCK) {
-        let bl = ROW_BLOCK.min(n - b0);
-        design.patterns().unpack_rows(b0, bl, &mut mask[..bl * p]);
-        out.extend(mask[j * bl..(j + 1) * bl].iter().map(|v| v.to_f64()));
-    }
-    out
+/// Which local rows pattern j switches on.
+fn pattern_mask<T: Real>(design: &Design<T>, j: usize) -> Vec<bool> {
+    (0..design.x().nrows()).map(|i| design.patterns().get(i, j)).collect()
 }
 
 /// argmin_w ½wᵀHw − bᵀw + β‖w‖ (H symmetric PSD): 0 when ‖b‖ ≤ β, else w = (H + μI)⁻¹b with
@@ -161,9 +151,7 @@ pub(crate) fn group_lasso_block(h: &Mat<f64>, b: &[f64], beta: f64) -> Option<Ve
     if bn <= beta {
         return Some(vec![0.0; d]);
     }
-    let evd = h.self_adjoint_eigen(Side::Lower).ok()?;
-    let (u, s) = (evd.U(), evd.S().column_vector());
-    let lam: Vec<f64> = (0..d).map(|i| s[i].max(0.0)).collect();
+    let (u, lam) = crate::gram::sym_eigen(h.clone(), "eigendecomposition of a pattern's Gram").ok()?;
     let c: Vec<f64> = (0..d).map(|i| (0..d).map(|t| u[(t, i)] * b[t]).sum()).collect();
     let norm_at = |mu: f64| c.iter().zip(&lam).map(|(ci, li)| (ci / (li + mu)).powi(2)).sum::<f64>().sqrt();
     // μ‖w(μ)‖ = β: at hi, μ/(λ_max + μ) > β/‖b‖ bounds it from above; lo shrinks until below
