@@ -18,6 +18,9 @@ use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use std::cell::Cell;
 use std::sync::Arc;
 
+/// Rows up to which a gated program uses the exact n × n inverse (see [`GramForm::choose_for`]).
+pub const EXACT_MAX_ROWS: usize = 2048;
+
 /// Which representation of XᵀX the solver uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GramForm {
@@ -50,10 +53,20 @@ impl GramForm {
     /// The form for n local rows, d columns (bias included) and `ranks` processes: dual when
     /// d > n on one rank, primal otherwise.
     pub fn choose(n: usize, d: usize, ranks: usize) -> Self {
+        Self::choose_for(n, d, ranks, None)
+    }
+
+    /// [`GramForm::choose`], where `gated_patterns` is P for a gated program. A gated program
+    /// never applies GᵀG, so its form only picks the preconditioner, and on few rows the dual
+    /// form's exact n × n inverse pays even when d ≤ n: one solve per u-step instead of 3–10
+    /// PCG steps, for an n × n Cholesky per new ρ (at n = 2,048: 2.9 GFlop, 2 × 34 MB).
+    /// Measured on Fashion-MNIST, 10 classes, 2,000 rows: path 17.5 → 6.6 s.
+    pub fn choose_for(n: usize, d: usize, ranks: usize, gated_patterns: Option<usize>) -> Self {
+        let few_rows = gated_patterns.is_some_and(|p| n <= EXACT_MAX_ROWS && n < p * d);
         match FORCED.with(|c| c.get()) {
             _ if ranks > 1 => GramForm::Primal,
             Some(f) => f,
-            None if d > n => GramForm::Dual,
+            None if d > n || few_rows => GramForm::Dual,
             None => GramForm::Primal,
         }
     }
@@ -221,5 +234,18 @@ mod tests {
         assert_eq!(with_form(GramForm::Dual, || GramForm::choose(100, 10, 1)), GramForm::Dual);
         assert_eq!(with_form(GramForm::Primal, || GramForm::choose(10, 100, 1)), GramForm::Primal);
         assert_eq!(GramForm::choose(10, 100, 1), GramForm::Dual);
+    }
+
+    #[test]
+    fn gated_programs_on_few_rows_take_the_exact_inverse() {
+        // few rows: dual (the exact n × n inverse) for gated, primal for ReLU
+        assert_eq!(GramForm::choose_for(1_000, 65, 1, Some(64)), GramForm::Dual);
+        assert_eq!(GramForm::choose_for(1_000, 65, 1, None), GramForm::Primal);
+        // too many rows, or no fewer rows than unknowns per output, or several ranks
+        assert_eq!(GramForm::choose_for(EXACT_MAX_ROWS + 1, 785, 1, Some(64)), GramForm::Primal);
+        assert_eq!(GramForm::choose_for(EXACT_MAX_ROWS, 785, 1, Some(64)), GramForm::Dual);
+        assert_eq!(GramForm::choose_for(500, 5, 1, Some(64)), GramForm::Primal);
+        assert_eq!(GramForm::choose_for(1_000, 65, 2, Some(64)), GramForm::Primal);
+        assert_eq!(with_form(GramForm::Primal, || GramForm::choose_for(1_000, 65, 1, Some(64))), GramForm::Primal);
     }
 }

@@ -7,8 +7,11 @@
 //!   W = B^{-1/2} FᵀF B^{-1/2} ≈ V Σ Vᵀ:  P = B^{1/2}(I + VΣVᵀ/ρ)B^{1/2}, so
 //!   P⁻¹ = B^{-1/2}(I − V diag(σ/(ρ + σ)) Vᵀ)B^{-1/2} (Woodbury). W does not depend on ρ, so
 //!   changing ρ is free.
-//!   For wide data (d > n) it is instead the exact inverse [`WoodburyPrecond`], built from
-//!   n × n matrices (no d × d Gram, no sketch); see [`crate::woodbury`].
+//!   For wide data (d > n), and for gated programs on few rows (see
+//!   [`crate::gram::GramForm::choose_for`]), it is instead the exact inverse
+//!   [`WoodburyPrecond`], built from n × n matrices (no d × d Gram, no sketch); see
+//!   [`crate::woodbury`]. The u-step then applies it once instead of running PCG where its
+//!   rounding meets the CG tolerance ([`crate::pcg::solve_exact`]).
 
 use crate::nystrom::NystromFactor;
 use crate::pcg::{Precond, Scratch, ScratchReq};
@@ -100,7 +103,7 @@ impl<T: Real> BlockWhitener<T> {
 }
 
 /// Structured preconditioner: exact block-diagonal part and a Woodbury low-rank part, or
-/// (wide data) the exact inverse through n × n matrices.
+/// (wide data, or a gated program on few rows) the exact inverse through n × n matrices.
 pub struct StructuredPrecond<T: Real> {
     white: BlockWhitener<T>,
     factor: NystromFactor<T>,
@@ -120,7 +123,7 @@ impl<T: Real> StructuredPrecond<T> {
         p.set_rho(rho);
         p
     }
-    /// The exact inverse of the wide form; its Nyström factor is empty (rank 0).
+    /// The exact inverse of the dual form; its Nyström factor is empty (rank 0).
     pub fn exact(w: WoodburyPrecond<T>) -> Self {
         let factor = NystromFactor { u: Mat::zeros(0, 0), lam: Vec::new(), sketch_columns: 0 };
         let mut p = Self::new(BlockWhitener::new(0, None), factor, 1.0);
@@ -147,6 +150,9 @@ impl<T: Real> Precond<T> for StructuredPrecond<T> {
             // the two whitened vectors, then the low-rank coefficients
             None => ScratchReq::new(2 * len, 0).and(low_rank_req(&self.factor.u, k)),
         }
+    }
+    fn exact_rounding(&self) -> Option<f64> {
+        self.exact.as_ref().and_then(|w| w.exact_rounding())
     }
     fn apply(&self, r: &[T], z: &mut [T], k: usize, scratch: Scratch<'_, T>) {
         if let Some(w) = &self.exact {

@@ -1,6 +1,7 @@
-//! Wide data (d > n): the dual Gram form (nothing d × d, the exact Woodbury preconditioner)
-//! against Clarabel and against the primal form forced on the same instance, the
-//! preconditioner's exactness, and the memory check's typed error.
+//! Wide data (d > n), and gated programs on few rows: the dual Gram form (nothing d × d, the
+//! exact Woodbury preconditioner) against Clarabel and against the primal form forced on the
+//! same instance, the preconditioner's exactness (f64 and f32), and the memory check's typed
+//! error.
 mod common;
 use common::*;
 use cronos::design::Design;
@@ -104,6 +105,60 @@ fn woodbury_is_the_exact_inverse_of_the_u_step_operator() {
         let norm: f64 = u.iter().map(|a| a * a).sum::<f64>().sqrt();
         assert!(err <= 1e-8 * norm, "relu {relu}: ‖P⁻¹Au − u‖ = {err:e} of {norm:e}");
     }
+}
+
+#[test]
+fn few_tall_rows_take_the_exact_inverse_and_match_clarabel() {
+    // d ≤ n but n < P·d: a gated program takes the dual form by default, and its u-steps
+    // are single applications of the exact inverse
+    let (n, d, p) = (60, 8, 12);
+    let (x, y) = random_problem(n, d, 11);
+    let s = settings(Activation::GatedRelu, p, 0.05);
+    let mut solver = Solver::new(x.as_ref(), y.as_ref(), s.clone()).unwrap();
+    let sol = solver.solve();
+    assert_eq!(solver.precond_rank(), Some((0, 0)), "the default form of few rows is the exact inverse");
+    let first: Vec<usize> = sol.history.iter().take(5).map(|h| h.cg_iterations).collect();
+    assert_eq!(first, [0; 5], "u-steps are single applications of the exact inverse, no PCG");
+    let m = solver.model();
+    let (xr, dd) = row_major(&x, true);
+    let yr: Vec<f64> = (0..n).map(|i| y[(i, 0)]).collect();
+    let o = cronos_oracle::solve(&xr, n, dd, &yr, &masks(&x, &m.gates, true), 0.05, cronos_oracle::Kind::GatedRelu).unwrap();
+    let rel = (sol.certificate.objective - o.objective).abs() / o.objective;
+    assert!(rel <= 1e-6, "{} vs oracle {} (rel {rel:e})", sol.certificate.objective, o.objective);
+    let (op, _, _, _) = solve(&x, &y, s, GramForm::Primal);
+    assert!((op - o.objective).abs() <= 1e-6 * o.objective, "primal form {op} vs oracle {}", o.objective);
+}
+
+#[test]
+fn woodbury_on_tall_rows_is_exact_in_f32_too() {
+    // the regime of `few_tall_rows_…`: n > d, n < P·d; the u-step is this solve
+    let (n, d, p, k, rho) = (200, 20, 16, 3usize, 0.5);
+    let (x0, _) = random_problem(n, d, 8);
+    let x = Mat::<f32>::from_fn(n, d + 1, |i, j| if j < d { x0[(i, j)] as f32 } else { 1.0 });
+    let s = sample_patterns(x.as_ref(), p, 4, Par::Seq);
+    let mut design = Design::new(x.clone(), s.patterns.clone(), 1, s.patterns.p() * k, 0);
+    let g = GramOp::through_x(&design);
+    let mut sys = System::with_gram(&design, false, k, g.clone());
+    let eig = GramEigen::new(&g, false).unwrap();
+    let w = WoodburyPrecond::new(&eig, design.patterns(), false, 1.0, rho).unwrap();
+    let rounding = w.exact_rounding().expect("an exact inverse");
+    let len = sys.layout.len();
+    let mut rng = Rng(6);
+    let u: Vec<f32> = (0..len).map(|_| rng.next() as f32).collect();
+    let mut au = vec![0.0f32; len];
+    sys.apply(&mut design, rho as f32, &u, &mut au);
+    let mut back = vec![0.0f32; len];
+    let mut scratch = ScratchBuf::new(w.scratch_req(len, k));
+    w.apply(&au, &mut back, k, scratch.scratch());
+    // the residual of the solve, the quantity PCG's tolerance bounds
+    let mut again = vec![0.0f32; len];
+    sys.apply(&mut design, rho as f32, &back, &mut again);
+    let res: f64 = again.iter().zip(&au).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
+    let norm: f64 = au.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
+    eprintln!("f32 exact inverse: relative residual {:e}, estimate {rounding:e}", res / norm);
+    assert!(res <= rounding * norm, "the rounding estimate {rounding:e} is below the residual {:e}", res / norm);
+    // f32 rounding (about 1e-4 here): the level of the f32 operator itself
+    assert!(res <= 1e-3 * norm, "‖A P⁻¹b − b‖ = {res:e} of ‖b‖ = {norm:e}");
 }
 
 #[test]

@@ -108,7 +108,7 @@ impl<T: Real> Solver<T> {
             return Err(invalid_data("x", "all values are zero (and no bias)"));
         }
         let relu = settings.activation == Activation::Relu;
-        let form = GramForm::choose(n, d, comm.size());
+        let form = GramForm::choose_for(n, d, comm.size(), (!relu).then_some(settings.n_patterns));
         let nnz = x.nnz() + if settings.bias { n } else { 0 };
         let storage = Storage::choose(nnz, n, d, comm.size());
         let stored = (storage == Storage::Sparse).then_some(nnz);
