@@ -56,11 +56,15 @@ impl GramForm {
         Self::choose_for(n, d, ranks, None)
     }
 
-    /// [`GramForm::choose`], where `gated_patterns` is P for a gated program. A gated program
-    /// never applies GᵀG, so its form only picks the preconditioner, and on few rows the dual
-    /// form's exact n × n inverse pays even when d ≤ n: one solve per u-step instead of 3–10
-    /// PCG steps, for an n × n Cholesky per new ρ (at n = 2,048: 2.9 GFlop, 2 × 34 MB).
-    /// Measured on Fashion-MNIST, 10 classes, 2,000 rows: path 17.5 → 6.6 s.
+    /// [`GramForm::choose`], where `gated_patterns` is P for a gated program with the squared
+    /// loss. A gated program never applies GᵀG, so its form only picks the preconditioner, and
+    /// on few rows the dual form's exact n × n inverse pays even when d ≤ n: one solve per
+    /// u-step instead of 3–10 PCG steps, for an n × n Cholesky per new ρ (at n = 2,048:
+    /// 2.9 GFlop, 2 × 34 MB). Measured on Fashion-MNIST, 10 classes, 2,000 rows: path 15.1 →
+    /// 7.7 s. The caller leaves out the logistic and softmax losses: their Newton polish,
+    /// preconditioned by the same inverse of I + FᵀF/ρ, stalled where the row curvatures of
+    /// the loss spread (Pullover/Coat, 1,500 rows, logistic: gap 4.7e-3 after 500 iterations,
+    /// against solved in 40 with the Nyström preconditioner).
     pub fn choose_for(n: usize, d: usize, ranks: usize, gated_patterns: Option<usize>) -> Self {
         let few_rows = gated_patterns.is_some_and(|p| n <= EXACT_MAX_ROWS && n < p * d);
         match FORCED.with(|c| c.get()) {

@@ -130,6 +130,19 @@ fn few_tall_rows_take_the_exact_inverse_and_match_clarabel() {
 }
 
 #[test]
+fn few_rows_with_the_logistic_loss_keep_the_nystrom_preconditioner() {
+    // its Newton polish stalled with the exact inverse of I + FᵀF/ρ (see GramForm::choose_for)
+    let (n, d, p) = (60, 8, 12);
+    let (x, y0) = random_problem(n, d, 12);
+    let y = Mat::<f64>::from_fn(n, 1, |i, _| if y0[(i, 0)] > 0.0 { 1.0 } else { -1.0 });
+    let s = Settings { loss: Loss::Logistic, max_iter: 5, ..settings(Activation::GatedRelu, p, 0.05) };
+    let mut solver = Solver::new(x.as_ref(), y.as_ref(), s).unwrap();
+    solver.solve();
+    let rank = solver.precond_rank();
+    assert!(matches!(rank, Some((r, _)) if r > 0), "logistic on few rows: a Nyström factor, not the exact inverse: {rank:?}");
+}
+
+#[test]
 fn woodbury_on_tall_rows_is_exact_in_f32_too() {
     // the regime of `few_tall_rows_…`: n > d, n < P·d; the u-step is this solve
     let (n, d, p, k, rho) = (200, 20, 16, 3usize, 0.5);

@@ -108,7 +108,10 @@ impl<T: Real> Solver<T> {
             return Err(invalid_data("x", "all values are zero (and no bias)"));
         }
         let relu = settings.activation == Activation::Relu;
-        let form = GramForm::choose_for(n, d, comm.size(), (!relu).then_some(settings.n_patterns));
+        // few rows: the exact inverse for gated programs with the squared loss, whose Newton
+        // polish it also preconditions well (logistic's curvature varies by row: see choose_for)
+        let exact_ok = !relu && settings.loss == Loss::Squared;
+        let form = GramForm::choose_for(n, d, comm.size(), exact_ok.then_some(settings.n_patterns));
         let nnz = x.nnz() + if settings.bias { n } else { 0 };
         let storage = Storage::choose(nnz, n, d, comm.size());
         let stored = (storage == Storage::Sparse).then_some(nnz);
