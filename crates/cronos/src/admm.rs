@@ -190,9 +190,6 @@ fn u_step<T: Real>(st: &mut AdmmState<T>, design: &mut Design<T>, sys: &mut Syst
             T::from_f64(1.0 / (sp.eta * sp.eta))
         }
     };
-    if precond.exact_rounding().is_some_and(|r| r <= inp.cg_tol) {
-        return crate::pcg::solve_exact(precond, &ws.rhs, &mut st.u, k, &mut ws.pcg);
-    }
     pcg(|x, y| sys.apply(design, sys_rho, x, y), precond, &ws.rhs, &mut st.u, k, inp.cg_tol, inp.cg_max_iter, &mut ws.pcg)
 }
 

@@ -106,7 +106,7 @@ pub trait Precond<T: Real>: Sync {
     fn apply(&self, r: &[T], z: &mut [T], k: usize, scratch: Scratch<'_, T>);
     /// When [`Precond::apply`] is the exact inverse of the operator it was built for: the
     /// relative residual ‖b − A M⁻¹b‖/‖b‖ its rounding leaves (an estimate). Where that meets
-    /// a CG tolerance, [`solve_exact`] replaces the iteration.
+    /// the tolerance, [`pcg`] applies it once instead of iterating.
     fn exact_rounding(&self) -> Option<f64> {
         None
     }
@@ -161,25 +161,17 @@ fn blk_dot<T: Real>(a: &[T], b: &[T], k: usize, out: &mut [f64]) {
     }
 }
 
-/// x = M⁻¹ b with an exact preconditioner ([`Precond::exact_rounding`]): one application of
-/// the inverse (two passes over the data for [`crate::woodbury::WoodburyPrecond`]) instead of
-/// PCG's initial residual, preconditioning and step (six), reported as zero iterations.
-///
-/// The caller uses it only where the rounding estimate meets its tolerance, and no residual
-/// is computed (that would cost PCG's passes again): `rel_residual` holds the estimate. Where
-/// the estimate does not meet the tolerance (f32, small ρ, late iterations) PCG runs from the
-/// warm start instead, whose correction's rounding is relative to the residual, not to x: a
-/// direct solve there stalled ADMM (CRONOS-AM's head test at ρ = 1e-4: gap 0.70 for 3,000
-/// iterations).
-pub fn solve_exact<T: Real>(precond: &dyn Precond<T>, b: &[T], x: &mut [T], k: usize, ws: &mut PcgWorkspace<T>) -> PcgInfo {
-    ws.scratch.reserve(precond.scratch_req(b.len(), k));
-    precond.apply(b, x, k, ws.scratch.scratch());
-    let rounding = precond.exact_rounding().unwrap_or(f64::NAN);
-    PcgInfo { iterations: 0, rel_residual: vec![rounding; k], converged: true }
-}
-
 /// Solves A x = b for each of the k blocks, warm-started from `x`, until
 /// ‖b − Ax‖ ≤ tol·‖b‖ per block or `max_iter` iterations.
+///
+/// With an exact preconditioner whose rounding estimate meets `tol`
+/// ([`Precond::exact_rounding`]) x = M⁻¹b instead: one application of the inverse (two
+/// passes over the data for [`crate::woodbury::WoodburyPrecond`]) in place of the initial
+/// residual, preconditioning and step (six), reported as zero iterations with the estimate
+/// as the residual (none is computed: that would cost the passes again). Where the estimate
+/// does not meet `tol` (f32, small ρ, late iterations) PCG runs from the warm start, whose
+/// correction's rounding is relative to the residual, not to x: a direct solve there stalled
+/// ADMM (CRONOS-AM's head test at ρ = 1e-4: gap 0.70 for 3,000 iterations).
 pub fn pcg<T: Real>(
     mut apply: impl FnMut(&[T], &mut [T]),
     precond: &dyn Precond<T>,
@@ -192,6 +184,10 @@ pub fn pcg<T: Real>(
 ) -> PcgInfo {
     let n = b.len() / k;
     ws.scratch.reserve(precond.scratch_req(b.len(), k));
+    if let Some(rounding) = precond.exact_rounding().filter(|&r| r <= tol) {
+        precond.apply(b, x, k, ws.scratch.scratch());
+        return PcgInfo { iterations: 0, rel_residual: vec![rounding; k], converged: true };
+    }
     let mut bnorm = vec![0.0; k];
     blk_dot(b, b, k, &mut bnorm);
     bnorm.iter_mut().for_each(|v| *v = v.sqrt());

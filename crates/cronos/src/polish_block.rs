@@ -32,18 +32,20 @@ pub(crate) struct Refined {
 }
 
 /// Solves, one after the other, the block problems of the (at most `max_groups`) groups
-/// with the largest dual violations above `min_violation` (‖F_gᵀλ‖/β). Squared loss and dense
-/// X only (returns 0 otherwise, and when no group qualifies). Each solve lowers the objective
-/// exactly in exact arithmetic; the whole change is kept only if the objective went down.
-pub(crate) fn refine_worst_groups<T: Real>(z: &mut [T], design: &mut Design<T>, sys: &mut System<T>, loss: &LossData<T>, beta: &[f64], max_groups: usize, min_violation: f64) -> Refined {
+/// with the largest dual violations above `min_violation` (‖F_gᵀλ‖/β). `fz` is F z (the
+/// certificate just computed it: [`crate::certificate::CertWorkspace::predictions`]).
+/// Squared loss and dense X only (returns 0 otherwise, and when no group qualifies). Each
+/// solve lowers the objective exactly in exact arithmetic; the whole change is kept only if
+/// the objective went down.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn refine_worst_groups<T: Real>(z: &mut [T], fz: MatRef<'_, T>, design: &mut Design<T>, sys: &mut System<T>, loss: &LossData<T>, beta: &[f64], max_groups: usize, min_violation: f64) -> Refined {
     if loss.loss != Loss::Squared || sys.relu() || design.x().dense().is_none() {
         return Refined::default();
     }
     let (d, n, k) = (sys.d(), loss.n(), loss.k());
     let lay = sys.layout.for_len(z.len());
-    let mut r = Mat::<T>::zeros(n, k);
+    let mut r = fz.to_owned();
     let mut lam = Mat::<T>::zeros(n, k);
-    sys.f(design, z, r.as_mut());
     let pen = |z: &[T]| crate::certificate::penalty(z, &lay, beta);
     let obj = loss.total(r.as_ref(), design.comm()) + pen(z);
     loss.neg_grad(r.as_ref(), lam.as_mut());
@@ -234,7 +236,9 @@ mod tests {
             loss.total(r.as_ref(), design.comm()) + crate::certificate::penalty(z, &lay, &beta)
         };
         let before = objective(&z, &mut design, &mut sys);
-        let rep = refine_worst_groups(&mut z, &mut design, &mut sys, &loss, &beta, 1, 1.0);
+        let mut fz = Mat::<f64>::zeros(n, k);
+        sys.f(&mut design, &z, fz.as_mut());
+        let rep = refine_worst_groups(&mut z, fz.as_ref(), &mut design, &mut sys, &loss, &beta, 1, 1.0);
         assert_eq!(rep.groups, 1);
         let after = objective(&z, &mut design, &mut sys);
         assert!(after < before, "{before} -> {after}");

@@ -11,7 +11,7 @@
 //!   [`crate::gram::GramForm::choose_for`]), it is instead the exact inverse
 //!   [`WoodburyPrecond`], built from n × n matrices (no d × d Gram, no sketch); see
 //!   [`crate::woodbury`]. The u-step then applies it once instead of running PCG where its
-//!   rounding meets the CG tolerance ([`crate::pcg::solve_exact`]).
+//!   rounding meets the CG tolerance ([`crate::pcg::pcg`]).
 
 use crate::nystrom::NystromFactor;
 use crate::pcg::{Precond, Scratch, ScratchReq};

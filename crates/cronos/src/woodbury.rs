@@ -1,6 +1,6 @@
 //! The exact u-step inverse through n × n matrices only: for wide data (d > n), and for
 //! gated programs on few rows (n ≤ [`crate::gram::EXACT_MAX_ROWS`] and n < P·d), where one
-//! application replaces the u-step's PCG ([`crate::pcg::solve_exact`]).
+//! application replaces the u-step's PCG ([`crate::pcg::pcg`]).
 //!
 //! The u-step operator is A = B + FᵀF/ρ with B = blkdiag(I + σ²XᵀX) (ReLU) or B = I
 //! (gated). F has only n rows, so Woodbury gives

@@ -77,8 +77,9 @@ impl<T: Real> Solver<T> {
             // they certify the default Fashion-MNIST job one 60-CG Newton step sooner
             if gap > self.settings.tol_gap && gap <= REFINE_BELOW * self.settings.tol_gap {
                 let mut z = self.state.z.clone();
-                let (design, sys, loss, beta) = (&mut self.design, &mut self.sys, &self.loss, &self.beta);
-                let refined = self.pool.install(|| refine_worst_groups(&mut z, design, sys, loss, beta, REFINE_GROUPS, 1.0));
+                // the certificate just left F z in its workspace
+                let (fz, design, sys, loss, beta) = (self.cert_ws.predictions(), &mut self.design, &mut self.sys, &self.loss, &self.beta);
+                let refined = self.pool.install(|| refine_worst_groups(&mut z, fz, design, sys, loss, beta, REFINE_GROUPS, 1.0));
                 if let Some(objective) = refined.objective {
                     self.set_weights_internal(z);
                     total.groups_refined += refined.groups;
