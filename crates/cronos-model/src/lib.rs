@@ -45,8 +45,10 @@
 
 mod preprocess;
 mod proba;
+mod relevance;
 
 pub use preprocess::{column_stats, sparse_column_stats, PreprocessKind, Preprocessing};
+pub use relevance::{relevance_weights, relevance_weights_over, sparse_relevance_weights, DEFAULT_EXPONENT as RELEVANCE_EXPONENT};
 
 use cronos::{Activation, Certificate, Model, Settings};
 use faer::{Mat, MatRef};

@@ -24,6 +24,10 @@
 //! * What the CLI also does is the CLI's code: the model file ([`model_io`], through
 //!   `cronos-model`), the preprocessing statistics ([`preprocess`], `cronos_model::column_stats`);
 //!   [`holdout`] is the estimators' content-hashed calibration hold-out.
+//! * `pricing_rounds > 0` (gated ReLU) runs the library's [`cronos::price`] after the solve
+//!   (after the refit with `beta_auto`): rounds of column generation that add gates violating
+//!   the certificate's dual feasibility; each round is a progress event, and the result's
+//!   `pricing` lists them.
 
 mod holdout;
 mod model_io;
@@ -34,7 +38,7 @@ mod result;
 mod run;
 mod warm;
 
-use cronos::{Activation, Beta, CronosError, Loss, PathSettings, PrecondKind, Settings};
+use cronos::{Activation, Beta, CronosError, Loss, PathSettings, PrecondKind, PricingSettings, Settings};
 use numpy::PyUntypedArrayMethods;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -56,7 +60,7 @@ fn value_error(e: CronosError) -> PyErr {
     beta_auto = false, path_points = 12, path_min_fraction = 1e-5, n_patterns = 64,
     max_iter = 500, tol_gap = 1e-3, tol_residual = None, seed = 0, threads = 0, preconditioner = "structured",
     time_limit = None, bias = true, verbose = false, progress = None, warm_start = None, calibrate = false,
-    calibration_weights = None, calibration_rows = None))]
+    calibration_weights = None, calibration_rows = None, pricing_rounds = 0, pricing_add = 16, pricing_max_iter = 0))]
 #[allow(clippy::too_many_arguments, clippy::field_reassign_with_default)]
 fn fit<'py>(
     py: Python<'py>,
@@ -85,6 +89,9 @@ fn fit<'py>(
     calibrate: bool,
     calibration_weights: Option<Bound<'py, PyAny>>,
     calibration_rows: Option<Vec<usize>>,
+    pricing_rounds: i64,
+    pricing_add: i64,
+    pricing_max_iter: i64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut s = Settings::default();
     s.activation = parse_activation(activation)?;
@@ -114,6 +121,17 @@ fn fit<'py>(
         })?);
     }
     s.validate().map_err(value_error)?;
+    let pricing = match nonneg("pricing_rounds", pricing_rounds)? {
+        0 => None,
+        rounds => {
+            let ps = PricingSettings { rounds, add: nonneg("pricing_add", pricing_add)?, max_iter: nonneg("pricing_max_iter", pricing_max_iter)?, ..PricingSettings::default() };
+            ps.validate().map_err(value_error)?;
+            if s.activation != Activation::GatedRelu {
+                return Err(PyValueError::new_err(format!("invalid setting `pricing_rounds` = {rounds}: pattern pricing needs the gated-ReLU estimators")));
+            }
+            Some(ps)
+        }
+    };
     let is = |o: &Bound<'py, PyAny>, f64_: bool| -> bool {
         if f64_ { o.cast::<numpy::PyArray2<f64>>().is_ok() } else { o.cast::<numpy::PyArray2<f32>>().is_ok() }
     };
@@ -131,6 +149,7 @@ fn fit<'py>(
         calibrate,
         calibration_weights,
         calibration_rows,
+        pricing,
     };
     let fitted = if is_x(x, true) && is(y, true) {
         run::<f64>(py, x, y, args).and_then(|(o, i)| Ok((i, result_dict(py, o)?)))
@@ -281,6 +300,7 @@ fn _cronos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model_io::save_model, m)?)?;
     m.add_function(wrap_pyfunction!(model_io::load_model, m)?)?;
     m.add_function(wrap_pyfunction!(preprocess::preprocess_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(preprocess::relevance_weights_py, m)?)?;
     m.add_function(wrap_pyfunction!(holdout::holdout_rows, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -7,11 +7,12 @@
 //! it, a tqdm bar, `logging`), never straight to file descriptor 2. Formatting lives on the
 //! Python side (`cronos._progress`), so Rust sends numbers only.
 
-use cronos::{IterInfo, PathPoint};
+use cronos::{IterInfo, PathPoint, PricingRound};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// One report. Every dict carries `"event"`: `"setup"`, `"path"`, `"beta_chosen"` or `"iter"`.
+/// One report. Every dict carries `"event"`: `"setup"`, `"path"`, `"beta_chosen"`, `"iter"` or
+/// `"pricing"`.
 pub(crate) enum Event<'a> {
     /// The solver is built (patterns sampled, preconditioner factored).
     Setup { seconds: f64, n_patterns: usize, warm_started: bool },
@@ -21,6 +22,8 @@ pub(crate) enum Event<'a> {
     BetaChosen { fraction: f64, seconds: f64 },
     /// An ADMM iteration that recomputed the certificate.
     Iter(&'a IterInfo),
+    /// A round of pattern pricing is done (round 0: the solve before pricing).
+    Pricing(&'a PricingRound),
 }
 
 impl Event<'_> {
@@ -63,6 +66,10 @@ impl Event<'_> {
                 d.set_item("primal_residual", i.primal_residual)?;
                 d.set_item("dual_residual", i.dual_residual)?;
                 d.set_item("rho", i.rho)?;
+            }
+            Event::Pricing(r) => {
+                d.set_item("event", "pricing")?;
+                crate::result::pricing_round_items(&d, r)?;
             }
         }
         Ok(d)

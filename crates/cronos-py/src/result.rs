@@ -1,7 +1,7 @@
 //! The dict `cronos._cronos.fit` returns: the recovered network, the convex solution and the
 //! solve report, as numpy arrays (in the input's dtype) and Python scalars.
 
-use cronos::{Beta, Loss, PathPoint, Real, Settings};
+use cronos::{Beta, Loss, PathPoint, PricingReport, PricingRound, Real, Settings};
 use faer::MatRef;
 use numpy::ndarray::{Array1, Array2};
 use numpy::{Element, IntoPyArray};
@@ -42,13 +42,54 @@ pub(crate) struct FitOut<T: Real> {
     pub(crate) warm_started: bool,
     /// The probability temperature, when fitted (squared loss, `calibrate`).
     pub(crate) calibration: Option<cronos::Calibration>,
+    /// The rounds of pattern pricing, when asked.
+    pub(crate) pricing: Option<PricingReport>,
+}
+
+/// The fields of one pricing round (the result's `pricing` list and the progress event).
+pub(crate) fn pricing_round_items(d: &Bound<'_, PyDict>, r: &PricingRound) -> PyResult<()> {
+    d.set_item("round", r.round)?;
+    d.set_item("candidates", r.candidates)?;
+    d.set_item("violators", r.violators)?;
+    d.set_item("added", r.added)?;
+    d.set_item("dropped", r.dropped)?;
+    d.set_item("patterns", r.patterns)?;
+    d.set_item("max_violation", r.max_violation)?;
+    d.set_item("objective", r.objective)?;
+    d.set_item("lower_bound", r.lower_bound)?;
+    d.set_item("relative_gap", r.relative_gap)?;
+    d.set_item("warm_objective", r.warm_objective)?;
+    d.set_item("reverted", r.reverted)?;
+    d.set_item("active_neurons", r.active_neurons)?;
+    d.set_item("train_metric", r.train_metric)?;
+    d.set_item("iterations", r.iterations)?;
+    d.set_item("seconds", r.seconds)?;
+    d.set_item("search_seconds", r.search_seconds)?;
+    d.set_item("status", r.status.map(|s| s.to_string()))?;
+    Ok(())
 }
 
 /// The result dict of a fit (keys listed in `_cronos.pyi`).
 pub(crate) fn result_dict<'py, T: Real + Element>(py: Python<'py>, out: FitOut<T>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let FitOut { model, solution, n_patterns, borrowed, settings, auto, warm_started, calibration } = out;
+    let FitOut { model, solution, n_patterns, borrowed, settings, auto, warm_started, calibration, pricing } = out;
     d.set_item("warm_started", warm_started)?;
+    match &pricing {
+        Some(report) => {
+            let rounds = pyo3::types::PyList::empty(py);
+            for r in &report.rounds {
+                let e = PyDict::new(py);
+                pricing_round_items(&e, r)?;
+                rounds.append(e)?;
+            }
+            d.set_item("pricing", rounds)?;
+            d.set_item("pricing_stop", format!("{:?}", report.stop))?;
+        }
+        None => {
+            d.set_item("pricing", py.None())?;
+            d.set_item("pricing_stop", py.None())?;
+        }
+    }
     match &calibration {
         Some(c) => {
             let cd = PyDict::new(py);

@@ -4,7 +4,7 @@
 use crate::progress::{Event, Progress};
 use crate::result::{AutoOut, FitOut};
 use crate::warm;
-use cronos::{calibration, Beta, Control, Csr, CronosError, DataRef, IterInfo, Loss, LossData, Metric, PathPoint, PathSettings, Real, Settings, Solver};
+use cronos::{calibration, Beta, Control, Csr, CronosError, DataRef, IterInfo, Loss, LossData, Metric, PathPoint, PathSettings, PricingReport, PricingSettings, Real, Settings, Solution, Solver};
 use faer::{Mat, MatRef};
 use numpy::{Element, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::types::PyTuple;
@@ -90,6 +90,8 @@ pub(crate) struct FitArgs<'py> {
     pub(crate) calibration_weights: Option<Vec<f64>>,
     /// The held-out rows of the temperature fit at a fixed β (default: the path's split).
     pub(crate) calibration_rows: Option<Vec<usize>>,
+    /// Pattern pricing after the solve (gated ReLU).
+    pub(crate) pricing: Option<PricingSettings>,
 }
 
 /// Runs one fit. Returns the result and the error that stopped it early, if any (Ctrl-C's
@@ -120,19 +122,19 @@ pub(crate) fn run<T: Real + Element>(
         Some((g, w)) => Some((owned::<T>(g, "gates")?, owned::<T>(w, "weights")?)),
         None => None,
     };
-    let FitArgs { weights, settings, auto, progress, calibrate, calibration_weights, calibration_rows, .. } = args;
+    let FitArgs { weights, settings, auto, progress, calibrate, calibration_weights, calibration_rows, pricing, .. } = args;
     let mut progress = Progress::new(progress);
     let result = py.detach(|| {
         catch_unwind(AssertUnwindSafe(|| -> Result<FitOut<T>, CronosError> {
             let w = weights.as_deref();
             let mut out = match &auto {
-                Some(ps) => fit_chosen(xv, yv, w, settings, ps, calibrate, &mut progress)?,
+                Some(ps) => fit_chosen(xv, yv, w, settings, ps, calibrate, pricing.as_ref(), &mut progress)?,
                 None => {
                     let calibration = (calibrate && settings.loss == Loss::Squared).then(|| Holdout {
                         weights: calibration_weights.as_deref(),
                         rows: calibration_rows.clone().unwrap_or_else(|| calibration::holdout_rows(yv, &settings, PathSettings::default().validation_fraction)),
                     });
-                    fit_fixed(xv, yv, w, settings, previous.as_ref(), calibration, &mut progress)?
+                    fit_fixed(xv, yv, w, settings, previous.as_ref(), calibration, pricing.as_ref(), &mut progress)?
                 }
             };
             out.borrowed = borrowed;
@@ -173,6 +175,7 @@ fn fit_fixed<T: Real>(
     settings: Settings,
     previous: Option<&(Mat<T>, Mat<T>)>,
     holdout: Option<Holdout<'_>>,
+    pricing: Option<&PricingSettings>,
     progress: &mut Progress,
 ) -> Result<FitOut<T>, CronosError> {
     let calibration = match holdout {
@@ -184,9 +187,32 @@ fn fit_fixed<T: Real>(
     let warm_started = previous.is_some_and(|(g, wt)| warm::carry(&mut solver, g, wt));
     let setup = Event::Setup { seconds: solver.setup_seconds(), n_patterns: solver.n_patterns(), warm_started };
     progress.poll(progress.reporting().then_some(setup));
-    let solution = solver.solve_with(|info| iteration(progress, info));
+    let mut solution = solver.solve_with(|info| iteration(progress, info));
+    let pricing = price_after(&mut solver, pricing, &mut solution, progress)?;
     let (n_patterns, settings) = (solver.n_patterns(), solver.settings().clone());
-    Ok(FitOut { model: solver.model(), solution, n_patterns, borrowed: (false, false), settings, auto: None, warm_started, calibration })
+    Ok(FitOut { model: solver.model(), solution, n_patterns, borrowed: (false, false), settings, auto: None, warm_started, calibration, pricing })
+}
+
+/// Pattern pricing on the solved `solver` when asked (and the solve was not stopped), each
+/// round reported; `solution` then describes the solver after the last round. Ctrl-C or an
+/// exception of the callback stops it after the current round.
+fn price_after<T: Real>(solver: &mut Solver<T>, pricing: Option<&PricingSettings>, solution: &mut Solution, progress: &mut Progress) -> Result<Option<PricingReport>, CronosError> {
+    let Some(ps) = pricing.filter(|_| !matches!(solution.status, cronos::Status::Interrupted | cronos::Status::NumericalError)) else {
+        return Ok(None);
+    };
+    if progress.error.is_some() {
+        return Ok(None);
+    }
+    let report = cronos::price(solver, ps, |_, round| {
+        let event = progress.reporting().then_some(Event::Pricing(round));
+        if progress.poll(event) {
+            Control::Continue
+        } else {
+            Control::Stop
+        }
+    })?;
+    report.update_solution(solver, solution);
+    Ok(Some(report))
 }
 
 /// Reports a certified iteration; whether to go on (Ctrl-C or an exception of the callback
@@ -212,6 +238,7 @@ fn fit_chosen<T: Real>(
     settings: Settings,
     ps: &PathSettings,
     calibrate: bool,
+    pricing: Option<&PricingSettings>,
     progress: &mut Progress,
 ) -> Result<FitOut<T>, CronosError> {
     // targets and weights checked on all rows (errors name the caller's row numbers)
@@ -225,7 +252,7 @@ fn fit_chosen<T: Real>(
             Beta::Fraction(f) => f,
             Beta::Value(_) => f64::NAN,
         };
-        let mut out = fit_fixed(xv, yv, w, settings, None, None, progress)?;
+        let mut out = fit_fixed(xv, yv, w, settings, None, None, pricing, progress)?;
         out.auto = Some(AutoOut { fraction, path: Vec::new(), seconds: 0.0 });
         return Ok(out);
     }
@@ -261,7 +288,8 @@ fn fit_chosen<T: Real>(
         }
         iteration(progress, info)
     };
-    let fit = cronos::fit_auto_observed(xv, yv, w, settings, ps, on_point, &mut [&mut observe])?;
+    let mut fit = cronos::fit_auto_observed(xv, yv, w, settings, ps, on_point, &mut [&mut observe])?;
+    let pricing = price_after(&mut fit.solver, pricing, &mut fit.solution, &mut progress.borrow_mut())?;
     let calibration = if calibrate && fit.solver.settings().loss == Loss::Squared {
         let rows = calibration::path_validation_rows(yv, fit.solver.settings(), ps);
         calibration::fit_on_rows(&fit.path_model, xv, yv, w, &rows)?
@@ -278,5 +306,6 @@ fn fit_chosen<T: Real>(
         auto: Some(AutoOut { fraction: fit.fraction, path: fit.path, seconds: fit.path_seconds }),
         warm_started: false,
         calibration,
+        pricing,
     })
 }

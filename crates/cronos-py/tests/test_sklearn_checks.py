@@ -16,7 +16,11 @@ FAST = dict(n_patterns=8, max_iter=300)
 ESTIMATORS = [
     cronos.ConvexReLUClassifier(**FAST),
     cronos.ConvexReLURegressor(**FAST),
-    cronos.GatedReLUClassifier(**FAST),
+    # 16 gates: check_class_weight_classifiers (3 noisy blobs, class weights 1000 : 1e-4 : 1e-4,
+    # > 87% of test rows predicted as class 0) failed with 8 gates at random_state=0 once the
+    # features were relevance-weighted (38%; seeds 1-3 and the defaults pass): with 8 random
+    # gates in 2-D, where the model extrapolates is luck
+    cronos.GatedReLUClassifier(**dict(FAST, n_patterns=16)),
     cronos.GatedReLURegressor(**FAST),
 ]
 

@@ -46,10 +46,11 @@ def test_standardize_scales_sparse_columns_without_centering():
     a = GatedReLUClassifier(**FAST, beta_fraction=0.05).fit(X, y)
     assert np.all(a.preprocess_offset_ == 0)
     std = X.toarray().std(axis=0)
-    np.testing.assert_allclose(a.preprocess_scale_[std > 0], std[std > 0], rtol=1e-12)
-    # the same as the dense fit of X / std without further preprocessing
+    # the standard deviation, divided by the relevance weights (computed on the sparse rows)
+    np.testing.assert_allclose((a.preprocess_scale_ * a.feature_weights_)[std > 0], std[std > 0], rtol=1e-12)
+    # the same as the dense fit of X / scale without further preprocessing or weighting
     Xd = X.toarray() / a.preprocess_scale_
-    b = GatedReLUClassifier(**FAST, beta_fraction=0.05, preprocess="none").fit(Xd, y)
+    b = GatedReLUClassifier(**FAST, beta_fraction=0.05, preprocess="none", feature_weighting="none").fit(Xd, y)
     _close(a.decision_function(X), b.decision_function(Xd))
 
 

@@ -4,7 +4,7 @@
 //! softmax, f32/f64, Nyström/structured/exact wide preconditioner, 2 threads, pricing) with
 //! its iteration counts, the certificate and feasibility numbers as exact bit patterns, and
 //! FNV hashes of the weights, the recovered network and the convex predictions.
-use cronos::{price, Activation, Beta, Loss, PrecondKind, PricingSettings, Real, Settings, Solver};
+use cronos::{price, Activation, Beta, Control, Loss, PrecondKind, PricingSettings, Real, Settings, Solver};
 use faer::{Mat, MatRef};
 
 /// FNV-1a over the bit patterns of values given as f64.
@@ -91,7 +91,7 @@ fn run<T: Real>(c: &Case, pricing: bool) {
     let mut extra = String::new();
     if pricing {
         let ps = PricingSettings { rounds: 2, candidates: 32, add: 3, ascent_steps: 3, ..PricingSettings::default() };
-        let rep = price(&mut solver, &ps, |_, _| {}).expect("pricing");
+        let rep = price(&mut solver, &ps, |_, _| Control::Continue).expect("pricing");
         extra = format!(" pricing_rounds={} p={}", rep.rounds.len(), solver.n_patterns());
     }
     let cert = solver.certificate().clone();

@@ -25,7 +25,7 @@ use crate::error::{invalid_setting, Result};
 use crate::path::Metric;
 use crate::real::Real;
 use crate::settings::Activation;
-use crate::solver::{Solver, Status};
+use crate::solver::{Control, Solution, Solver, Status};
 use faer::Mat;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -138,6 +138,8 @@ pub enum PricingStop {
     NoViolator,
     /// The round budget was spent.
     Rounds,
+    /// The caller's `on_round` asked to stop (e.g. Ctrl-C between rounds).
+    Stopped,
 }
 
 /// The outcome of [`price`].
@@ -149,12 +151,26 @@ pub struct PricingReport {
     pub stop: PricingStop,
 }
 
+impl PricingReport {
+    /// Brings the outcome of the solve before pricing up to date with the solver after it:
+    /// the certificate and feasibility of the last round's pattern set, and the status of the
+    /// last round that solved (a round that found no violator keeps the earlier status).
+    pub fn update_solution<T: Real>(&self, solver: &Solver<T>, sol: &mut Solution) {
+        sol.certificate = solver.certificate().clone();
+        sol.feasibility = solver.feasibility();
+        if let Some(s) = self.rounds.iter().rev().find_map(|r| r.status) {
+            sol.status = s;
+        }
+    }
+}
+
 /// Runs pattern pricing on an already solved gated-ReLU `solver` (see the module doc).
-/// `on_round` sees the solver after each round (and after round 0) with the round's record.
+/// `on_round` sees the solver after each round (and after round 0) with the round's record,
+/// and may stop pricing there ([`Control::Stop`]; the solver keeps that round's weights).
 ///
 /// # Errors
 /// For invalid settings, a ReLU solver, or a failed rebuild.
-pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round: impl FnMut(&mut Solver<T>, &PricingRound)) -> Result<PricingReport> {
+pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round: impl FnMut(&mut Solver<T>, &PricingRound) -> Control) -> Result<PricingReport> {
     ps.validate()?;
     if solver.settings().activation != Activation::GatedRelu {
         return Err(invalid_setting("pricing.rounds", ps.rounds, "pattern pricing needs gated ReLU"));
@@ -164,9 +180,12 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         solver.set_limits(tol, ps.max_iter);
     }
     let mut rounds = vec![record(solver, 0, 0.0, None)];
-    on_round(solver, &rounds[0]);
-    let mut zero_streak = zero_streak_update(solver, &vec![0; solver.n_patterns()]);
     let mut stop = PricingStop::Rounds;
+    if on_round(solver, &rounds[0]) == Control::Stop {
+        solver.set_limits(tol, iters);
+        return Ok(PricingReport { rounds, stop: PricingStop::Stopped });
+    }
+    let mut zero_streak = zero_streak_update(solver, &vec![0; solver.n_patterns()]);
     for r in 1..=ps.rounds {
         let t0 = Instant::now();
         let found = find_violators(solver, ps, r)?;
@@ -179,7 +198,8 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         if found.chosen.is_empty() {
             rec.patterns = solver.n_patterns();
             rec.seconds = t0.elapsed().as_secs_f64();
-            on_round(solver, &rec);
+            // nothing follows this round: a stop asked here changes nothing
+            let _ = on_round(solver, &rec);
             rounds.push(rec);
             stop = PricingStop::NoViolator;
             break;
@@ -212,19 +232,23 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         rec2.reverted = reverted;
         rec2.status = Some(sol.status);
         rec2.search_seconds = search;
-        on_round(solver, &rec2);
+        let asked = on_round(solver, &rec2);
         rounds.push(rec2);
+        if asked == Control::Stop {
+            stop = PricingStop::Stopped;
+            break;
+        }
     }
     solver.set_limits(tol, iters);
     // rounds capped by `max_iter` only need a λ good enough to price with: the last one is
     // finished with the solver's own limits
     let capped = rounds.iter().rev().find_map(|r| r.status) == Some(Status::MaxIterations);
-    if ps.max_iter > 0 && ps.max_iter < iters && capped {
+    if ps.max_iter > 0 && ps.max_iter < iters && capped && stop != PricingStop::Stopped {
         let t0 = Instant::now();
         let (sol, before, reverted) = solve_keeping_start(solver)?;
         let mut rec = record(solver, rounds.len(), t0.elapsed().as_secs_f64(), Some(sol.iterations));
         (rec.warm_objective, rec.reverted, rec.status) = (before, reverted, Some(sol.status));
-        on_round(solver, &rec);
+        let _ = on_round(solver, &rec);
         rounds.push(rec);
     }
     Ok(PricingReport { rounds, stop })

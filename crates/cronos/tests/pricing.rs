@@ -6,7 +6,7 @@
 mod common;
 
 use common::{random_problem, row_major, targets, Rng};
-use cronos::{price, Activation, Beta, Loss, PricingSettings, Settings, Solver};
+use cronos::{price, Activation, Beta, Control, Loss, PricingSettings, PricingStop, Settings, Solver};
 use faer::Mat;
 
 fn settings(p: usize, beta: Beta) -> Settings {
@@ -64,6 +64,7 @@ fn rounds_never_raise_the_objective_and_add_only_violating_gates() {
             }
         }
         before = Some((dual(s), s.beta()));
+        Control::Continue
     })
     .unwrap();
     for r in &report.rounds {
@@ -91,7 +92,7 @@ fn the_final_certificate_is_sound_for_the_final_pattern_set() {
     let mut s = Solver::new(x.as_ref(), y.as_ref(), st).unwrap();
     s.solve();
     let ps = PricingSettings { rounds: 2, candidates: 48, add: 3, ascent_steps: 3, ..PricingSettings::default() };
-    let report = price(&mut s, &ps, |_, _| {}).unwrap();
+    let report = price(&mut s, &ps, |_, _| Control::Continue).unwrap();
     assert!(report.rounds.iter().skip(1).any(|r| r.added > 0), "no gate added: {:?}", report.stop);
     let c = s.certificate().clone();
     let pat = s.patterns();
@@ -109,12 +110,12 @@ fn the_final_certificate_is_sound_for_the_final_pattern_set() {
 fn bad_settings_and_relu_are_refused() {
     let (x, y) = random_problem(40, 3, 2);
     let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(4, Beta::Fraction(0.1))).unwrap();
-    let e = price(&mut s, &PricingSettings { rounds: 1, add: 0, ..PricingSettings::default() }, |_, _| {}).unwrap_err().to_string();
+    let e = price(&mut s, &PricingSettings { rounds: 1, add: 0, ..PricingSettings::default() }, |_, _| Control::Continue).unwrap_err().to_string();
     assert!(e.contains("pricing.add"), "{e}");
-    let e = price(&mut s, &PricingSettings { rounds: 1, tolerance: f64::NAN, ..PricingSettings::default() }, |_, _| {}).unwrap_err().to_string();
+    let e = price(&mut s, &PricingSettings { rounds: 1, tolerance: f64::NAN, ..PricingSettings::default() }, |_, _| Control::Continue).unwrap_err().to_string();
     assert!(e.contains("pricing.tolerance"), "{e}");
     let mut r = Solver::new(x.as_ref(), y.as_ref(), Settings { activation: Activation::Relu, ..settings(4, Beta::Fraction(0.1)) }).unwrap();
-    let e = price(&mut r, &PricingSettings { rounds: 1, ..PricingSettings::default() }, |_, _| {}).unwrap_err().to_string();
+    let e = price(&mut r, &PricingSettings { rounds: 1, ..PricingSettings::default() }, |_, _| Control::Continue).unwrap_err().to_string();
     assert!(e.contains("gated"), "{e}");
 }
 
@@ -124,11 +125,31 @@ fn capped_rounds_are_finished_by_one_more_solve() {
     let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(4, Beta::Fraction(0.02))).unwrap();
     s.solve();
     let ps = PricingSettings { rounds: 2, candidates: 32, add: 3, ascent_steps: 2, max_iter: 3, ..PricingSettings::default() };
-    let report = price(&mut s, &ps, |_, _| {}).unwrap();
+    let report = price(&mut s, &ps, |_, _| Control::Continue).unwrap();
     let last = report.rounds.last().unwrap();
     assert_eq!(report.rounds.len(), 4, "round 0, two capped rounds, the finishing solve");
     assert_eq!((last.candidates, last.added), (0, 0));
     assert!(report.rounds[1..3].iter().all(|r| r.iterations <= 3));
     assert!(report.rounds.windows(2).all(|w| w[1].objective <= w[0].objective * (1.0 + 1e-12)));
     assert_eq!(s.settings().max_iter, 400, "the solver's own limit is back");
+}
+
+#[test]
+fn a_stop_between_rounds_ends_pricing_there() {
+    let (x, y) = three_classes(200, 5);
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(4, Beta::Fraction(0.02))).unwrap();
+    let mut sol = s.solve();
+    let before = sol.certificate.objective;
+    let ps = PricingSettings { rounds: 3, candidates: 32, add: 3, ascent_steps: 2, max_iter: 3, ..PricingSettings::default() };
+    // stop after the first round that searched: no second round, no finishing solve
+    let report = price(&mut s, &ps, |_, r| if r.round >= 1 { Control::Stop } else { Control::Continue }).unwrap();
+    assert_eq!(report.stop, PricingStop::Stopped);
+    assert_eq!(report.rounds.len(), 2, "round 0 and round 1 only");
+    assert!(report.rounds[1].added > 0, "round 1 added no gate");
+    assert_eq!(s.settings().max_iter, 400, "the solver's own limit is back");
+    // the solve's outcome now describes the solver after pricing
+    report.update_solution(&s, &mut sol);
+    assert_eq!(sol.certificate.objective, s.certificate().objective);
+    assert!(sol.certificate.objective <= before * (1.0 + 1e-12));
+    assert_eq!(Some(sol.status), report.rounds[1].status);
 }

@@ -17,6 +17,7 @@ pub mod load;
 pub mod observe;
 pub mod prepare;
 pub mod pricing;
+pub mod relevance;
 pub mod report;
 pub mod sparse;
 pub mod summary;
@@ -95,11 +96,7 @@ pub fn run_on(a: &TrainArgs, comm: &Arc<dyn Comm>) -> Result<i32> {
         let (report, value) = pricing::run(a, &p, &mut solver, ps)?;
         // the model is the last round's (a best iterate of the first solve has other patterns)
         obs.best = None;
-        sol.certificate = solver.certificate().clone();
-        sol.feasibility = solver.feasibility();
-        if let Some(s) = report.rounds.iter().rev().find_map(|r| r.status) {
-            sol.status = s;
-        }
+        report.update_solution(&solver, &mut sol);
         pricing_json = Some(value);
     }
     let fit = Fit { settings: &settings, choice: choice.as_ref(), path_calibration, pricing: pricing_json, reduced_per_iteration };

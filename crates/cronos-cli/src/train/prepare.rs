@@ -136,8 +136,12 @@ pub fn prepare(a: &TrainArgs, comm: &dyn Comm) -> Result<Prepared> {
         }
         None => (train_t, None),
     };
-    let kind = preprocess_kind(a.preprocess, data::is_idx(&train_path, &opts));
-    let pre = Preprocessing::fit_over(data::view(&fit_t), kind, comm);
+    let idx = data::is_idx(&train_path, &opts);
+    let kind = preprocess_kind(a.preprocess, idx);
+    let mut pre = Preprocessing::fit_over(data::view(&fit_t), kind, comm);
+    if super::relevance::wanted(a, idx) {
+        super::relevance::fold_dense(a, &mut pre, data::view(&fit_t), fit_t.labels.as_deref().unwrap_or_default(), &task, comm)?;
+    }
     let n_fit = sum(comm, &[fit_t.n as f64])[0] as usize;
     let (fit, val, test) = agree(comm, (|| {
         let fit = rows(fit_t, &train_path, &pre, &task)?;

@@ -64,6 +64,7 @@ pub fn run(a: &TrainArgs, p: &Prepared, solver: &mut Solver<f32>, ps: &PricingSe
             "added": r.added, "dropped": r.dropped, "candidates": r.candidates, "violators": r.violators,
             "max_violation": r.max_violation, "iterations": r.iterations, "seconds": r.seconds, "search_seconds": r.search_seconds, "reverted": r.reverted,
         }));
+        cronos::Control::Continue
     })?;
     if let Some(e) = error {
         return Err(e.into());

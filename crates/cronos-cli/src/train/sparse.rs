@@ -50,8 +50,12 @@ pub fn prepare_sparse(a: &TrainArgs, kind: PreprocessKind, task_of: impl Fn(&[f6
         }
         None => (train, None),
     };
-    let pre = fit_preprocessing(&fit_t, kind);
-    let fit = rows(&fit_t, &train_path, &pre, &task)?;
+    let mut pre = fit_preprocessing(&fit_t, kind);
+    let mut fit = rows(&fit_t, &train_path, &pre, &task)?;
+    if super::relevance::wanted(a, false) {
+        super::relevance::fold_sparse(a, &mut pre, &fit, &task)?;
+        fit = rows(&fit_t, &train_path, &pre, &task)?;
+    }
     let val = val_t.as_ref().map(|t| rows(t, &train_path, &pre, &task)).transpose()?;
     let test = match (&test, &a.source.test) {
         (Some(t), Some(p)) => Some(rows(t, p, &pre, &task)?),

@@ -34,6 +34,9 @@ def fit(
     calibrate: bool = False,
     calibration_weights: Optional[npt.NDArray[np.float64]] = None,
     calibration_rows: Optional[List[int]] = None,
+    pricing_rounds: int = 0,
+    pricing_add: int = 16,
+    pricing_max_iter: int = 0,
 ) -> Dict[str, Any]:
     """Solve the convex program for ``x`` (n x d) and ``y`` (n x k).
 
@@ -74,6 +77,18 @@ def fit(
     sqrt(w) (a weighted squared loss solved unweighted); w weights the temperature fit.
     The result's ``calibration`` is then ``{"temperature", "rows", "log_loss_before",
     "log_loss_after"}`` (None when not fitted or no rows could be held out).
+
+    ``pricing_rounds > 0`` (gated ReLU only) runs ``cronos::price`` after the solve (after
+    the refit with ``beta_auto``): up to ``pricing_rounds`` rounds that add at most
+    ``pricing_add`` gates violating dual feasibility, drop patterns that stayed zero and
+    re-solve warm (``pricing_max_iter`` ADMM iterations per round, 0: ``max_iter``). Each round
+    is a progress event ``{"event": "pricing", ...}`` with the keys of the result's
+    ``pricing`` entries; Ctrl-C stops pricing after the current round. The result's
+    ``pricing`` is then a list of dicts (round, candidates, violators, added, dropped,
+    patterns, max_violation, objective, lower_bound, relative_gap, warm_objective, reverted,
+    active_neurons, train_metric, iterations, seconds, search_seconds, status) and
+    ``pricing_stop`` (``"NoViolator"``, ``"Rounds"`` or ``"Stopped"``); both None without
+    pricing. The status, certificate and ``n_patterns`` are then those after pricing.
 
     Returns a dict with keys ``w1`` (d x m), ``b1`` (m,), ``w2`` (m x k), ``gate_w`` /
     ``gate_b`` (gated ReLU only, else None), ``gates`` ((d+bias) x P), ``weights``
@@ -116,6 +131,21 @@ def preprocess_stats(
     """Per-feature (offset, scale) of ``kind`` ('standardize', 'scale01' or 'none') on the rows
     of a 2-D float32/float64 array, weighted by ``sample_weight``
     (``cronos_model::column_stats``, the CLI's statistics; a constant feature gets scale 1)."""
+    ...
+
+def relevance_weights(
+    x: Any,
+    offset: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+    y: npt.NDArray[np.floating[Any]],
+    sample_weight: Optional[npt.NDArray[np.float64]] = None,
+    exponent: float = 0.5,
+) -> npt.NDArray[np.float64]:
+    """Relevance weights of the features of ``x`` (2-D float32/float64 array, or CSR parts with
+    offset 0) after ``(x - offset) / scale``, for the encoded targets ``y`` (n x k, x's dtype):
+    (F_j / mean F)^(exponent/2) with F_j = eta2/(1 - eta2), eta2 the chance-corrected share of
+    the targets that 16 bins of feature j explain, floored at 1e-3; 1 for a constant feature
+    (``cronos_model::relevance_weights``, as ``cronos train --feature-weighting relevance``)."""
     ...
 
 def save_model(

@@ -106,7 +106,11 @@ class _CronosEstimator(BaseEstimator):
         warm_start: bool = False,
         preconditioner: str = "structured",
         preprocess: str = "standardize",
+        feature_weighting: str = "relevance",
         time_limit: Optional[float] = None,
+        pricing_rounds: int = 0,
+        pricing_add: int = 16,
+        pricing_max_iter: int = 0,
         verbose=False,
         seed: Optional[int] = None,
         threads: Optional[int] = None,
@@ -124,7 +128,11 @@ class _CronosEstimator(BaseEstimator):
         self.warm_start = warm_start
         self.preconditioner = preconditioner
         self.preprocess = preprocess
+        self.feature_weighting = feature_weighting
         self.time_limit = time_limit
+        self.pricing_rounds = pricing_rounds
+        self.pricing_add = pricing_add
+        self.pricing_max_iter = pricing_max_iter
         self.verbose = verbose
         self.seed = seed
         self.threads = threads
@@ -164,6 +172,15 @@ class _CronosEstimator(BaseEstimator):
                     raise ValueError(f"invalid setting `{name}` = {v!r}: expected a number")
             if int(self.path_points) != self.path_points:
                 raise ValueError(f"invalid setting `path_points` = {self.path_points!r}: expected an integer >= 1")
+        for name in ("pricing_rounds", "pricing_add", "pricing_max_iter"):
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"invalid setting `{name}` = {v!r}: expected an integer >= 0")
+        if self.pricing_rounds > 0 and self._activation != "gated_relu":
+            raise ValueError(
+                f"invalid setting `pricing_rounds` = {self.pricing_rounds!r}: pattern pricing needs the gated-ReLU "
+                "estimators (GatedReLUClassifier, GatedReLURegressor)"
+            )
         return dict(
             activation=self._activation,
             loss=self._check_loss(),
@@ -179,6 +196,9 @@ class _CronosEstimator(BaseEstimator):
             threads=resolve_threads(self.n_jobs, self.threads),
             preconditioner=str(self.preconditioner),
             time_limit=None if self.time_limit is None else float(self.time_limit),
+            pricing_rounds=int(self.pricing_rounds),
+            pricing_add=int(self.pricing_add),
+            pricing_max_iter=int(self.pricing_max_iter),
         )
 
     def _preprocess_stats(self, X: np.ndarray, w: Optional[np.ndarray]):
@@ -190,6 +210,20 @@ class _CronosEstimator(BaseEstimator):
         # the statistics of the CLI's training (cronos_model::column_stats), weighted: the mean
         # and standard deviation (a constant feature gets scale 1), or the minimum and range
         return _cronos.preprocess_stats(X, self.preprocess, sample_weight=w)
+
+    def _relevance(self, X, Y: np.ndarray, w: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """With feature_weighting='relevance': the features' relevance weights for the targets
+        (cronos_model::relevance_weights), folded into the preprocessing scale."""
+        if self.feature_weighting in (None, "none"):
+            return None
+        d = X.shape[1]
+        off = np.zeros(d) if self.preprocess_offset_ is None else self.preprocess_offset_
+        scale = np.ones(d) if self.preprocess_scale_ is None else self.preprocess_scale_
+        xs = _sparse.rust_parts(X) if _sparse.is_sparse(X) else X
+        sw = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        s = _cronos.relevance_weights(xs, np.asarray(off, np.float64), np.asarray(scale, np.float64), Y, sample_weight=sw)
+        self.preprocess_offset_, self.preprocess_scale_ = np.asarray(off, np.float64), np.asarray(scale, np.float64) / s
+        return s
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         off, scale = self.preprocess_offset_, self.preprocess_scale_
@@ -219,11 +253,14 @@ class _CronosEstimator(BaseEstimator):
             w = None
         if self.preprocess not in (None, "none", "standardize", "scale01"):
             raise ValueError(f"invalid setting `preprocess` = {self.preprocess!r}: expected 'standardize', 'scale01' or 'none'")
+        if self.feature_weighting not in (None, "none", "relevance"):
+            raise ValueError(f"invalid setting `feature_weighting` = {self.feature_weighting!r}: expected 'relevance' or 'none'")
         kwargs = self._solver_kwargs()
         self.n_train_ = int(n)
-        self.preprocess_offset_, self.preprocess_scale_ = self._preprocess_stats(X, w)
-        Xs = self._transform(X)
         Y = np.asarray(Y, dtype=X.dtype)
+        self.preprocess_offset_, self.preprocess_scale_ = self._preprocess_stats(X, w)
+        self.feature_weights_ = self._relevance(X, Y, w)
+        Xs = self._transform(X)
         # squared-loss classifiers: the probability temperature, fitted on held-out rows
         kwargs["calibrate"] = isinstance(self, ClassifierMixin) and kwargs["loss"] == "squared"
         held = np.zeros(n, dtype=bool)
@@ -299,6 +336,8 @@ class _CronosEstimator(BaseEstimator):
         self.beta_fraction_ = None if frac is None else float(frac)
         path = res.get("beta_path")
         self.beta_path_ = None if path is None else [dict(p) for p in path]
+        rounds = res.get("pricing")
+        self.pricing_ = None if rounds is None else [dict(r) for r in rounds]
         if isinstance(self, ClassifierMixin):
             cal = res.get("calibration")
             self.calibration_ = None if cal is None else dict(cal)
@@ -563,8 +602,30 @@ _DOC = """{summary}
         it scales without centering ("scale01": by the largest |value|), keeping X sparse (statistics stored in
         `preprocess_offset_`/`preprocess_scale_` and applied at prediction); "none" passes X
         through (float32/float64 arrays are then read by the solver without a copy).
+    feature_weighting : {{"relevance", "none"}}, default "relevance"
+        "relevance" rescales each preprocessed feature by (F_j / mean F)^(1/4), where
+        F_j = eta2 / (1 - eta2) and eta2 is the share of the targets that the feature's 16 bins
+        explain, chance removed (any univariate dependence counts; weighted like the loss;
+        `feature_weights_`); the weights are folded into the stored preprocessing scale. The
+        random gates and the penalty then favour the features that carry the target. See the
+        README's tabular benchmark for what it changes. "none": gates drawn isotropically in
+        the preprocessed space.
     time_limit : float or None
         Wall-clock limit of the solve in seconds.
+    pricing_rounds : int, default 0
+        Gated ReLU only: rounds of pattern pricing after the solve (after the refit with
+        beta="auto"), i.e. column generation: gates whose pattern violates the certificate's
+        dual feasibility (the neurons the sampled gates miss) are searched for, up to
+        `pricing_add` are added per round, patterns that stayed zero are dropped, and the
+        solve is warm-started on the new set. A round never raises the objective; the
+        certificate is that of the final pattern set. Pays on tabular data where an MLP learns
+        its features (make_classification, 20,000 x 100, 5 classes: 73% -> 85%), not on
+        images the random gates already fit; each round costs about one solve. 0: off.
+    pricing_add : int, default 16
+        Most gates added per pricing round.
+    pricing_max_iter : int, default 0
+        ADMM iterations of each pricing round's solve (0: `max_iter`); the last round is then
+        finished with `max_iter`.
     verbose : bool or int, default False
         Progress on `sys.stderr` (as Python sees it, so notebooks and
         `contextlib.redirect_stderr` capture it): 1/True a tqdm bar when tqdm is installed,
@@ -597,6 +658,14 @@ _DOC = """{summary}
         beta per output as used by the final fit.
     beta_fraction_ : float or None
         The fraction of beta_max of the final fit (chosen when beta="auto"; None for an absolute beta).
+    feature_weights_ : ndarray (n_features,) or None
+        The relevance weights of feature_weighting="relevance" (already folded into
+        `preprocess_scale_`); None with "none".
+    pricing_ : list of dict or None
+        With pricing_rounds > 0: one dict per round (round 0 is the solve before pricing):
+        round, candidates, violators, added, dropped, patterns, max_violation, objective,
+        lower_bound, relative_gap, warm_objective, reverted, active_neurons, train_metric,
+        iterations, seconds, search_seconds, status. None otherwise.
     beta_path_ : list of dict or None
         With beta="auto": one dict per path point (fraction, beta, objective, relative_gap,
         active_neurons, iterations, seconds, status, train_metric, validation_metric); empty

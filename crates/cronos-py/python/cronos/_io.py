@@ -179,6 +179,12 @@ def save(model, path: _PathLike) -> None:
             "path_min_fraction": float(model.path_min_fraction),
             "beta_fraction_": None if frac is None else float(frac),
             "beta_path_": beta_path,
+            "feature_weighting": getattr(model, "feature_weighting", "none"),
+            "feature_weights_": None if getattr(model, "feature_weights_", None) is None else [float(v) for v in model.feature_weights_],
+            "pricing_rounds": int(getattr(model, "pricing_rounds", 0)),
+            "pricing_add": int(getattr(model, "pricing_add", 16)),
+            "pricing_max_iter": int(getattr(model, "pricing_max_iter", 0)),
+            "pricing_": getattr(model, "pricing_", None),
         }
     )
     save_model(
@@ -232,9 +238,12 @@ def load(path: _PathLike):
         )
         # models saved from Python: the parameters of the fit exactly (beta="auto", class_weight, path)
         py = json.loads(md[PY_PARAMS_KEY]) if PY_PARAMS_KEY in md else {}
-        for name in ("beta", "beta_fraction", "loss", "path_points", "path_min_fraction"):
+        for name in ("beta", "beta_fraction", "loss", "path_points", "path_min_fraction", "pricing_rounds", "pricing_add", "pricing_max_iter"):
             if name in py:
                 params[name] = py[name]
+        # the relevance weights are folded into the stored scale; models from the CLI or from
+        # before the option had none
+        params["feature_weighting"] = py.get("feature_weighting", "none")
         if classify:
             cw = py.get("class_weight")
             params["class_weight"] = {k: v for k, v in cw["pairs"]} if isinstance(cw, dict) else cw
@@ -244,6 +253,9 @@ def load(path: _PathLike):
         est.loss_ = loss
         est.beta_fraction_ = py["beta_fraction_"] if "beta_fraction_" in py else beta.get("Fraction")
         est.beta_path_ = py.get("beta_path_")
+        fw = py.get("feature_weights_")
+        est.feature_weights_ = None if fw is None else np.asarray(fw, dtype=np.float64)
+        est.pricing_ = py.get("pricing_")
         est.n_features_in_ = d
         est.n_outputs_ = k
         est.gates_ = tensors["gates"]

@@ -1,7 +1,7 @@
 """Progress of a fit as Python sees it: lines on ``sys.stderr``, or a tqdm bar.
 
 The Rust solver runs with the GIL released and takes it briefly once per report to call
-:class:`ProgressReporter` with one dict (``event``: ``"setup"``, ``"path"``,
+:class:`ProgressReporter` with one dict (``event``: ``"setup"``, ``"path"``, ``"pricing"``,
 ``"beta_chosen"`` or ``"iter"``; see ``src/progress.rs``). Writing through ``sys.stderr``
 (looked up at each write) rather than file descriptor 2 is what makes the output visible in a
 notebook, or in ``contextlib.redirect_stderr``.
@@ -149,6 +149,14 @@ class ProgressReporter:
         elif kind == "setup":
             warm = ", warm start" if event.get("warm_started") else ""
             self._write(f"cronos: setup {event['seconds']:.2f}s, {event['n_patterns']} patterns{warm}")
+        elif kind == "pricing":
+            back = "  (returned to the warm start)" if event.get("reverted") else ""
+            self._write(
+                f"cronos: pricing round {event['round']}  +{event['added']} -{event['dropped']}  "
+                f"patterns {event['patterns']}  max violation {event['max_violation']:.3f}  "
+                f"objective {event['objective']:.6e}  gap {event['relative_gap']:.1e}  "
+                f"active {event['active_neurons']}  train {event['train_metric']:.4f}  {event['seconds']:.2f}s{back}"
+            )
 
     def _iteration(self, e: Dict[str, Any]) -> None:
         self.eta.add(int(e["iteration"]), float(e["seconds"]), float(e["relative_gap"]))
