@@ -469,6 +469,7 @@ fn feature_weighting_is_folded_into_the_model_and_can_be_turned_off() {
         let e = json(&run(&["evaluate", "--model", out, "--data", "test.csv", "--json"], d));
         assert_eq!(e["accuracy"].as_f64().unwrap(), j["test_accuracy"].as_f64().unwrap(), "{flag:?}");
         objectives.push(j["objective"].as_f64().unwrap());
+        assert_eq!(j["feature_weighting"], if flag == Some("none") { "none" } else { "relevance" }, "{flag:?}");
     }
     // tabular files are weighted by default: the same fit as the explicit flag, another without
     assert_eq!(objectives[0], objectives[2]);

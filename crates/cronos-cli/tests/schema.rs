@@ -12,7 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_cronos");
 /// Keys of every summary; each task adds its validation key, `--beta auto` its path keys.
 const COMMON: &[&str] = &[
     "active_neurons", "admm_iterations", "best_iteration", "beta", "beta_auto", "cg_iterations", "classes", "constraint_violation",
-    "data_fingerprint", "loss", "lower_bound", "model_path", "n_features", "n_patterns", "n_test", "n_train", "n_validation",
+    "data_fingerprint", "feature_weighting", "loss", "lower_bound", "model_path", "n_features", "n_patterns", "n_test", "n_train", "n_validation",
     "network_objective", "objective", "relative_gap", "seconds", "setup_seconds", "status", "task", "temperature", "test_accuracy",
     "test_mse", "test_r2", "total_seconds", "train_accuracy", "train_mse",
 ];

@@ -66,6 +66,7 @@ pub fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, 
         auto: fit.choice.map(AutoBeta::of).transpose()?,
         pricing: fit.pricing.clone(),
         n_features: p.fit_shape.1,
+        feature_weighting: p.feature_weighting,
         model_path: &a.out,
         distributed: distributed.clone(),
     };

@@ -37,8 +37,11 @@ pub struct Prepared {
     pub test: Option<Rows>,
     /// Classification (with its classes) or regression.
     pub task: Task,
-    /// Preprocessing fitted on `fit`.
+    /// Preprocessing fitted on `fit` (relevance weights divided into its scale when
+    /// `feature_weighting`).
     pub pre: Preprocessing,
+    /// Whether the features were relevance-weighted (`--feature-weighting`).
+    pub feature_weighting: bool,
     /// Fingerprint of the training rows (before the validation split).
     pub fingerprint: String,
     /// Rows (over all ranks) and columns of `fit.x`, which [`Prepared::take_fit_x`] hands to
@@ -139,7 +142,8 @@ pub fn prepare(a: &TrainArgs, comm: &dyn Comm) -> Result<Prepared> {
     let idx = data::is_idx(&train_path, &opts);
     let kind = preprocess_kind(a.preprocess, idx);
     let mut pre = Preprocessing::fit_over(data::view(&fit_t), kind, comm);
-    if super::relevance::wanted(a, idx) {
+    let feature_weighting = super::relevance::wanted(a, idx);
+    if feature_weighting {
         super::relevance::fold_dense(a, &mut pre, data::view(&fit_t), fit_t.labels.as_deref().unwrap_or_default(), &task, comm)?;
     }
     let n_fit = sum(comm, &[fit_t.n as f64])[0] as usize;
@@ -153,7 +157,7 @@ pub fn prepare(a: &TrainArgs, comm: &dyn Comm) -> Result<Prepared> {
         Ok((fit, val, test))
     })())?;
     let fit_shape = (n_fit, fit.x.ncols());
-    Ok(Prepared { train_path, fit, val, test, task, pre, fingerprint, fit_shape })
+    Ok(Prepared { train_path, fit, val, test, task, pre, feature_weighting, fingerprint, fit_shape })
 }
 
 /// The preprocessing of `--preprocess` (default: scale for IDX images, standardize otherwise).

@@ -52,7 +52,8 @@ pub fn prepare_sparse(a: &TrainArgs, kind: PreprocessKind, task_of: impl Fn(&[f6
     };
     let mut pre = fit_preprocessing(&fit_t, kind);
     let mut fit = rows(&fit_t, &train_path, &pre, &task)?;
-    if super::relevance::wanted(a, false) {
+    let feature_weighting = super::relevance::wanted(a, false);
+    if feature_weighting {
         super::relevance::fold_sparse(a, &mut pre, &fit, &task)?;
         fit = rows(&fit_t, &train_path, &pre, &task)?;
     }
@@ -62,7 +63,7 @@ pub fn prepare_sparse(a: &TrainArgs, kind: PreprocessKind, task_of: impl Fn(&[f6
         _ => None,
     };
     let fit_shape = (fit.x.nrows(), fit.x.ncols());
-    Ok(Some(Prepared { train_path, fit, val, test, task, pre, fingerprint, fit_shape }))
+    Ok(Some(Prepared { train_path, fit, val, test, task, pre, feature_weighting, fingerprint, fit_shape }))
 }
 
 /// A test file of any format as sparse rows (a dense one is converted, not the other way).

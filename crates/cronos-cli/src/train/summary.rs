@@ -150,6 +150,8 @@ pub struct TrainSummary {
     pub n_test: Option<usize>,
     pub n_validation: Option<usize>,
     pub n_features: usize,
+    /// `relevance` or `none` (`--feature-weighting`, as applied).
+    pub feature_weighting: &'static str,
     pub task: &'static str,
     pub classes: Option<Vec<f64>>,
     pub best_iteration: Option<usize>,
@@ -167,6 +169,7 @@ pub struct RunInfo<'a> {
     pub auto: Option<AutoBeta>,
     pub pricing: Option<Value>,
     pub n_features: usize,
+    pub feature_weighting: bool,
     pub model_path: &'a Path,
     pub distributed: Option<DistributedStats>,
 }
@@ -204,6 +207,7 @@ impl TrainSummary {
             n_test: o.n_test,
             n_validation: o.n_validation,
             n_features: r.n_features,
+            feature_weighting: if r.feature_weighting { "relevance" } else { "none" },
             task: if classes.is_some() { "classification" } else { "regression" },
             classes,
             best_iteration: o.best_iteration,
