@@ -263,7 +263,7 @@ pub struct TrainArgs {
     /// Feature preprocessing fitted on the training data (default: scale for IDX images, standardize otherwise)
     #[arg(long, value_enum)]
     pub preprocess: Option<PreprocessArg>,
-    /// Rescale the preprocessed features by their relevance to the targets, (F_j / mean F)^(1/4) with F_j = η²/(1 − η²) and η² the share of the targets that the feature's 16 bins explain (chance removed), so that gates and penalty favour informative features (default: relevance for tabular files, none for IDX images, where it did not change accuracy)
+    /// Rescale the preprocessed features by their relevance to the targets, (F_j / mean F)^(1/4) with F_j = R²/(1 − R²) and R² the share of the targets that a regression on the standardized feature and its square explains, so that gates and penalty favour informative features (default: relevance for tabular files, none for IDX images, where it did not change accuracy)
     #[arg(long, value_enum)]
     pub feature_weighting: Option<FeatureWeightingArg>,
     /// Hold out this fraction of the training rows for validation and early stopping

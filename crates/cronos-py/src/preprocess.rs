@@ -59,21 +59,19 @@ fn relevance_of<T: cronos::Real + Element>(x: &Bound<'_, PyAny>, off: &[f64], sc
     let yv = ya.as_array();
     let ym = faer::Mat::from_fn(yv.nrows(), yv.ncols(), |i, j| yv[[i, j]]);
     let n = ym.nrows();
-    let d = if crate::run::is_sparse_of::<T>(x) {
-        let csr = crate::run::sparse_input::<T>(x)?;
-        (csr.nrows(), csr.ncols())
-    } else {
-        let Ok(a) = x.extract::<PyReadonlyArray2<'_, T>>() else { return Ok(None) };
-        (a.shape()[0], a.shape()[1])
+    let check = |rows: usize, cols: usize| {
+        if rows != n || w.is_some_and(|w| w.len() != n) || off.len() != cols || scale.len() != cols {
+            return Err(PyValueError::new_err(format!("relevance_weights: x is {rows} x {cols}, y has {n} rows, offset/scale have {}/{} entries", off.len(), scale.len())));
+        }
+        Ok(())
     };
-    if d.0 != n || w.is_some_and(|w| w.len() != n) || off.len() != d.1 || scale.len() != d.1 {
-        return Err(PyValueError::new_err(format!("relevance_weights: x is {} x {}, y has {n} rows, offset/scale have {}/{} entries", d.0, d.1, off.len(), scale.len())));
-    }
     if crate::run::is_sparse_of::<T>(x) {
         let csr = crate::run::sparse_input::<T>(x)?;
+        check(csr.nrows(), csr.ncols())?;
         return Ok(Some(sparse_relevance_weights(&csr, scale, ym.as_ref(), w, exponent)));
     }
-    let a = x.extract::<PyReadonlyArray2<'_, T>>()?;
+    let Ok(a) = x.extract::<PyReadonlyArray2<'_, T>>() else { return Ok(None) };
+    check(a.shape()[0], a.shape()[1])?;
     Ok(Some(match crate::run::as_matref(&a) {
         Some(m) => relevance_weights(m, off, scale, ym.as_ref(), w, exponent),
         None => {
@@ -84,9 +82,9 @@ fn relevance_of<T: cronos::Real + Element>(x: &Bound<'_, PyAny>, off: &[f64], sc
 }
 
 /// Relevance weights s_j of the features (`cronos_model::relevance_weights`): how much of the
-/// targets `y` (n x k, the solver's encoding, same dtype as `x`) 16 bins of each preprocessed
-/// feature explain, as (F_j / mean F)^(exponent/2) with F_j = η²/(1 − η²), floored at 1e-3 (the
-/// estimators divide the preprocessing scale by them). Sparse `x` as CSR parts (offset must be 0).
+/// targets `y` (n x k, the solver's encoding, same dtype as `x`) a regression on each
+/// standardized preprocessed feature z and z² explains, as (F_j / mean F)^(exponent/2) with
+/// F_j = R²/(1 − R²), floored at 1e-3 (the estimators divide the preprocessing scale by them). Sparse `x` as CSR parts (offset must be 0).
 #[pyfunction(name = "relevance_weights")]
 #[pyo3(signature = (x, offset, scale, y, sample_weight = None, exponent = cronos_model::RELEVANCE_EXPONENT))]
 pub(crate) fn relevance_weights_py<'py>(

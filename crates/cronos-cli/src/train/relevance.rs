@@ -43,8 +43,8 @@ pub fn fold_dense(a: &TrainArgs, pre: &mut Preprocessing, x: MatRef<'_, f32>, la
     Ok(())
 }
 
-/// As [`fold_dense`] for sparse fitting rows already preprocessed by `pre` (one process);
-/// the caller preprocesses the rows again with the new scale.
+/// As [`fold_dense`] for sparse fitting rows `fit` preprocessed by `pre` (one process); the
+/// caller then builds the rows with the new scale.
 pub fn fold_sparse(a: &TrainArgs, pre: &mut Preprocessing, fit: &Rows, task: &Task) -> Result<()> {
     let OwnedData::Sparse(x) = &fit.x else { return Ok(()) };
     let (y, w) = targets(a, &fit.labels, task)?;

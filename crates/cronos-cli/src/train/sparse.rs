@@ -51,12 +51,14 @@ pub fn prepare_sparse(a: &TrainArgs, kind: PreprocessKind, task_of: impl Fn(&[f6
         None => (train, None),
     };
     let mut pre = fit_preprocessing(&fit_t, kind);
-    let mut fit = rows(&fit_t, &train_path, &pre, &task)?;
     let feature_weighting = super::relevance::wanted(a, false);
     if feature_weighting {
-        super::relevance::fold_sparse(a, &mut pre, &fit, &task)?;
-        fit = rows(&fit_t, &train_path, &pre, &task)?;
+        // the rows as `pre` makes them, only to score the features: dropped before the final
+        // rows are built, so the peak stays one preprocessed copy
+        let scored = rows(&fit_t, &train_path, &pre, &task)?;
+        super::relevance::fold_sparse(a, &mut pre, &scored, &task)?;
     }
+    let fit = rows(&fit_t, &train_path, &pre, &task)?;
     let val = val_t.as_ref().map(|t| rows(t, &train_path, &pre, &task)).transpose()?;
     let test = match (&test, &a.source.test) {
         (Some(t), Some(p)) => Some(rows(t, p, &pre, &task)?),

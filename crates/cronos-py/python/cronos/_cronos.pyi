@@ -143,8 +143,9 @@ def relevance_weights(
 ) -> npt.NDArray[np.float64]:
     """Relevance weights of the features of ``x`` (2-D float32/float64 array, or CSR parts with
     offset 0) after ``(x - offset) / scale``, for the encoded targets ``y`` (n x k, x's dtype):
-    (F_j / mean F)^(exponent/2) with F_j = eta2/(1 - eta2), eta2 the chance-corrected share of
-    the targets that 16 bins of feature j explain, floored at 1e-3; 1 for a constant feature
+    (F_j / mean F)^(exponent/2) with F_j = R2/(1 - R2), R2 the share of the targets that a
+    regression on the standardized feature z and z**2 explains, floored at 1e-3; 1 for a
+    constant feature
     (``cronos_model::relevance_weights``, as ``cronos train --feature-weighting relevance``)."""
     ...
 

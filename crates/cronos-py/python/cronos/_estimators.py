@@ -604,8 +604,8 @@ _DOC = """{summary}
         through (float32/float64 arrays are then read by the solver without a copy).
     feature_weighting : {{"relevance", "none"}}, default "relevance"
         "relevance" rescales each preprocessed feature by (F_j / mean F)^(1/4), where
-        F_j = eta2 / (1 - eta2) and eta2 is the share of the targets that the feature's 16 bins
-        explain, chance removed (any univariate dependence counts; weighted like the loss;
+        F_j = R2 / (1 - R2) and R2 is the share of the targets that a regression on the
+        standardized feature z and z**2 explains (z**2 catches y = |x|; weighted like the loss;
         `feature_weights_`); the weights are folded into the stored preprocessing scale. The
         random gates and the penalty then favour the features that carry the target. See the
         README's tabular benchmark for what it changes. "none": gates drawn isotropically in
