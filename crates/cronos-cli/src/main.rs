@@ -224,6 +224,11 @@ pub struct TrainArgs {
     /// Gated ReLU: try polishing on certified iterations that are multiples of this
     #[arg(long, value_name = "N")]
     pub polish_every: Option<usize>,
+    /// With --relu: on the polishing iterations, run the augmented-Lagrangian endgame (Newton
+    /// steps on the cone-penalized program, multipliers for the certificate): weights that
+    /// satisfy the cones exactly; slow beyond a few thousand rows
+    #[arg(long)]
+    pub relu_endgame: bool,
     /// Gated ReLU: rounds of pattern pricing after the solve (column generation: gates that
     /// violate the certificate's dual feasibility are added, zero patterns dropped, and the
     /// solve warm-started; 0: off)

@@ -29,6 +29,9 @@ use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
 
+mod cone_al;
+pub use cone_al::{ConeAlMode, ConeAlStats};
+
 /// Rows per streamed block: large enough for GEMM efficiency, small enough for L2/L3.
 const BLOCK: usize = 1024;
 
@@ -46,6 +49,10 @@ pub(crate) struct Shard<T: Real> {
     /// Scaled duals ν of the cone constraints for this shard's rows (ReLU only),
     /// column-major `rows × (2P·k)`.
     pub nu: Vec<T>,
+    /// The rows Π of the ReLU endgame's cone Hessian, same layout as `nu` (empty until used).
+    al_rows: Vec<bool>,
+    /// The previous cone multipliers of [`Design::cone_dual_step`] (empty until used).
+    al_prev: Vec<T>,
 }
 
 /// Sums returned by the slack pass, accumulated in f64.
@@ -107,6 +114,8 @@ impl<T: Real> Design<T> {
                     rm: x.scratch(2 * width),
                     tmp: Vec::new(),
                     nu: vec![T::default(); rows.len() * nu_cols],
+                    al_rows: Vec::new(),
+                    al_prev: Vec::new(),
                     rows,
                 }
             })

@@ -64,6 +64,7 @@ pub mod pcg;
 pub mod polish;
 mod polish_block;
 pub mod pricing;
+pub mod relu_endgame;
 pub mod precond;
 pub mod real;
 pub mod settings;

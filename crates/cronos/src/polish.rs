@@ -35,6 +35,17 @@ pub struct PolishReport {
     pub groups_refined: usize,
 }
 
+/// A smooth convex term added to the objective of a Newton step (the ReLU endgame's
+/// augmented Lagrangian on the cone constraints, see [`crate::relu_endgame`]).
+pub trait SmoothTerm<T: Real> {
+    /// Its value at `z`, without side effects.
+    fn value(&mut self, design: &mut Design<T>, z: &[T]) -> f64;
+    /// Its value at `z`, with its gradient added to `grad`; the Hessian is then taken at `z`.
+    fn value_grad(&mut self, design: &mut Design<T>, z: &[T], grad: &mut [T]) -> f64;
+    /// Adds its (generalized) Hessian at the last `value_grad` point times `v` to `out`.
+    fn hess_add(&mut self, design: &mut Design<T>, v: &[T], out: &mut [T]);
+}
+
 /// The preconditioner restricted to the active groups (and applied to all k outputs at once
 /// even when PCG runs the coupled system as one block).
 struct Masked<'a, T: Real> {
@@ -67,7 +78,8 @@ fn zero_inactive<T: Real>(v: &mut [T], mask: &[bool], d: usize) {
 /// iterations and backtracked on the objective. `precond` approximates the Newton matrix up to
 /// a scalar (the caller re-targets it, see [`crate::Solver::polish`]). The caller certifies
 /// between steps (the certificate needs the solver), so one call is one step; the report has
-/// `steps == 0` when no decrease was found.
+/// `steps == 0` when no decrease was found. `extra` adds a smooth term to the objective.
+#[allow(clippy::too_many_arguments)]
 pub fn newton_step<T: Real>(
     z: &mut [T],
     design: &mut Design<T>,
@@ -76,6 +88,7 @@ pub fn newton_step<T: Real>(
     beta: &[f64],
     precond: &dyn Precond<T>,
     cg_max: usize,
+    mut extra: Option<&mut dyn SmoothTerm<T>>,
 ) -> PolishReport {
     let (d, k, n) = (sys.d(), loss.k(), loss.n());
     let lay = sys.layout.for_len(z.len());
@@ -98,15 +111,20 @@ pub fn newton_step<T: Real>(
         .collect();
     sys.f(design, z, r.as_mut());
     let pen = |z: &[T]| crate::certificate::penalty(z, &lay, beta);
-    let obj = loss.total(r.as_ref(), design.comm()) + pen(z);
+    // gradient on the active groups: −Fᵀλ + β ẑ (+ the extra term's)
+    loss.neg_grad(r.as_ref(), lam.as_mut());
+    sys.ft(design, lam.as_ref(), &mut grad);
+    grad.iter_mut().for_each(|g| *g = -*g);
+    let extra_value = match extra.as_deref_mut() {
+        Some(e) => e.value_grad(design, z, &mut grad),
+        None => 0.0,
+    };
+    let obj = loss.total(r.as_ref(), design.comm()) + pen(z) + extra_value;
     let mut report = PolishReport {
         objective_before: obj,
         objective_after: obj,
         ..Default::default()
     };
-    // gradient on the active groups: −Fᵀλ + β ẑ
-    loss.neg_grad(r.as_ref(), lam.as_mut());
-    sys.ft(design, lam.as_ref(), &mut grad);
     let mut norms = vec![0.0; groups];
     for g in 0..groups {
         let s = lay.group_range(g);
@@ -118,7 +136,7 @@ pub fn newton_step<T: Real>(
         norms[g] = nz;
         let b = beta[lay.group_output(g)] / nz;
         for i in s {
-            grad[i] = T::from_f64(b * z[i].to_f64() - grad[i].to_f64());
+            grad[i] = T::from_f64(b * z[i].to_f64() + grad[i].to_f64());
         }
     }
     let gn = sum_sq(&grad).sqrt();
@@ -134,6 +152,9 @@ pub fn newton_step<T: Real>(
             sys.f(design, v, fv.as_mut());
             loss.hess_vec(r_ref.as_ref(), fv.as_ref(), hv.as_mut());
             sys.ft(design, hv.as_ref(), out);
+            if let Some(e) = extra.as_deref_mut() {
+                e.hess_add(design, v, out);
+            }
             for g in 0..groups {
                 let s = lay.group_range(g);
                 if !mask_ref[g] {
@@ -177,7 +198,11 @@ pub fn newton_step<T: Real>(
             .zip(z.iter().zip(&delta))
             .for_each(|(o, (a, b))| *o = *a + tt * *b);
         let rt = Mat::<T>::from_fn(n, k, |i, c| r[(i, c)] + tt * fv[(i, c)]);
-        let val = loss.total(rt.as_ref(), design.comm()) + pen(&trial);
+        let extra_value = match extra.as_deref_mut() {
+            Some(e) => e.value(design, &trial),
+            None => 0.0,
+        };
+        let val = loss.total(rt.as_ref(), design.comm()) + pen(&trial) + extra_value;
         if val <= obj + 1e-4 * t * slope {
             z.copy_from_slice(&trial);
             report.steps = 1;

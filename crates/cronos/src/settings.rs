@@ -25,6 +25,7 @@
 //! | `cg_tol_min` | 1e-7 (f64), 1e-5 (f32) | > 0 | floor of the forcing sequence |
 //! | `polish_below` | 0.5 | ≥ 0 | gated ReLU: Newton polishing on the active groups once the certified gap is below this (0: off) |
 //! | `polish_every` | 20 | ≥ 1 | gated ReLU: polish on certified iterations that are multiples of this |
+//! | `relu_endgame` | false | | ReLU: on the polish's iterations, the augmented-Lagrangian endgame of [`crate::relu_endgame`] (exact feasible weights; costly on many rows) |
 //! | `certificate_every` | 5 | ≥ 1 | ADMM iterations between certificates (one extra pass over X) |
 //! | `seed` | 0 | | seed of gates and sketches |
 //! | `threads` | 0 (all cores) | | row shards processed in parallel; results are bit-identical for a given seed and thread count |
@@ -127,6 +128,11 @@ pub struct Settings {
     /// function of the iteration count alone, so a resumed run polishes where an
     /// uninterrupted one did).
     pub polish_every: usize,
+    /// ReLU: run the augmented-Lagrangian endgame ([`crate::relu_endgame`]) where the gated
+    /// program polishes (`polish_below`, `polish_every`). Off by default: its Newton
+    /// subproblems take thousands of CG steps with the u-step's preconditioner.
+    #[serde(default)]
+    pub relu_endgame: bool,
     /// Iterations between certificates.
     pub certificate_every: usize,
     /// Seed of gates and sketches.
@@ -160,6 +166,7 @@ impl Default for Settings {
             cg_tol_min: None,
             polish_below: 0.5,
             polish_every: 20,
+            relu_endgame: false,
             certificate_every: 5,
             seed: 0,
             threads: 0,

@@ -168,6 +168,7 @@ pub fn solver_settings(a: &TrainArgs) -> Result<(Settings, bool)> {
     if let Some(k) = a.polish_every {
         settings.polish_every = k;
     }
+    settings.relu_endgame = a.relu_endgame;
     if let Some(t) = a.time_limit {
         if !(t.is_finite() && t > 0.0) {
             bail!("--time-limit {t}: must be a positive number of seconds");

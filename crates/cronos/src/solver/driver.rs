@@ -38,8 +38,7 @@ impl<T: Real> Solver<T> {
         if certified {
             self.certify();
             let gap = self.cert.relative_gap;
-            if !self.sys.relu()
-                && gap > self.settings.tol_gap
+            if gap > self.settings.tol_gap
                 && gap <= self.settings.polish_below
                 && it % self.settings.polish_every == 0
             {

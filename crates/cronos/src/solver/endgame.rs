@@ -9,18 +9,36 @@ const REFINE_GROUPS: usize = 8;
 const REFINE_BELOW: f64 = 4.0;
 
 impl<T: Real> Solver<T> {
-    /// Newton polishing of the current weights on their active groups (gated ReLU; a no-op
-    /// for ReLU), see [`crate::polish`]: the polished weights replace z (and u, and the
-    /// split's r) when they lower the objective, and the certificate is recomputed. `step`
-    /// calls it on certified iterations that are multiples of 20 once the gap is below
-    /// `Settings::polish_below`.
+    /// Newton polishing of the current weights on their active groups, see [`crate::polish`]
+    /// (for ReLU, with `Settings::relu_endgame`, the augmented-Lagrangian endgame of
+    /// [`crate::relu_endgame`]; otherwise a no-op for ReLU): the polished
+    /// weights replace z (and u, and the split's r) when they lower the objective (ReLU: when
+    /// they satisfy the cones and certify a smaller gap), and the certificate is recomputed.
+    /// `step` calls it on certified iterations that are multiples of
+    /// `Settings::polish_every` once the gap is below `Settings::polish_below`.
     pub fn polish(&mut self) -> PolishReport {
-        if self.sys.relu() {
+        if self.sys.relu() && !self.settings.relu_endgame {
             return PolishReport::default();
         }
+        let Some(target) = self.newton_rho() else {
+            return PolishReport::default();
+        };
+        let sys_rho = self.sys_rho();
+        if let AnyPrecond::Structured(p) = &mut self.precond {
+            p.set_rho(target);
+        }
+        let report = if self.sys.relu() { self.relu_endgame() } else { self.gated_polish() };
+        if let AnyPrecond::Structured(p) = &mut self.precond {
+            p.set_rho(sys_rho);
+        }
+        report
+    }
+
+    /// The penalty that re-targets the u-step's preconditioner (an approximate inverse of
+    /// I + FᵀF/ρ) to the Newton matrix, about c·FᵀF + b·I (c: loss curvature, b: typical
+    /// β/‖z_g‖), i.e. ρ = b/c; `None` without active groups.
+    fn newton_rho(&self) -> Option<f64> {
         let (d, lay) = (self.sys.d(), self.sys.layout);
-        // the preconditioner approximates (I + FᵀF/ρ)⁻¹; the Newton matrix is about
-        // c·FᵀF + b·I (c: loss curvature, b: typical β/‖z_g‖), i.e. ρ = b/c
         let mut curv: Vec<f64> = self
             .state
             .z
@@ -32,14 +50,14 @@ impl<T: Real> Solver<T> {
             })
             .collect();
         if curv.is_empty() {
-            return PolishReport::default();
+            return None;
         }
         curv.sort_by(f64::total_cmp);
-        let target = curv[curv.len() / 2] / self.settings.loss.curvature();
-        let sys_rho = self.sys_rho();
-        if let AnyPrecond::Structured(p) = &mut self.precond {
-            p.set_rho(target);
-        }
+        Some(curv[curv.len() / 2] / self.settings.loss.curvature())
+    }
+
+    /// Newton steps on the gated program's active groups, certified after each.
+    fn gated_polish(&mut self) -> PolishReport {
         // one Newton step at a time, certified after each: stop at the gap target or when a
         // step no longer lowers the objective (on 10,000 × 785, 10 outputs: one step from a
         // gap of 6e-2 gives 5e-7 relative objective error, later steps cost 100 CG each)
@@ -59,7 +77,7 @@ impl<T: Real> Solver<T> {
             );
             let rep = self
                 .pool
-                .install(|| newton_step(&mut z, design, sys, loss, beta, pre, 60));
+                .install(|| newton_step(&mut z, design, sys, loss, beta, pre, 60, None));
             self.cg_total += rep.cg_iterations;
             total.cg_iterations += rep.cg_iterations;
             if total.objective_before.is_nan() {
@@ -92,9 +110,6 @@ impl<T: Real> Solver<T> {
                 break;
             }
             last_gap = gap;
-        }
-        if let AnyPrecond::Structured(p) = &mut self.precond {
-            p.set_rho(sys_rho);
         }
         total
     }

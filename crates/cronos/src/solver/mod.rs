@@ -30,6 +30,7 @@ use std::time::Instant;
 mod balance;
 mod driver;
 mod endgame;
+mod relu_endgame;
 mod reshape;
 mod setup;
 mod state;
