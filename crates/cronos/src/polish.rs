@@ -12,6 +12,8 @@
 //! to the typical curvature β/‖z_g‖), restricted to the active groups, and each step is
 //! backtracked on the true objective (F is linear, so one product F δ prices every trial).
 //! Inactive groups stay at zero; the certificate then says whether that was right.
+//! The ReLU endgame ([`crate::relu_endgame`]) takes the same steps with one more smooth term
+//! (a [`SmoothTerm`]: its augmented Lagrangian on the cone constraints).
 
 use crate::design::Design;
 use crate::loss::LossData;

@@ -122,7 +122,8 @@ pub struct Settings {
     /// Floor of the CG forcing sequence (None: 1e-7 for f64, 1e-5 for f32).
     pub cg_tol_min: Option<f64>,
     /// Gated ReLU: Newton polishing on the active groups once the certified gap is below
-    /// this (0 turns it off); see [`crate::polish`].
+    /// this (0 turns it off); see [`crate::polish`]. With `relu_endgame`, the same for the
+    /// ReLU endgame.
     pub polish_below: f64,
     /// Gated ReLU: polishing is tried on certified iterations that are multiples of this (a
     /// function of the iteration count alone, so a resumed run polishes where an
