@@ -209,6 +209,14 @@ fn write_formats(d: &Path, name: &str, rows: &[Vec<f64>], labels: &[f64]) {
     std::fs::write(d.join(format!("{name}.libsvm")), svm).unwrap();
 }
 
+/// Writes synthetic classification rows as train.* (n rows, seed) and test.* in every format.
+fn write_classification_split(d: &Path, (n, seed): (usize, u64), (tn, tseed): (usize, u64)) {
+    let (rows, cls, _) = synth(n, seed);
+    let (trows, tcls, _) = synth(tn, tseed);
+    write_formats(d, "train", &rows, &cls);
+    write_formats(d, "test", &trows, &tcls);
+}
+
 #[test]
 fn every_format_and_regression() {
     let dir = tempfile::tempdir().unwrap();
@@ -452,10 +460,7 @@ fn feature_weighting_is_folded_into_the_model_and_can_be_turned_off() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // the class depends on features a and b only (c and d are noise)
-    let (rows, cls, _) = synth(240, 11);
-    let (trows, tcls, _) = synth(100, 12);
-    write_formats(d, "train", &rows, &cls);
-    write_formats(d, "test", &trows, &tcls);
+    write_classification_split(d, (240, 11), (100, 12));
     let small = ["--patterns", "8", "--max-iter", "100", "--threads", "2", "--beta-fraction", "0.01", "--json"];
     let mut objectives = Vec::new();
     for (flag, out) in [(None, "w.safetensors"), (Some("none"), "n.safetensors"), (Some("relevance"), "r.safetensors")] {
@@ -482,10 +487,7 @@ fn feature_weighting_is_folded_into_the_model_and_can_be_turned_off() {
 fn relu_endgame_flag_certifies_a_small_relu_fit() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (rows, cls, _) = synth(160, 21);
-    let (trows, tcls, _) = synth(60, 22);
-    write_formats(d, "train", &rows, &cls);
-    write_formats(d, "test", &trows, &tcls);
+    write_classification_split(d, (160, 21), (60, 22));
     let base = ["train", "--train", "train.csv", "--test", "test.csv", "--relu", "--patterns", "6", "--beta-fraction", "0.05", "--max-iter", "300", "--tol-gap", "1e-4", "--threads", "1", "--json"];
     let with: Vec<&str> = base.iter().copied().chain(["--relu-endgame", "--out", "e.safetensors"]).collect();
     let j = json(&run(&with, d));

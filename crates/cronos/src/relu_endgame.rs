@@ -15,7 +15,8 @@
 //! [`crate::polish`] with one more term, see [`crate::design::ConeAlMode`]), then updates
 //! μ ← max(0, μ − σ(2D_j − I)X z_b) and raises σ until the cones hold. The multipliers live
 //! where ADMM keeps its cone duals (ν = −μ/(ρσ)), so the certificate uses the endgame's own
-//! dual, and ADMM can resume from a consistent state.
+//! dual. The solver keeps the result only when it certifies (see
+//! `Solver::relu_endgame`): ADMM does not resume well from it.
 
 use crate::design::{ConeAlMode, Design};
 use crate::polish::SmoothTerm;

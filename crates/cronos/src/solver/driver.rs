@@ -85,10 +85,16 @@ impl<T: Real> Solver<T> {
             &mut self.cert_ws,
             self.state.sigma,
         );
-        let mut cert = self
+        let cert = self
             .pool
             .install(|| certify(st, design, sys, loss, beta, sigma, cw));
-        // Every bound ever certified stays valid: keep the best one per output.
+        self.cert = self.with_best_bounds(cert);
+        &self.cert
+    }
+
+    /// `cert` with every output's best lower bound certified so far (every bound ever certified
+    /// stays valid), which it also records, and the gap recomputed.
+    pub(super) fn with_best_bounds(&mut self, mut cert: Certificate) -> Certificate {
         if self.best_lower.len() != cert.lower_bounds.len() {
             self.best_lower = cert.lower_bounds.clone();
         }
@@ -102,8 +108,7 @@ impl<T: Real> Solver<T> {
         } else {
             0.0
         };
-        self.cert = cert;
-        &self.cert
+        cert
     }
 
     /// Termination test after a [`Solver::step`], for callers that drive the loop themselves:

@@ -33,7 +33,7 @@ impl<T: Real> Solver<T> {
         // start at ADMM's own penalty on the cone rows: the block σGu = s is penalized by ρ
         let mut term = ConeAl::<T>::new(rho_sigma, rho_sigma * self.state.sigma, d, len);
         let saved_nu: Vec<Vec<T>> = self.design.shards_mut().iter().map(|s| s.nu.clone()).collect();
-        let (saved_cert, saved_best) = (self.cert.clone(), self.best_lower.clone());
+        let saved_cert = self.cert.clone();
         let mut z = self.state.z.clone();
         let mut total = PolishReport { objective_before: self.cert.objective, objective_after: self.cert.objective, ..Default::default() };
         let mut violation = f64::INFINITY;
@@ -77,12 +77,8 @@ impl<T: Real> Solver<T> {
             for (sh, nu) in self.design.shards_mut().iter_mut().zip(saved_nu) {
                 sh.nu = nu;
             }
-            // the bounds certified on the way stay valid: keep the best
-            let best = std::mem::replace(&mut self.best_lower, saved_best);
-            self.cert = saved_cert;
-            for (b, n) in self.best_lower.iter_mut().zip(best) {
-                *b = b.max(n);
-            }
+            // the old point's certificate, with any better bound the attempt found (still valid)
+            self.cert = self.with_best_bounds(saved_cert);
             total.steps = 0;
         }
         total
