@@ -224,11 +224,12 @@ pub struct TrainArgs {
     /// Gated ReLU: try polishing on certified iterations that are multiples of this
     #[arg(long, value_name = "N")]
     pub polish_every: Option<usize>,
-    /// With --relu: on the polishing iterations, run the augmented-Lagrangian endgame (Newton
-    /// steps on the cone-penalized program, multipliers for the certificate): weights that
-    /// satisfy the cones exactly; slow beyond a few thousand rows
-    #[arg(long)]
-    pub relu_endgame: bool,
+    /// With --relu: the augmented-Lagrangian endgame (Newton steps on the cone-penalized
+    /// program, multipliers for the certificate: weights that satisfy the cones exactly and a
+    /// tight gap). `auto` (default): where it is cheap (tabular data of hundreds of rows and
+    /// few features); `on`: always (slow beyond a few thousand rows); `off`: never
+    #[arg(long, value_name = "auto|on|off", default_value = "auto", default_missing_value = "on", num_args = 0..=1, value_parser = ["auto", "on", "off"])]
+    pub relu_endgame: String,
     /// Gated ReLU: rounds of pattern pricing after the solve (column generation: gates that
     /// violate the certificate's dual feasibility are added, zero patterns dropped, and the
     /// solve warm-started; 0: off)

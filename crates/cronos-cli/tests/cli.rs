@@ -49,7 +49,8 @@ fn train_then_predict_evaluate_inspect() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut a = vec!["train"];
-    a.extend(args(&["--relu", "--max-iter", "30", "--out", "m.safetensors", "--plot", "r.svg", "--metrics", "m.jsonl", "--json"]));
+    // the endgame off: this run is about a ReLU solve stopped by its limit
+    a.extend(args(&["--relu", "--relu-endgame", "off", "--max-iter", "30", "--out", "m.safetensors", "--plot", "r.svg", "--metrics", "m.jsonl", "--json"]));
     let o = run(&a, d);
     let j = json(&o);
     for k in ["objective", "lower_bound", "relative_gap", "train_accuracy", "test_accuracy", "seconds", "admm_iterations", "cg_iterations", "active_neurons", "status", "beta", "n_patterns", "setup_seconds", "model_path", "constraint_violation", "network_objective"] {
@@ -484,7 +485,7 @@ fn feature_weighting_is_folded_into_the_model_and_can_be_turned_off() {
 }
 
 #[test]
-fn relu_endgame_flag_certifies_a_small_relu_fit() {
+fn relu_endgame_certifies_a_small_relu_fit_by_default_and_on_request() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_classification_split(d, (160, 21), (60, 22));
@@ -493,10 +494,18 @@ fn relu_endgame_flag_certifies_a_small_relu_fit() {
     let j = json(&run(&with, d));
     assert_eq!(j["status"], "solved", "{j}");
     let (gap, viol) = (j["relative_gap"].as_f64().unwrap(), j["constraint_violation"].as_f64().unwrap());
-    // measured: solved at iteration 20, gap 4.7e-5, violation 7.6e-9
+    // measured: solved at iteration 20, gap 1.5e-7, violation 6.6e-8
     assert!((0.0..=1e-4).contains(&gap) && viol <= 1e-6, "gap {gap}, violation {viol}");
     // ADMM alone, same budget: not certified
-    let without: Vec<&str> = base.iter().copied().chain(["--out", "a.safetensors"]).collect();
+    let without: Vec<&str> = base.iter().copied().chain(["--relu-endgame", "off", "--out", "a.safetensors"]).collect();
     let a = json(&run(&without, d));
     assert_ne!(a["status"], "solved", "{a}");
+    // by default (auto) it runs on data this small: the same certificate as `on`
+    let auto: Vec<&str> = base.iter().copied().chain(["--out", "u.safetensors"]).collect();
+    let u = json(&run(&auto, d));
+    assert_eq!(u["status"], "solved", "{u}");
+    assert_eq!(u["relative_gap"], j["relative_gap"], "auto and on differ: {u} vs {j}");
+    // a bad value is refused by name
+    let bad: Vec<&str> = base.iter().copied().chain(["--relu-endgame", "sometimes"]).collect();
+    fails(&run(&bad, d), "relu-endgame");
 }

@@ -60,7 +60,7 @@ fn value_error(e: CronosError) -> PyErr {
     beta_auto = false, path_points = 12, path_min_fraction = 1e-5, n_patterns = 64,
     max_iter = 500, tol_gap = 1e-3, tol_residual = None, seed = 0, threads = 0, preconditioner = "structured",
     time_limit = None, bias = true, verbose = false, progress = None, warm_start = None, calibrate = false,
-    calibration_weights = None, calibration_rows = None, pricing_rounds = 0, pricing_add = 16, pricing_max_iter = 0))]
+    calibration_weights = None, calibration_rows = None, pricing_rounds = 0, pricing_add = 16, pricing_max_iter = 0, relu_endgame = None))]
 #[allow(clippy::too_many_arguments, clippy::field_reassign_with_default)]
 fn fit<'py>(
     py: Python<'py>,
@@ -92,6 +92,7 @@ fn fit<'py>(
     pricing_rounds: i64,
     pricing_add: i64,
     pricing_max_iter: i64,
+    relu_endgame: Option<bool>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut s = Settings::default();
     s.activation = parse_activation(activation)?;
@@ -115,6 +116,7 @@ fn fit<'py>(
     }
     s.seed = seed;
     s.bias = bias;
+    s.relu_endgame = relu_endgame;
     if let Some(t) = time_limit {
         s.time_limit = Some(Duration::try_from_secs_f64(t).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
             PyValueError::new_err(format!("invalid setting `time_limit` = {t}: must be finite and > 0 seconds"))

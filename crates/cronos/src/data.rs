@@ -236,6 +236,17 @@ impl<T: Real> XMat<T> {
         }
     }
 
+    /// Row `i` into `out` (length d), widened to f64.
+    pub fn row_into(&self, i: usize, out: &mut [f64]) {
+        match self {
+            XMat::Dense(m) => out.iter_mut().enumerate().for_each(|(j, o)| *o = m[(i, j)].to_f64()),
+            XMat::Sparse { x, .. } => {
+                out.fill(0.0);
+                x.row(i).for_each(|(j, v)| out[j] += v.to_f64());
+            }
+        }
+    }
+
     /// Prepares `rhs` (d × w) for [`XMat::mul_block`].
     pub fn prepare(&self, rhs: MatRef<'_, T>) -> Prepared<T> {
         Prepared(matches!(self, XMat::Sparse { .. }).then(|| Csr::rows_of(rhs)))

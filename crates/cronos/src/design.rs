@@ -29,6 +29,7 @@ use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::Arc;
 
+mod block_grams;
 mod cone_al;
 pub use cone_al::{ConeAlMode, ConeAlStats};
 

@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod admm;
+pub mod block_precond;
 pub mod calibration;
 pub mod certificate;
 pub mod comm;
@@ -57,6 +58,7 @@ pub mod layout;
 pub mod loss;
 pub mod memory;
 pub mod model;
+pub mod nnls;
 pub mod nystrom;
 pub mod path;
 pub mod patterns;

@@ -322,6 +322,32 @@ impl<T: Real> LossData<T> {
         }
     }
 
+    /// The diagonal of ∇²ℓ(r) per entry (n × k): the weights of the diagonal blocks of the
+    /// Newton matrix in the ReLU endgame's block preconditioner (for softmax, the diagonal of
+    /// each row's k × k Hessian).
+    pub fn hess_diag(&self, r: MatRef<'_, T>, mut out: MatMut<'_, T>) {
+        let (n, k) = (self.n(), self.k());
+        let mut p = vec![0.0; if self.loss == Loss::Softmax { k } else { 0 }];
+        let mut row = p.clone();
+        for i in 0..n {
+            if self.loss == Loss::Softmax {
+                (0..k).for_each(|c| row[c] = r[(i, c)].to_f64());
+                softmax_row(&row, &mut p);
+            }
+            for c in 0..k {
+                let h = match self.loss {
+                    Loss::Squared => 1.0,
+                    Loss::Logistic => {
+                        let s = sigmoid(self.y[(i, c)].to_f64() * r[(i, c)].to_f64());
+                        s * (1.0 - s)
+                    }
+                    Loss::Softmax => p[c] * (1.0 - p[c]),
+                };
+                out[(i, c)] = T::from_f64(self.w[i] * h);
+            }
+        }
+    }
+
     /// The dual value −ℓ*(−tλ) restricted to `outputs` (all outputs for a coupled loss), and
     /// the largest t at which it is finite.
     pub fn dual(&self, lam: MatRef<'_, T>, outputs: std::ops::Range<usize>, t: f64) -> f64 {

@@ -15,6 +15,7 @@
 //! The ReLU endgame ([`crate::relu_endgame`]) takes the same steps with one more smooth term
 //! (a [`SmoothTerm`]: its augmented Lagrangian on the cone constraints).
 
+use crate::block_precond::BlockPrecond;
 use crate::design::Design;
 use crate::loss::LossData;
 use crate::pcg::{pcg, PcgWorkspace, Precond, Scratch, ScratchReq};
@@ -46,6 +47,19 @@ pub trait SmoothTerm<T: Real> {
     fn value_grad(&mut self, design: &mut Design<T>, z: &[T], grad: &mut [T]) -> f64;
     /// Adds its (generalized) Hessian at the last `value_grad` point times `v` to `out`.
     fn hess_add(&mut self, design: &mut Design<T>, v: &[T], out: &mut [T]);
+    /// Adds the diagonal blocks `groups[t]` of that Hessian to `out[t]` (d × d each), for
+    /// [`NewtonPrecond::Blocks`].
+    fn add_block_hessians(&mut self, design: &mut Design<T>, groups: &[usize], out: &mut [Mat<f64>]);
+}
+
+/// The preconditioner of a Newton step's PCG.
+pub enum NewtonPrecond<'a, T: Real> {
+    /// A fixed one (the u-step's, re-targeted by the caller).
+    Shared(&'a dyn Precond<T>),
+    /// The exact diagonal blocks of this step's Newton matrix ([`BlockPrecond`]), formed
+    /// after the gradient (which fixes the smooth term's Hessian). Small d only: the caller
+    /// checks [`BlockPrecond::fits`].
+    Blocks,
 }
 
 /// The preconditioner restricted to the active groups (and applied to all k outputs at once
@@ -77,8 +91,9 @@ fn zero_inactive<T: Real>(v: &mut [T], mask: &[bool], d: usize) {
 
 /// One damped Newton step on the active groups of `z` (gated ReLU: groups are independent
 /// weight blocks), solved by PCG to a relative residual of 1e-2 with at most `cg_max`
-/// iterations and backtracked on the objective. `precond` approximates the Newton matrix up to
-/// a scalar (the caller re-targets it, see [`crate::Solver::polish`]). The caller certifies
+/// iterations and backtracked on the objective. `precond` is either a fixed approximation of the
+/// Newton matrix up to a scalar (the caller re-targets it, see [`crate::Solver::polish`]) or
+/// its exact diagonal blocks, formed here. The caller certifies
 /// between steps (the certificate needs the solver), so one call is one step; the report has
 /// `steps == 0` when no decrease was found. `extra` adds a smooth term to the objective.
 #[allow(clippy::too_many_arguments)]
@@ -88,7 +103,7 @@ pub fn newton_step<T: Real>(
     sys: &mut System<T>,
     loss: &LossData<T>,
     beta: &[f64],
-    precond: &dyn Precond<T>,
+    precond: NewtonPrecond<'_, T>,
     cg_max: usize,
     mut extra: Option<&mut dyn SmoothTerm<T>>,
 ) -> PolishReport {
@@ -145,6 +160,14 @@ pub fn newton_step<T: Real>(
     if gn == 0.0 || !gn.is_finite() {
         return report;
     }
+    let blocks;
+    let precond: &dyn Precond<T> = match precond {
+        NewtonPrecond::Shared(p) => p,
+        NewtonPrecond::Blocks => {
+            blocks = block_precond(design, loss, r.as_ref(), z, &mask, &norms, beta, &lay, extra.as_deref_mut());
+            &blocks
+        }
+    };
     rhs.iter_mut().zip(&grad).for_each(|(r, g)| *r = -*g);
     delta.fill(T::default());
     let r_ref = &r;
@@ -214,4 +237,39 @@ pub fn newton_step<T: Real>(
         t *= 0.5;
     }
     report
+}
+
+/// [`BlockPrecond`] of the Newton matrix at `z`: per active group b (pattern j, output c),
+/// Xᵀdiag(h_c ⊙ D_j)X + (β_c/‖z_b‖)(I − ẑ_bẑ_bᵀ) + the smooth term's block.
+#[allow(clippy::too_many_arguments)]
+fn block_precond<'e, T: Real>(
+    design: &mut Design<T>,
+    loss: &LossData<T>,
+    r: faer::MatRef<'_, T>,
+    z: &[T],
+    mask: &[bool],
+    norms: &[f64],
+    beta: &[f64],
+    lay: &crate::layout::WeightLayout,
+    extra: Option<&mut (dyn SmoothTerm<T> + 'e)>,
+) -> BlockPrecond {
+    let d = lay.d();
+    let active: Vec<usize> = (0..mask.len()).filter(|&g| mask[g]).collect();
+    let mut h = Mat::<T>::zeros(loss.n(), loss.k());
+    loss.hess_diag(r, h.as_mut());
+    let mut mats = design.loss_block_grams(lay, &active, h.as_ref());
+    if let Some(e) = extra {
+        e.add_block_hessians(design, &active, &mut mats);
+    }
+    for (m, &g) in mats.iter_mut().zip(&active) {
+        let (s, nz) = (lay.group_range(g), norms[g]);
+        let b = beta[lay.group_output(g)] / nz;
+        for p in 0..d {
+            for q in 0..d {
+                let (zp, zq) = (z[s.start + p].to_f64() / nz, z[s.start + q].to_f64() / nz);
+                m[(p, q)] += b * (if p == q { 1.0 } else { 0.0 } - zp * zq);
+            }
+        }
+    }
+    BlockPrecond::new(d, mask.len(), active.into_iter().zip(mats).collect())
 }

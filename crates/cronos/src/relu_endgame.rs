@@ -66,4 +66,8 @@ impl<T: Real> SmoothTerm<T> for ConeAl<T> {
         design.cone_al_hessian(view(v, self.d), self.sigma, view_mut(&mut self.buf, self.d));
         out.iter_mut().zip(&self.buf).for_each(|(o, b)| *o += *b);
     }
+
+    fn add_block_hessians(&mut self, design: &mut Design<T>, groups: &[usize], out: &mut [faer::Mat<f64>]) {
+        design.add_cone_block_grams(groups, self.sigma, out);
+    }
 }

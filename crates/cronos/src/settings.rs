@@ -25,7 +25,7 @@
 //! | `cg_tol_min` | 1e-7 (f64), 1e-5 (f32) | > 0 | floor of the forcing sequence |
 //! | `polish_below` | 0.5 | ≥ 0 | gated ReLU: Newton polishing on the active groups once the certified gap is below this (0: off) |
 //! | `polish_every` | 20 | ≥ 1 | gated ReLU: polish on certified iterations that are multiples of this |
-//! | `relu_endgame` | false | | ReLU: on the polish's iterations, the augmented-Lagrangian endgame of [`crate::relu_endgame`] (exact feasible weights; costly on many rows) |
+//! | `relu_endgame` | `None` | | ReLU: the augmented-Lagrangian endgame of [`crate::relu_endgame`] (exact feasible weights, a tight certificate): `None` where it is cheap (small d and n), `Some(true)` always, `Some(false)` never |
 //! | `certificate_every` | 5 | ≥ 1 | ADMM iterations between certificates (one extra pass over X) |
 //! | `seed` | 0 | | seed of gates and sketches |
 //! | `threads` | 0 (all cores) | | row shards processed in parallel; results are bit-identical for a given seed and thread count |
@@ -130,10 +130,12 @@ pub struct Settings {
     /// uninterrupted one did).
     pub polish_every: usize,
     /// ReLU: run the augmented-Lagrangian endgame ([`crate::relu_endgame`]) where the gated
-    /// program polishes (`polish_below`, `polish_every`). Off by default: its Newton
-    /// subproblems take thousands of CG steps with the u-step's preconditioner.
+    /// program polishes (`polish_below`; at `polish_every` times 1, 2, 4, 8, … iterations).
+    /// `None` (the default): where it is cheap, i.e. where its block preconditioner fits and
+    /// a pass over X is small (tabular data of hundreds of rows); `Some(true)`: always;
+    /// `Some(false)`: never.
     #[serde(default)]
-    pub relu_endgame: bool,
+    pub relu_endgame: Option<bool>,
     /// Iterations between certificates.
     pub certificate_every: usize,
     /// Seed of gates and sketches.
@@ -167,7 +169,7 @@ impl Default for Settings {
             cg_tol_min: None,
             polish_below: 0.5,
             polish_every: 20,
-            relu_endgame: false,
+            relu_endgame: None,
             certificate_every: 5,
             seed: 0,
             threads: 0,

@@ -116,6 +116,7 @@ fn polish_leaves_relu_alone() {
         n_patterns: 4,
         max_iter: 10,
         threads: 1,
+        relu_endgame: Some(false),
         ..Settings::default()
     };
     let mut s = Solver::new(x.as_ref(), y.as_ref(), settings).unwrap();

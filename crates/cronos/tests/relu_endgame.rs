@@ -13,7 +13,7 @@ fn solve(x: &Mat<f64>, y: &Mat<f64>, endgame: bool, max_iter: usize) -> (cronos:
         beta: Beta::Fraction(0.01),
         max_iter,
         tol_gap: 1e-6,
-        relu_endgame: endgame,
+        relu_endgame: Some(endgame),
         threads: 1,
         ..Settings::default()
     };
@@ -57,15 +57,51 @@ fn without_the_endgame_the_same_budget_is_not_enough() {
 }
 
 #[test]
-fn endgame_is_off_for_gated_and_by_default() {
-    assert!(!Settings::default().relu_endgame);
+fn endgame_is_automatic_by_default_and_gated_ignores_it() {
+    assert_eq!(Settings::default().relu_endgame, None);
     // gated ReLU ignores the flag (its own polish runs either way): same weights
     let (x, y) = fmnist_small(120, 2.0, 4.0);
     let run = |eg: bool| {
-        let settings = Settings { activation: Activation::GatedRelu, n_patterns: 8, beta: Beta::Fraction(0.01), relu_endgame: eg, threads: 1, ..Settings::default() };
+        let settings = Settings { activation: Activation::GatedRelu, n_patterns: 8, beta: Beta::Fraction(0.01), relu_endgame: Some(eg), threads: 1, ..Settings::default() };
         let mut s = Solver::new(x.as_ref(), y.as_ref(), settings).unwrap();
         s.solve();
         s.model().weights
     };
     assert_eq!(run(false), run(true));
+}
+
+/// Three one-vs-all outputs from a fixed two-layer teacher on 150 rows of 4 features (iris
+/// sized): the case whose Newton systems the u-step preconditioner could not solve.
+fn three_outputs() -> (Mat<f64>, Mat<f64>) {
+    let (x, _) = random_problem(150, 4, 11);
+    let score = |i: usize, c: usize| {
+        let h = |a: f64, b: f64, t: f64| (a * x[(i, 0)] + b * x[(i, 1 + c % 3)] - t).max(0.0);
+        h(1.0, -0.7, 0.1 * c as f64) - h(-0.4, 1.0, 0.3) + 0.2 * x[(i, 3)] * (c as f64 - 1.0)
+    };
+    let label = |i: usize| (0..3).max_by(|&a, &b| score(i, a).total_cmp(&score(i, b))).unwrap();
+    let y = Mat::from_fn(x.nrows(), 3, |i, c| if label(i) == c { 1.0 } else { -1.0 });
+    (x, y)
+}
+
+fn solve_typed<T: cronos::Real>(x: &Mat<f64>, y: &Mat<f64>, endgame: Option<bool>) -> cronos::Solution {
+    let xt = Mat::<T>::from_fn(x.nrows(), x.ncols(), |i, j| T::from_f64(x[(i, j)]));
+    let yt = Mat::<T>::from_fn(y.nrows(), y.ncols(), |i, j| T::from_f64(y[(i, j)]));
+    let settings = Settings { activation: Activation::Relu, beta: Beta::Fraction(0.01), relu_endgame: endgame, threads: 1, ..Settings::default() };
+    Solver::new(xt.as_ref(), yt.as_ref(), settings).unwrap().solve()
+}
+
+#[test]
+fn by_default_small_multi_output_problems_certify_in_f32_and_f64() {
+    let (x, y) = three_outputs();
+    for (label, sol) in [("f64", solve_typed::<f64>(&x, &y, None)), ("f32", solve_typed::<f32>(&x, &y, None))] {
+        let (gap, viol) = (sol.certificate.relative_gap, sol.feasibility.constraint_violation);
+        eprintln!("{label}: {:?} after {} its ({} CG), gap {gap:.1e}, violation {viol:.1e}", sol.status, sol.iterations, sol.cg_iterations);
+        assert_eq!(sol.status, Status::Solved, "{label}");
+        assert!((0.0..=1e-3).contains(&gap), "{label}: gap {gap}");
+        assert!(viol <= 1e-6, "{label}: violation {viol}");
+    }
+    // what the endgame buys: ADMM alone ends at max_iterations, uncertified or infeasible
+    let alone = solve_typed::<f64>(&x, &y, Some(false));
+    eprintln!("ADMM alone: {:?}, gap {:.1e}, violation {:.1e}", alone.status, alone.certificate.relative_gap, alone.feasibility.constraint_violation);
+    assert_eq!(alone.status, Status::MaxIterations);
 }

@@ -168,7 +168,11 @@ pub fn solver_settings(a: &TrainArgs) -> Result<(Settings, bool)> {
     if let Some(k) = a.polish_every {
         settings.polish_every = k;
     }
-    settings.relu_endgame = a.relu_endgame;
+    settings.relu_endgame = match a.relu_endgame.as_str() {
+        "on" => Some(true),
+        "off" => Some(false),
+        _ => None,
+    };
     if let Some(t) = a.time_limit {
         if !(t.is_finite() && t > 0.0) {
             bail!("--time-limit {t}: must be a positive number of seconds");

@@ -37,6 +37,7 @@ def fit(
     pricing_rounds: int = 0,
     pricing_add: int = 16,
     pricing_max_iter: int = 0,
+    relu_endgame: Optional[bool] = None,
 ) -> Dict[str, Any]:
     """Solve the convex program for ``x`` (n x d) and ``y`` (n x k).
 

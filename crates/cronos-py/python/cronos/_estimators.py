@@ -111,6 +111,7 @@ class _CronosEstimator(BaseEstimator):
         pricing_rounds: int = 0,
         pricing_add: int = 16,
         pricing_max_iter: int = 0,
+        relu_endgame="auto",
         verbose=False,
         seed: Optional[int] = None,
         threads: Optional[int] = None,
@@ -133,6 +134,7 @@ class _CronosEstimator(BaseEstimator):
         self.pricing_rounds = pricing_rounds
         self.pricing_add = pricing_add
         self.pricing_max_iter = pricing_max_iter
+        self.relu_endgame = relu_endgame
         self.verbose = verbose
         self.seed = seed
         self.threads = threads
@@ -181,6 +183,8 @@ class _CronosEstimator(BaseEstimator):
                 f"invalid setting `pricing_rounds` = {self.pricing_rounds!r}: pattern pricing needs the gated-ReLU "
                 "estimators (GatedReLUClassifier, GatedReLURegressor)"
             )
+        if not (isinstance(self.relu_endgame, (bool, np.bool_)) or self.relu_endgame == "auto"):
+            raise ValueError(f"invalid setting `relu_endgame` = {self.relu_endgame!r}: expected 'auto', True or False")
         return dict(
             activation=self._activation,
             loss=self._check_loss(),
@@ -199,6 +203,7 @@ class _CronosEstimator(BaseEstimator):
             pricing_rounds=int(self.pricing_rounds),
             pricing_add=int(self.pricing_add),
             pricing_max_iter=int(self.pricing_max_iter),
+            relu_endgame=None if isinstance(self.relu_endgame, str) else bool(self.relu_endgame),
         )
 
     def _preprocess_stats(self, X: np.ndarray, w: Optional[np.ndarray]):
@@ -626,6 +631,11 @@ _DOC = """{summary}
     pricing_max_iter : int, default 0
         ADMM iterations of each pricing round's solve (0: `max_iter`); the last round is then
         finished with `max_iter`.
+    relu_endgame : "auto", bool, default "auto"
+        ReLU estimators: the augmented-Lagrangian endgame on the cone constraints (Newton steps,
+        exact multipliers: weights inside the cones and a tight certificate). "auto" runs it where
+        it is cheap (hundreds of rows, tens of features); True always (slow on many rows);
+        False never. The gated estimators ignore it.
     verbose : bool or int, default False
         Progress on `sys.stderr` (as Python sees it, so notebooks and
         `contextlib.redirect_stderr` capture it): 1/True a tqdm bar when tqdm is installed,

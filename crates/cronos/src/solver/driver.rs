@@ -41,6 +41,7 @@ impl<T: Real> Solver<T> {
             if gap > self.settings.tol_gap
                 && gap <= self.settings.polish_below
                 && it % self.settings.polish_every == 0
+                && (!self.sys.relu() || self.relu_endgame_due(it))
             {
                 let rep = self.polish();
                 stats.cg_iterations += rep.cg_iterations;

@@ -10,14 +10,14 @@ const REFINE_BELOW: f64 = 4.0;
 
 impl<T: Real> Solver<T> {
     /// Newton polishing of the current weights on their active groups, see [`crate::polish`]
-    /// (for ReLU, with `Settings::relu_endgame`, the augmented-Lagrangian endgame of
+    /// (for ReLU, as `Settings::relu_endgame` says, the augmented-Lagrangian endgame of
     /// [`crate::relu_endgame`]; otherwise a no-op for ReLU): the polished
     /// weights replace z (and u, and the split's r) when they lower the objective (ReLU: when
     /// they satisfy the cones and certify a smaller gap), and the certificate is recomputed.
     /// `step` calls it on certified iterations that are multiples of
     /// `Settings::polish_every` once the gap is below `Settings::polish_below`.
     pub fn polish(&mut self) -> PolishReport {
-        if self.sys.relu() && !self.settings.relu_endgame {
+        if self.sys.relu() && !self.relu_endgame_wanted() {
             return PolishReport::default();
         }
         let Some(target) = self.newton_rho() else {
@@ -77,7 +77,7 @@ impl<T: Real> Solver<T> {
             );
             let rep = self
                 .pool
-                .install(|| newton_step(&mut z, design, sys, loss, beta, pre, 60, None));
+                .install(|| newton_step(&mut z, design, sys, loss, beta, NewtonPrecond::Shared(pre), 60, None));
             self.cg_total += rep.cg_iterations;
             total.cg_iterations += rep.cg_iterations;
             if total.objective_before.is_nan() {

@@ -17,7 +17,7 @@ use crate::nystrom::{nystrom, NystromFactor};
 use crate::data::{DataRef, Storage, XMat};
 use crate::patterns::sample_patterns_data;
 use crate::pcg::{IdentityPrecond, Precond};
-use crate::polish::{newton_step, PolishReport};
+use crate::polish::{newton_step, NewtonPrecond, PolishReport};
 use crate::precond::{BlockWhitener, NystromPrecond, StructuredPrecond};
 use crate::woodbury::WoodburyPrecond;
 use crate::real::Real;
