@@ -15,7 +15,10 @@
 //! [`crate::polish`] with one more term, see [`crate::design::ConeAlMode`]), then updates
 //! μ ← max(0, μ − σ(2D_j − I)X z_b) and raises σ until the cones hold. The multipliers live
 //! where ADMM keeps its cone duals (ν = −μ/(ρσ)), so the certificate uses the endgame's own
-//! dual. The solver keeps the result only when it certifies (see
+//! dual. The Newton systems are preconditioned by their exact diagonal blocks
+//! ([`crate::block_precond`]) where those fit; zero blocks that the dual shows belong to the
+//! support are added between rounds, after their multipliers are solved exactly
+//! ([`crate::nnls`]). The solver keeps the result only when it certifies (see
 //! `Solver::relu_endgame`): ADMM does not resume well from it.
 
 use crate::design::{ConeAlMode, Design};
