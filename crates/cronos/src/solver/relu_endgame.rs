@@ -48,6 +48,9 @@ const VIOLATION_EPS: f64 = 1.0;
 /// there (with the u-step preconditioner, an iris solve once spent a million CG); with the
 /// block preconditioner the small sets' attempts take 800–12,000.
 const ATTEMPT_CG: usize = 30_000;
+/// Cone violation at most of a kept result (below the default `tol_residual` of 1e-4: a
+/// `solved` ReLU network should satisfy its cones to 1e-6, as issue 12 asks).
+const KEEP_VIOLATION: f64 = 1e-6;
 /// Accelerated projected-gradient steps on the cone multipliers before the certificate.
 const DUAL_STEPS: usize = 500;
 /// Cone violation (relative, as `constraint_violation`) at which the updates stop (f64; at
@@ -126,7 +129,7 @@ impl<T: Real> Solver<T> {
         // dual λ belongs to the old one; on iris, resuming took the gap from 0.36 to 0.80), while
         // a restored ADMM keeps improving the multipliers of the inactive blocks, which the next
         // attempt then starts from; every bound certified on the way is kept either way
-        let keep = violation <= self.settings.tol_residual && gap >= 0.0 && gap <= self.settings.tol_gap;
+        let keep = violation <= self.settings.tol_residual.min(KEEP_VIOLATION) && gap >= 0.0 && gap <= self.settings.tol_gap;
         if keep {
             let z = self.state.z.clone();
             self.set_weights_internal(z);
