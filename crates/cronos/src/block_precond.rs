@@ -62,7 +62,7 @@ fn factor_shifted(m: &Mat<f64>) -> Vec<f64> {
 
 /// Lower Cholesky factor of the column-major SPD matrix `a` in place; false if a pivot is not
 /// positive.
-fn cholesky_in_place(a: &mut [f64], d: usize) -> bool {
+pub(crate) fn cholesky_in_place(a: &mut [f64], d: usize) -> bool {
     for j in 0..d {
         let mut s = a[j * d + j];
         for k in 0..j {
@@ -85,7 +85,7 @@ fn cholesky_in_place(a: &mut [f64], d: usize) -> bool {
 }
 
 /// Solves L Lᵀ x = b in place (L column-major lower).
-fn cholesky_solve(l: &[f64], d: usize, x: &mut [f64]) {
+pub(crate) fn cholesky_solve(l: &[f64], d: usize, x: &mut [f64]) {
     for i in 0..d {
         let mut t = x[i];
         for k in 0..i {

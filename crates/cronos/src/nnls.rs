@@ -77,28 +77,14 @@ fn least_squares(e: &[f64], cols: &[Vec<f64>], active: &[usize]) -> Option<Vec<f
             g[p * k + q] = dot(&cols[i], &cols[j]);
         }
     }
-    // Cholesky with a relative ridge against rank deficiency
+    // a relative ridge against rank deficiency (g is symmetric: its layout does not matter)
     let top = (0..k).map(|p| g[p * k + p]).fold(0.0, f64::max);
     (0..k).for_each(|p| g[p * k + p] += 1e-13 * top);
-    for j in 0..k {
-        let mut s = g[j * k + j] - (0..j).map(|t| g[j * k + t] * g[j * k + t]).sum::<f64>();
-        if !(s > 0.0) {
-            return None;
-        }
-        s = s.sqrt();
-        g[j * k + j] = s;
-        for i in j + 1..k {
-            let t = g[i * k + j] - (0..j).map(|u| g[i * k + u] * g[j * k + u]).sum::<f64>();
-            g[i * k + j] = t / s;
-        }
+    if !crate::block_precond::cholesky_in_place(&mut g, k) {
+        return None;
     }
     let mut x = rhs;
-    for i in 0..k {
-        x[i] = (x[i] - (0..i).map(|u| g[i * k + u] * x[u]).sum::<f64>()) / g[i * k + i];
-    }
-    for i in (0..k).rev() {
-        x[i] = (x[i] - (i + 1..k).map(|u| g[u * k + i] * x[u]).sum::<f64>()) / g[i * k + i];
-    }
+    crate::block_precond::cholesky_solve(&g, k, &mut x);
     Some(x)
 }
 

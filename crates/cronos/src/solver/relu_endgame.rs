@@ -200,17 +200,10 @@ impl<T: Real> Solver<T> {
         let Some(top) = self.gram_top_eigenvalue() else {
             return 0;
         };
-        let (n, k, d, len) = (self.loss.n(), self.loss.k(), self.sys.d(), z.len());
+        let (d, len) = (self.sys.d(), z.len());
         let lay = self.sys.layout.for_len(len);
         let rs = self.state.rho * self.state.sigma;
-        let (design, sys, loss) = (&mut self.design, &mut self.sys, &self.loss);
-        let (mut q, mut b) = (vec![T::default(); len], vec![T::default(); len]);
-        self.pool.install(|| {
-            let (mut fz, mut lam) = (Mat::<T>::zeros(n, k), Mat::<T>::zeros(n, k));
-            sys.f(design, z, fz.as_mut());
-            loss.neg_grad(fz.as_ref(), lam.as_mut());
-            design.certificate_pass(lam.as_ref(), T::from_f64(rs), crate::system::view_mut(&mut q, d), crate::system::view_mut(&mut b, d));
-        });
+        let (_, q, b) = self.dual_parts(z);
         let curvature = top * self.settings.loss.curvature() * self.largest_weight();
         // no smaller than ACTIVATE_FLOOR of the largest block: a block set below the collapse
         // threshold is dropped by the next Newton step (wine: the one violator came back at
@@ -318,16 +311,13 @@ impl<T: Real> Solver<T> {
         let Some(top) = self.gram_top_eigenvalue() else {
             return;
         };
-        let (n, k, d, len) = (self.loss.n(), self.loss.k(), self.sys.d(), z.len());
+        let (d, len) = (self.sys.d(), z.len());
         let rs = self.state.rho * self.state.sigma;
-        let (design, sys, loss) = (&mut self.design, &mut self.sys, &self.loss);
+        let (lam, mut q, b) = self.dual_parts(z);
+        q.iter_mut().zip(&b).for_each(|(a, b)| *a += *b);
+        let design = &mut self.design;
         self.pool.install(|| {
-            let (mut fz, mut lam) = (Mat::<T>::zeros(n, k), Mat::<T>::zeros(n, k));
-            sys.f(design, z, fz.as_mut());
-            loss.neg_grad(fz.as_ref(), lam.as_mut());
-            let (mut q, mut b, mut q_next) = (vec![T::default(); len], vec![T::default(); len], vec![T::default(); len]);
-            design.certificate_pass(lam.as_ref(), T::from_f64(rs), crate::system::view_mut(&mut q, d), crate::system::view_mut(&mut b, d));
-            q.iter_mut().zip(&b).for_each(|(a, b)| *a += *b);
+            let mut q_next = vec![T::default(); len];
             let mut t = 1.0f64;
             for step in 0..steps {
                 let t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t).sqrt());
@@ -337,6 +327,23 @@ impl<T: Real> Solver<T> {
             }
             design.cone_dual_finish(rs);
         });
+    }
+
+    /// At weights `z`: λ = −∇ℓ(Fz) and the certificate's parts per block, a = F_bᵀλ and
+    /// b = Xᵀ(2D − I)μ_b with the multipliers kept in ν.
+    fn dual_parts(&mut self, z: &[T]) -> (Mat<T>, Vec<T>, Vec<T>) {
+        let (n, k, d, len) = (self.loss.n(), self.loss.k(), self.sys.d(), z.len());
+        let rs = T::from_f64(self.state.rho * self.state.sigma);
+        let (design, sys, loss) = (&mut self.design, &mut self.sys, &self.loss);
+        let (mut a, mut b) = (vec![T::default(); len], vec![T::default(); len]);
+        let mut lam = Mat::<T>::zeros(n, k);
+        self.pool.install(|| {
+            let mut fz = Mat::<T>::zeros(n, k);
+            sys.f(design, z, fz.as_mut());
+            loss.neg_grad(fz.as_ref(), lam.as_mut());
+            design.certificate_pass(lam.as_ref(), rs, crate::system::view_mut(&mut a, d), crate::system::view_mut(&mut b, d));
+        });
+        (lam, a, b)
     }
 
     /// ADMM's slack terms Gᵀs, Gᵀν for u = z and the current ν (the s-step without a dual
