@@ -105,3 +105,34 @@ fn by_default_small_multi_output_problems_certify_in_f32_and_f64() {
     eprintln!("ADMM alone: {:?}, gap {:.1e}, violation {:.1e}", alone.status, alone.certificate.relative_gap, alone.feasibility.constraint_violation);
     assert_eq!(alone.status, Status::MaxIterations);
 }
+
+#[test]
+fn a_solved_relu_network_satisfies_its_cones_to_1e_6_whatever_tol_residual_says() {
+    // ADMM alone at loose tolerances: before the 1e-6 rule, its iterates stopped `solved` here
+    // with the cones violated by up to tol_residual (1e-2); now they never do
+    let (x, y) = random_problem(80, 5, 3);
+    let mut held_back = 0;
+    for max_iter in [3, 10, 30, 100, 300] {
+        let settings = Settings {
+            activation: Activation::Relu,
+            n_patterns: 8,
+            beta: Beta::Fraction(0.1),
+            max_iter,
+            tol_gap: 0.1,
+            tol_residual: 1e-2,
+            relu_endgame: Some(false),
+            threads: 1,
+            ..Settings::default()
+        };
+        let mut s = Solver::new(x.as_ref(), y.as_ref(), settings).unwrap();
+        let sol = s.solve();
+        let (gap, v) = (sol.certificate.relative_gap, sol.feasibility.constraint_violation);
+        eprintln!("max_iter {max_iter}: {:?} gap {gap:.1e} violation {v:.1e}", sol.status);
+        if sol.status == Status::Solved {
+            assert!(v <= 1e-6 && gap >= 0.0, "solved with violation {v} and gap {gap}");
+        } else if (0.0..=0.1).contains(&gap) && v > 1e-6 && v <= 1e-2 {
+            held_back += 1;
+        }
+    }
+    assert!(held_back > 0, "no run met the old rule: the test would not see it come back");
+}

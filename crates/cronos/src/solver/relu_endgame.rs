@@ -8,6 +8,10 @@ use crate::relu_endgame::ConeAl;
 /// wine and breast_cancer (≤ 2e6) certify in seconds; digits (1.2e8) took 270 s where ADMM
 /// alone spends 27 s on 500 iterations.
 const AUTO_PASS_WORK: f64 = 2e7;
+/// Numbers in the active blocks' Grams (n·d² per active block) at most for the default: each
+/// Newton step forms them. breast_cancer's are ≤ 1.1e8; 600 Fashion-MNIST rows (d = 785, 8
+/// patterns) are 3e9–6e9, and there the endgame's attempts took minutes of a 40-iteration fit.
+const AUTO_BLOCK_WORK: f64 = 1e9;
 /// Multiplier updates at most.
 const OUTER: usize = 20;
 /// Newton steps per subproblem at most.
@@ -48,9 +52,6 @@ const VIOLATION_EPS: f64 = 1.0;
 /// there (with the u-step preconditioner, an iris solve once spent a million CG); with the
 /// block preconditioner the small sets' attempts take 800–12,000.
 const ATTEMPT_CG: usize = 30_000;
-/// Cone violation at most of a kept result (below the default `tol_residual` of 1e-4: a
-/// `solved` ReLU network should satisfy its cones to 1e-6, as issue 12 asks).
-const KEEP_VIOLATION: f64 = 1e-6;
 /// Accelerated projected-gradient steps on the cone multipliers before the certificate.
 const DUAL_STEPS: usize = 500;
 /// Cone violation (relative, as `constraint_violation`) at which the updates stop (f64; at
@@ -60,8 +61,8 @@ const VIOLATION_TARGET: f64 = 1e-12;
 
 impl<T: Real> Solver<T> {
     /// Whether the ReLU endgame runs: as `Settings::relu_endgame` says, or by default where
-    /// it is cheap (the block preconditioner fits and a pass over X is at most
-    /// [`AUTO_PASS_WORK`]).
+    /// it is cheap (the block preconditioner fits, a pass over X is at most
+    /// [`AUTO_PASS_WORK`] and the blocks' Grams at most [`AUTO_BLOCK_WORK`]).
     pub(super) fn relu_endgame_wanted(&self) -> bool {
         match self.settings.relu_endgame {
             Some(on) => on,
@@ -71,7 +72,8 @@ impl<T: Real> Solver<T> {
                 let groups = self.state.z.len() / d.max(1);
                 // all rows, so that every rank decides alike (the endgame's passes are collective)
                 let n = crate::distributed::sum_scalar(self.design.comm(), self.loss.n() as f64);
-                BlockPrecond::fits(active, d) && n * (d * groups) as f64 <= AUTO_PASS_WORK
+                let block_work = n * (d * d) as f64 * active as f64;
+                BlockPrecond::fits(active, d) && n * (d * groups) as f64 <= AUTO_PASS_WORK && block_work <= AUTO_BLOCK_WORK
             }
         }
     }
@@ -129,7 +131,7 @@ impl<T: Real> Solver<T> {
         // dual λ belongs to the old one; on iris, resuming took the gap from 0.36 to 0.80), while
         // a restored ADMM keeps improving the multipliers of the inactive blocks, which the next
         // attempt then starts from; every bound certified on the way is kept either way
-        let keep = violation <= self.settings.tol_residual.min(KEEP_VIOLATION) && gap >= 0.0 && gap <= self.settings.tol_gap;
+        let keep = violation <= self.solved_violation_limit() && gap >= 0.0 && gap <= self.settings.tol_gap;
         if keep {
             let z = self.state.z.clone();
             self.set_weights_internal(z);
