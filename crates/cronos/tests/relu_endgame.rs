@@ -136,3 +136,26 @@ fn a_solved_relu_network_satisfies_its_cones_to_1e_6_whatever_tol_residual_says(
     }
     assert!(held_back > 0, "no run met the old rule: the test would not see it come back");
 }
+
+#[test]
+fn a_solve_short_of_its_target_returns_the_best_feasible_certified_attempt() {
+    // f32 cannot certify 1e-9: every endgame attempt misses the target, and the solve stops
+    // at max_iterations; it must then return an attempt's weights (in the cones, gap ≥ 0)
+    // rather than ADMM's iterate, which violates the cones by 1e-3–1e-1 here
+    let (x, y) = three_outputs();
+    let xt = Mat::<f32>::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] as f32);
+    let yt = Mat::<f32>::from_fn(y.nrows(), y.ncols(), |i, j| y[(i, j)] as f32);
+    let run = |endgame: bool| {
+        let settings = Settings { activation: Activation::Relu, beta: Beta::Fraction(0.01), max_iter: 80, tol_gap: 1e-9, relu_endgame: Some(endgame), threads: 1, ..Settings::default() };
+        Solver::new(xt.as_ref(), yt.as_ref(), settings).unwrap().solve()
+    };
+    let (with, alone) = (run(true), run(false));
+    for (label, s) in [("endgame", &with), ("ADMM alone", &alone)] {
+        eprintln!("{label}: {:?} gap {:.1e} violation {:.1e}", s.status, s.certificate.relative_gap, s.feasibility.constraint_violation);
+    }
+    assert_eq!(with.status, Status::MaxIterations);
+    let (gap, v) = (with.certificate.relative_gap, with.feasibility.constraint_violation);
+    assert!(v <= 1e-6, "violation {v}");
+    assert!((0.0..=1e-3).contains(&gap), "gap {gap}");
+    assert!(alone.feasibility.constraint_violation > 1e-6, "ADMM's iterate was feasible: the test would not see the swap");
+}

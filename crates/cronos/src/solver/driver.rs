@@ -48,7 +48,8 @@ impl<T: Real> Solver<T> {
                 && it % self.settings.polish_every == 0
                 && (!self.sys.relu() || self.relu_endgame_due(it))
             {
-                let rep = self.polish();
+                let admm_gain = self.admm_gain_per_cg(it, gap, stats.cg_iterations);
+                let rep = self.polish_against(admm_gain);
                 stats.cg_iterations += rep.cg_iterations;
                 if rep.steps > 0 {
                     // u = z (and r = Fz) after an accepted polish
@@ -78,6 +79,24 @@ impl<T: Real> Solver<T> {
         };
         self.history.push(info.clone());
         info
+    }
+
+    /// ADMM's recent progress per unit of work at iteration `it`: ln(gap at the last
+    /// certificate / `gap`) over the CG steps since (`cg_now` for this iteration) plus one per
+    /// iteration for its other passes over X; 0 when the gap did not fall. The gated polish stops once a Newton step
+    /// gains less per CG step than this (see [`Solver::polish_against`]).
+    fn admm_gain_per_cg(&self, it: usize, gap: f64, cg_now: usize) -> f64 {
+        let Some(at) = self.history.iter().rposition(|h| h.certified) else { return 0.0 };
+        let prev = &self.history[at];
+        let since = &self.history[at + 1..];
+        let work = (cg_now + since.iter().map(|h| h.cg_iterations).sum::<usize>() + since.len() + 1) as f64;
+        // the same run only (a path point restarts the count)
+        let contiguous = prev.iteration + since.len() + 1 == it;
+        if contiguous && prev.relative_gap > gap && gap > 0.0 {
+            (prev.relative_gap / gap).ln() / work
+        } else {
+            0.0
+        }
     }
 
     /// Recomputes the certificate at the current weights.
@@ -213,6 +232,9 @@ impl<T: Real> Solver<T> {
         };
         if !self.history.last().is_some_and(|h| h.certified) {
             self.certify();
+        }
+        if status != Status::Solved {
+            self.prefer_best_attempt();
         }
         for o in observers.iter_mut() {
             o.finish(self, status);

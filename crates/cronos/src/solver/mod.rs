@@ -187,6 +187,10 @@ pub struct Solver<T: Real> {
     last_sigma_change: usize,
     sigma_changes: usize,
     best_lower: Vec<f64>,
+    /// The ReLU endgame's best attempt that satisfied the cones and certified a gap ≥ 0 but
+    /// missed `tol_gap`: what a solve that stops short of the target returns when ADMM's own
+    /// iterate is worse (see [`Solver::prefer_best_attempt`]).
+    best_attempt: Option<relu_endgame::Attempt<T>>,
     gates: Mat<T>,
     d_user: usize,
     setup_seconds: f64,

@@ -59,7 +59,31 @@ const DUAL_STEPS: usize = 500;
 /// cones by that much lie below the optimum).
 const VIOLATION_TARGET: f64 = 1e-12;
 
+/// A feasible, certified endgame result that missed `tol_gap` (see `Solver::best_attempt`).
+pub(super) struct Attempt<T> {
+    z: Vec<T>,
+    nu: Vec<Vec<T>>,
+    gap: f64,
+}
+
 impl<T: Real> Solver<T> {
+    /// At the end of a solve that did not reach `tol_gap`: the endgame's best attempt replaces
+    /// ADMM's iterate when that iterate violates the cones (beyond the `solved` limit), has a
+    /// negative gap, or a larger one. The user then gets weights in the cones with a certified
+    /// gap instead of an infeasible iterate (an f32 fit asked for 1e-7: gap −5.5e-2 before).
+    pub(super) fn prefer_best_attempt(&mut self) {
+        let Some(best) = self.best_attempt.take() else { return };
+        let gap = self.cert.relative_gap;
+        let current_ok = gap >= 0.0 && gap <= best.gap && self.feasibility().constraint_violation <= self.solved_violation_limit();
+        if current_ok {
+            return;
+        }
+        self.set_weights_internal(best.z);
+        self.restore_cone_duals(best.nu);
+        self.resync_slack();
+        self.certify();
+    }
+
     /// Whether the ReLU endgame runs: as `Settings::relu_endgame` says, or by default where
     /// it is cheap (the block preconditioner fits, a pass over X is at most
     /// [`AUTO_PASS_WORK`] and the blocks' Grams at most [`AUTO_BLOCK_WORK`]).
@@ -138,6 +162,9 @@ impl<T: Real> Solver<T> {
             self.resync_slack();
             total.objective_after = self.cert.objective;
         } else {
+            if violation <= self.solved_violation_limit() && gap >= 0.0 && self.best_attempt.as_ref().is_none_or(|b| gap < b.gap) {
+                self.best_attempt = Some(Attempt { z: self.state.z.clone(), nu: self.cone_duals(), gap });
+            }
             self.state.z = old_z;
             self.restore_cone_duals(saved_nu);
             // the old point's certificate, with any better bound the attempt found (still valid)

@@ -67,6 +67,7 @@ impl<T: Real> Solver<T> {
         self.iter_base = 0;
         self.history.clear();
         self.best_lower.clear();
+        self.best_attempt = None;
         self.build_precond()?;
         self.warm_start_z(&z)?;
         Ok(())

@@ -169,6 +169,7 @@ impl<T: Real> Solver<T> {
             last_sigma_change: 0,
             sigma_changes: 0,
             best_lower: Vec::new(),
+            best_attempt: None,
             gates: sampled.gates,
             d_user,
             setup_seconds: 0.0,

@@ -58,6 +58,7 @@ impl<T: Real> Solver<T> {
         self.cg_total = cp.cg_total;
         self.history = cp.history;
         self.iter_base = cp.iter_base;
+        self.best_attempt = None;
         self.best_lower = if cp.best_lower.is_empty() { cp.cert.lower_bounds.clone() } else { cp.best_lower };
         self.cert = cp.cert;
         Ok(())
@@ -142,6 +143,7 @@ impl<T: Real> Solver<T> {
         self.iter_base = self.state.iteration;
         self.history.clear();
         self.best_lower.clear();
+        self.best_attempt = None;
         self.certify();
         Ok(())
     }
@@ -227,6 +229,7 @@ impl<T: Real> Solver<T> {
             });
         }
         self.best_lower.clear();
+        self.best_attempt = None;
         if self.certify().objective > cold_objective {
             self.restore(cold)?;
             return Ok(false);
