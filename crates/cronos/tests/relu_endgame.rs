@@ -158,4 +158,16 @@ fn a_solve_short_of_its_target_returns_the_best_feasible_certified_attempt() {
     assert!(v <= 1e-6, "violation {v}");
     assert!((0.0..=1e-3).contains(&gap), "gap {gap}");
     assert!(alone.feasibility.constraint_violation > 1e-6, "ADMM's iterate was feasible: the test would not see the swap");
+    // the shown attempt is not where ADMM goes on: stopped at 40 (an attempt shown), then
+    // checkpointed and resumed, the solve ends bit-identically to the uninterrupted one
+    let settings = |max_iter: usize| Settings { activation: Activation::Relu, beta: Beta::Fraction(0.01), max_iter, tol_gap: 1e-9, relu_endgame: Some(true), threads: 1, ..Settings::default() };
+    let mut part = Solver::new(xt.as_ref(), yt.as_ref(), settings(40)).unwrap();
+    let stopped = part.solve();
+    assert!(stopped.feasibility.constraint_violation <= 1e-6, "no attempt shown at 40: {:?}", stopped.feasibility);
+    let mut resumed = Solver::new(xt.as_ref(), yt.as_ref(), settings(80)).unwrap();
+    resumed.restore(part.checkpoint()).unwrap();
+    let (b, mut full) = (resumed.solve(), Solver::new(xt.as_ref(), yt.as_ref(), settings(80)).unwrap());
+    let a = full.solve();
+    assert_eq!((a.iterations, a.certificate.objective.to_bits()), (b.iterations, b.certificate.objective.to_bits()));
+    assert_eq!(full.model().weights, resumed.model().weights);
 }

@@ -11,6 +11,7 @@ pub(crate) const SOLVED_CONE_VIOLATION: f64 = 1e-6;
 impl<T: Real> Solver<T> {
     /// Performs one ADMM iteration and returns its report.
     pub fn step(&mut self) -> IterInfo {
+        self.resume_admm_point();
         let t = self.history.last().map_or(0.0, |h| h.seconds);
         let t0 = Instant::now();
         let it = self.state.iteration + 1 - self.iter_base;

@@ -68,6 +68,7 @@ impl<T: Real> Solver<T> {
         self.history.clear();
         self.best_lower.clear();
         self.best_attempt = None;
+        self.displaced = None;
         self.build_precond()?;
         self.warm_start_z(&z)?;
         Ok(())

@@ -170,6 +170,7 @@ impl<T: Real> Solver<T> {
             sigma_changes: 0,
             best_lower: Vec::new(),
             best_attempt: None,
+            displaced: None,
             gates: sampled.gates,
             d_user,
             setup_seconds: 0.0,

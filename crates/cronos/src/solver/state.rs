@@ -7,19 +7,20 @@ impl<T: Real> Solver<T> {
     /// iterates, the cone duals ν of every shard, the counters, the history, the best lower
     /// bounds, and β and the shard layout so that [`Solver::restore`] can check them.
     pub fn checkpoint(&self) -> SolverState<T> {
-        let nu = self.design.shards().iter().flat_map(|s| s.nu.iter().copied()).collect();
+        let (state, nu, cert, best_lower) = self.admm_point();
         SolverState {
-            state: self.state.clone(),
+            state,
             nu,
             cg_total: self.cg_total,
             history: self.history.clone(),
-            cert: self.cert.clone(),
+            cert,
             last_sigma_change: self.last_sigma_change,
             sigma_changes: self.sigma_changes,
             beta: self.beta.clone(),
             shard_rows: self.shard_layout(),
             iter_base: self.iter_base,
-            best_lower: self.best_lower.clone(),
+            best_lower,
+            best_attempt: self.best_attempt.clone(),
         }
     }
 
@@ -58,7 +59,8 @@ impl<T: Real> Solver<T> {
         self.cg_total = cp.cg_total;
         self.history = cp.history;
         self.iter_base = cp.iter_base;
-        self.best_attempt = None;
+        self.best_attempt = cp.best_attempt;
+        self.displaced = None;
         self.best_lower = if cp.best_lower.is_empty() { cp.cert.lower_bounds.clone() } else { cp.best_lower };
         self.cert = cp.cert;
         Ok(())
@@ -119,6 +121,7 @@ impl<T: Real> Solver<T> {
     /// # Errors
     /// For an invalid β.
     pub fn set_beta(&mut self, beta: Beta) -> Result<()> {
+        self.resume_admm_point();
         let s = Settings {
             beta,
             ..Settings::default()
@@ -158,6 +161,7 @@ impl<T: Real> Solver<T> {
     /// # Errors
     /// When the model's activation, patterns, outputs or input width differ from this problem.
     pub fn warm_start(&mut self, model: &Model<T>) -> Result<bool> {
+        self.resume_admm_point();
         let (d, len) = (self.sys.d(), self.state.u.len());
         if model.activation != self.settings.activation || model.bias != self.settings.bias {
             return Err(invalid_data(
@@ -263,6 +267,8 @@ pub struct SolverState<T> {
     pub iter_base: usize,
     /// Best lower bound per output so far (valid for `beta`).
     pub best_lower: Vec<f64>,
+    /// The ReLU endgame's best feasible attempt that missed `tol_gap` (valid for `beta`).
+    pub best_attempt: Option<super::relu_endgame::EndgameAttempt<T>>,
 }
 
 /// The former name of [`SolverState`].
