@@ -30,13 +30,14 @@ use std::time::Instant;
 mod balance;
 mod driver;
 mod endgame;
+mod best_attempt;
 mod relu_endgame;
 mod reshape;
 mod setup;
 mod state;
 
 pub use driver::Observer;
-pub use relu_endgame::EndgameAttempt;
+pub use best_attempt::EndgameAttempt;
 pub use state::{Checkpoint, SolverState};
 
 /// How a solve ended.
@@ -191,10 +192,10 @@ pub struct Solver<T: Real> {
     /// The ReLU endgame's best attempt that satisfied the cones and certified a gap ≥ 0 but
     /// missed `tol_gap`: what a solve that stops short of the target returns when ADMM's own
     /// iterate is worse (see [`Solver::prefer_best_attempt`]).
-    best_attempt: Option<relu_endgame::EndgameAttempt<T>>,
+    best_attempt: Option<best_attempt::EndgameAttempt<T>>,
     /// ADMM's own point while a stopped solve shows the best attempt (see
     /// [`Solver::prefer_best_attempt`]); put back before ADMM goes on.
-    displaced: Option<relu_endgame::Displaced<T>>,
+    displaced: Option<best_attempt::Displaced<T>>,
     gates: Mat<T>,
     d_user: usize,
     setup_seconds: f64,

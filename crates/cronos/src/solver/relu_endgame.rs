@@ -59,78 +59,7 @@ const DUAL_STEPS: usize = 500;
 /// cones by that much lie below the optimum).
 const VIOLATION_TARGET: f64 = 1e-12;
 
-/// A feasible, certified endgame result that missed `tol_gap` (see `Solver::best_attempt`):
-/// weights, cone duals ν of all shards concatenated, and its gap. Part of the checkpoint.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct EndgameAttempt<T> {
-    z: Vec<T>,
-    nu: Vec<T>,
-    gap: f64,
-}
-
-/// ADMM's point, put aside while a stopped solve shows the best attempt.
-pub(super) struct Displaced<T> {
-    state: AdmmState<T>,
-    nu: Vec<Vec<T>>,
-    cert: Certificate,
-    best_lower: Vec<f64>,
-}
-
 impl<T: Real> Solver<T> {
-    /// At the end of a solve that did not reach `tol_gap`: the endgame's best attempt replaces
-    /// ADMM's iterate when that iterate violates the cones (beyond the `solved` limit), has a
-    /// negative gap, or a larger one. The user then gets weights in the cones with a certified
-    /// gap instead of an infeasible iterate (an f32 fit asked for 1e-7: gap −5.5e-2 before).
-    /// ADMM's point is put aside ([`Solver::resume_admm_point`] brings it back before the next
-    /// step, a checkpoint or a change of β), so that a resumed solve continues as if it had
-    /// never stopped.
-    pub(super) fn prefer_best_attempt(&mut self) {
-        let Some(best) = self.best_attempt.as_ref() else { return };
-        let gap = self.cert.relative_gap;
-        if gap >= 0.0 && gap <= best.gap && self.feasibility().constraint_violation <= self.solved_violation_limit() {
-            return;
-        }
-        let (z, nu) = (best.z.clone(), self.split_by_shard(&best.nu));
-        let displaced = Displaced { state: self.state.clone(), nu: self.cone_duals(), cert: self.cert.clone(), best_lower: self.best_lower.clone() };
-        self.set_weights_internal(z);
-        self.restore_cone_duals(nu);
-        self.resync_slack();
-        self.certify();
-        self.displaced = Some(displaced);
-    }
-
-    /// Puts ADMM's own point back after [`Solver::prefer_best_attempt`] (a no-op otherwise).
-    pub(super) fn resume_admm_point(&mut self) {
-        if let Some(d) = self.displaced.take() {
-            self.state = d.state;
-            self.restore_cone_duals(d.nu);
-            self.cert = d.cert;
-            self.best_lower = d.best_lower;
-        }
-    }
-
-    /// The state a checkpoint holds: ADMM's point (the displaced one while an attempt is shown),
-    /// its cone duals (concatenated), certificate and best bounds.
-    pub(super) fn admm_point(&self) -> (AdmmState<T>, Vec<T>, Certificate, Vec<f64>) {
-        match &self.displaced {
-            Some(d) => (d.state.clone(), d.nu.concat(), d.cert.clone(), d.best_lower.clone()),
-            None => (self.state.clone(), self.cone_duals().concat(), self.cert.clone(), self.best_lower.clone()),
-        }
-    }
-
-    /// Concatenated cone duals, split into the shards' lengths.
-    fn split_by_shard(&self, nu: &[T]) -> Vec<Vec<T>> {
-        let mut off = 0;
-        self.design
-            .shards()
-            .iter()
-            .map(|s| {
-                off += s.nu.len();
-                nu[off - s.nu.len()..off].to_vec()
-            })
-            .collect()
-    }
-
     /// Whether the ReLU endgame runs: as `Settings::relu_endgame` says, or by default where
     /// it is cheap (the block preconditioner fits, a pass over X is at most
     /// [`AUTO_PASS_WORK`] and the blocks' Grams at most [`AUTO_BLOCK_WORK`]).
@@ -209,9 +138,7 @@ impl<T: Real> Solver<T> {
             self.resync_slack();
             total.objective_after = self.cert.objective;
         } else {
-            if violation <= self.solved_violation_limit() && gap >= 0.0 && self.best_attempt.as_ref().is_none_or(|b| gap < b.gap) {
-                self.best_attempt = Some(EndgameAttempt { z: self.state.z.clone(), nu: self.cone_duals().concat(), gap });
-            }
+            self.remember_attempt(violation, gap);
             self.state.z = old_z;
             self.restore_cone_duals(saved_nu);
             // the old point's certificate, with any better bound the attempt found (still valid)
@@ -345,12 +272,12 @@ impl<T: Real> Solver<T> {
     }
 
     /// A copy of the cone duals ν, per shard (where the endgame keeps its multipliers).
-    fn cone_duals(&self) -> Vec<Vec<T>> {
+    pub(super) fn cone_duals(&self) -> Vec<Vec<T>> {
         self.design.shards().iter().map(|s| s.nu.clone()).collect()
     }
 
     /// Puts back cone duals from [`Solver::cone_duals`].
-    fn restore_cone_duals(&mut self, nu: Vec<Vec<T>>) {
+    pub(super) fn restore_cone_duals(&mut self, nu: Vec<Vec<T>>) {
         for (sh, v) in self.design.shards_mut().iter_mut().zip(nu) {
             sh.nu = v;
         }
@@ -424,7 +351,7 @@ impl<T: Real> Solver<T> {
 
     /// ADMM's slack terms Gᵀs, Gᵀν for u = z and the current ν (the s-step without a dual
     /// step), so that ADMM resumes from the endgame's point.
-    fn resync_slack(&mut self) {
+    pub(super) fn resync_slack(&mut self) {
         let d = self.sys.d();
         let (st, design) = (&mut self.state, &mut self.design);
         let sigma = T::from_f64(st.sigma);

@@ -268,7 +268,7 @@ pub struct SolverState<T> {
     /// Best lower bound per output so far (valid for `beta`).
     pub best_lower: Vec<f64>,
     /// The ReLU endgame's best feasible attempt that missed `tol_gap` (valid for `beta`).
-    pub best_attempt: Option<super::relu_endgame::EndgameAttempt<T>>,
+    pub best_attempt: Option<super::best_attempt::EndgameAttempt<T>>,
 }
 
 /// The former name of [`SolverState`].
