@@ -84,8 +84,9 @@ impl<T: Real> Solver<T> {
 
     /// ADMM's recent progress per unit of work at iteration `it`: ln(gap at the last
     /// certificate / `gap`) over the CG steps since (`cg_now` for this iteration) plus one per
-    /// iteration for its other passes over X; 0 when the gap did not fall. The gated polish stops once a Newton step
-    /// gains less per CG step than this (see [`Solver::polish_against`]).
+    /// iteration for its other passes over X; 0 when the gap did not fall. The gated polish
+    /// stops once a Newton step gains less per CG step than this (see
+    /// [`Solver::polish_against`]).
     fn admm_gain_per_cg(&self, it: usize, gap: f64, cg_now: usize) -> f64 {
         let Some(at) = self.history.iter().rposition(|h| h.certified) else { return 0.0 };
         let prev = &self.history[at];

@@ -115,7 +115,8 @@ impl<T: Real> Solver<T> {
             // done, or not converging fast: likely a wrong active set, which ADMM must fix;
             // or slower per CG step than ADMM was (digits, 1,437 × 64, 10 classes: six 60-CG
             // steps took 1.3 s from a gap of 1.3e-2 to 2.7e-3, where ADMM's next 10
-            // iterations took 0.07 s to 8e-4; on the default job one step gains 30× ADMM's)
+            // iterations took 0.07 s to 8e-4; on the default job the polish gained about 35×
+            // ADMM's ln(gap) per CG step, from the logged trajectory: 7.0 in 177 CG vs 0.06 in 55)
             let gain = (last_gap / gap).ln() / rep.cg_iterations.max(1) as f64;
             if gap <= self.settings.tol_gap || gap > 0.5 * last_gap || gain < admm_gain {
                 break;
