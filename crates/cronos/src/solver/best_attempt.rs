@@ -15,7 +15,7 @@ pub struct EndgameAttempt<T> {
 /// ADMM's point, put aside while a stopped solve shows the best attempt.
 pub(super) struct Displaced<T> {
     state: AdmmState<T>,
-    nu: Vec<Vec<T>>,
+    nu: Vec<T>,
     cert: Certificate,
     best_lower: Vec<f64>,
 }
@@ -34,10 +34,10 @@ impl<T: Real> Solver<T> {
         if gap >= 0.0 && gap <= best.gap && self.feasibility().constraint_violation <= self.solved_violation_limit() {
             return;
         }
-        let (z, nu) = (best.z.clone(), self.split_by_shard(&best.nu));
-        let displaced = Displaced { state: self.state.clone(), nu: self.cone_duals(), cert: self.cert.clone(), best_lower: self.best_lower.clone() };
+        let (z, nu) = (best.z.clone(), best.nu.clone());
+        let displaced = Displaced { state: self.state.clone(), nu: self.concat_cone_duals(), cert: self.cert.clone(), best_lower: self.best_lower.clone() };
         self.set_weights_internal(z);
-        self.restore_cone_duals(nu);
+        self.load_cone_duals(&nu);
         self.resync_slack();
         self.certify();
         self.displaced = Some(displaced);
@@ -47,7 +47,7 @@ impl<T: Real> Solver<T> {
     /// (`violation` within the `solved` limit) with a certified `gap` ≥ 0 below the best so far.
     pub(super) fn remember_attempt(&mut self, violation: f64, gap: f64) {
         if violation <= self.solved_violation_limit() && gap >= 0.0 && self.best_attempt.as_ref().is_none_or(|b| gap < b.gap) {
-            self.best_attempt = Some(EndgameAttempt { z: self.state.z.clone(), nu: self.cone_duals().concat(), gap });
+            self.best_attempt = Some(EndgameAttempt { z: self.state.z.clone(), nu: self.concat_cone_duals(), gap });
         }
     }
 
@@ -55,7 +55,7 @@ impl<T: Real> Solver<T> {
     pub(super) fn resume_admm_point(&mut self) {
         if let Some(d) = self.displaced.take() {
             self.state = d.state;
-            self.restore_cone_duals(d.nu);
+            self.load_cone_duals(&d.nu);
             self.cert = d.cert;
             self.best_lower = d.best_lower;
         }
@@ -65,21 +65,8 @@ impl<T: Real> Solver<T> {
     /// its cone duals (concatenated), certificate and best bounds.
     pub(super) fn admm_point(&self) -> (AdmmState<T>, Vec<T>, Certificate, Vec<f64>) {
         match &self.displaced {
-            Some(d) => (d.state.clone(), d.nu.concat(), d.cert.clone(), d.best_lower.clone()),
-            None => (self.state.clone(), self.cone_duals().concat(), self.cert.clone(), self.best_lower.clone()),
+            Some(d) => (d.state.clone(), d.nu.clone(), d.cert.clone(), d.best_lower.clone()),
+            None => (self.state.clone(), self.concat_cone_duals(), self.cert.clone(), self.best_lower.clone()),
         }
-    }
-
-    /// Concatenated cone duals, split into the shards' lengths.
-    fn split_by_shard(&self, nu: &[T]) -> Vec<Vec<T>> {
-        let mut off = 0;
-        self.design
-            .shards()
-            .iter()
-            .map(|s| {
-                off += s.nu.len();
-                nu[off - s.nu.len()..off].to_vec()
-            })
-            .collect()
     }
 }

@@ -272,12 +272,12 @@ impl<T: Real> Solver<T> {
     }
 
     /// A copy of the cone duals ν, per shard (where the endgame keeps its multipliers).
-    pub(super) fn cone_duals(&self) -> Vec<Vec<T>> {
+    fn cone_duals(&self) -> Vec<Vec<T>> {
         self.design.shards().iter().map(|s| s.nu.clone()).collect()
     }
 
     /// Puts back cone duals from [`Solver::cone_duals`].
-    pub(super) fn restore_cone_duals(&mut self, nu: Vec<Vec<T>>) {
+    fn restore_cone_duals(&mut self, nu: Vec<Vec<T>>) {
         for (sh, v) in self.design.shards_mut().iter_mut().zip(nu) {
             sh.nu = v;
         }

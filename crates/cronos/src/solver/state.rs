@@ -24,6 +24,21 @@ impl<T: Real> Solver<T> {
         }
     }
 
+    /// The cone duals ν of all shards, concatenated (as a checkpoint holds them).
+    pub(super) fn concat_cone_duals(&self) -> Vec<T> {
+        self.design.shards().iter().flat_map(|s| s.nu.iter().copied()).collect()
+    }
+
+    /// Copies concatenated cone duals (from [`Solver::concat_cone_duals`]) into the shards.
+    pub(super) fn load_cone_duals(&mut self, nu: &[T]) {
+        let mut off = 0;
+        for sh in self.design.shards_mut() {
+            let l = sh.nu.len();
+            sh.nu.copy_from_slice(&nu[off..off + l]);
+            off += l;
+        }
+    }
+
     /// Rows per shard of this rank, then this rank and the rank count.
     pub(super) fn shard_layout(&self) -> Vec<usize> {
         let comm = self.design.comm();
@@ -50,12 +65,7 @@ impl<T: Real> Solver<T> {
         self.last_sigma_change = cp.last_sigma_change;
         self.sigma_changes = cp.sigma_changes;
         self.state = cp.state;
-        let mut off = 0;
-        for sh in self.design.shards_mut() {
-            let l = sh.nu.len();
-            sh.nu.copy_from_slice(&cp.nu[off..off + l]);
-            off += l;
-        }
+        self.load_cone_duals(&cp.nu);
         self.cg_total = cp.cg_total;
         self.history = cp.history;
         self.iter_base = cp.iter_base;
