@@ -126,3 +126,32 @@ fn polish_leaves_relu_alone() {
     assert_eq!(rep.steps, 0);
     assert_eq!(s.model().weights, z0);
 }
+
+/// The gated polish starts at the first certificate below `polish_below`, not only at
+/// multiples of `polish_every`: here the period is longer than the solve, so without that
+/// rule the solve never polishes.
+#[test]
+fn polish_starts_when_the_gap_first_falls_below_polish_below() {
+    let (x, y) = random_problem(200, 5, 21);
+    let settings = Settings {
+        activation: Activation::GatedRelu,
+        n_patterns: 8,
+        beta: Beta::Fraction(1e-2),
+        max_iter: 200,
+        tol_gap: 1e-9,
+        polish_below: 0.5,
+        polish_every: 10_000,
+        threads: 1,
+        ..Settings::default()
+    };
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), settings).unwrap();
+    let sol = s.solve();
+    let certified: Vec<_> = sol.history.iter().filter(|h| h.certified).collect();
+    // an accepted polish leaves u = z: the primal residual of that iteration is exactly 0
+    let polished = certified.iter().position(|h| h.primal_residual == 0.0);
+    let Some(at) = polished else { panic!("never polished: {:?}", certified.iter().map(|h| h.relative_gap).collect::<Vec<_>>()) };
+    assert!(at > 0 && certified[at - 1].relative_gap > 0.5, "polished at certificate {at}, not where the gap first fell below 0.5");
+    let (before, after) = (certified[at - 1].relative_gap, certified[at].relative_gap);
+    assert!(after < 0.1 * 0.5, "the polish took the gap from {before:e} only to {after:e}");
+    assert!(sol.certificate.relative_gap <= after);
+}

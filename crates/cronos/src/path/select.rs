@@ -90,6 +90,9 @@ pub struct BetaChoice<T: Real> {
     pub seconds: f64,
 }
 
+/// CG steps per u-step on the path (warm-started; the refit keeps `Settings::cg_max_iter`).
+const PATH_CG_MAX_ITER: usize = 10;
+
 /// Holds out `ps.validation_fraction` of the rows (stratified), runs the path on the rest and
 /// returns the fraction of β_max with the best validation metric; points within half a
 /// standard error of the best tie and the lowest validation loss wins, and a trivial model
@@ -119,7 +122,10 @@ pub fn select_beta<'a, T: Real>(
     // the path ranks β by validation metric and never needs a tight gap: no Newton polish,
     // which cost digits (1,437 × 64, 10 classes) 0.6 s per polished point against 0.12 s for
     // the 15 ADMM iterations of a point (the same β chosen on the pairs and digits)
-    let path_settings = Settings { polish_below: 0.0, ..settings.clone() };
+    // the same reason caps CG per u-step: a point's 8-37 CG steps per iteration refine a u whose
+    // next ADMM step moves it anyway (B, 10,000 x 100: same beta and accuracy at 5 as at 50,
+    // fit 5.5 s against 11.8 s)
+    let path_settings = Settings { polish_below: 0.0, cg_max_iter: settings.cg_max_iter.min(PATH_CG_MAX_ITER), ..settings.clone() };
     let mut solver = Solver::new_data(xt.as_data(), yt.as_ref(), wt.as_deref(), path_settings)?;
     // each point's validation loss and whether its predictions are constant, for the choice
     // (see `choose`: ties within the noise go to the lower loss, never to the larger β)
