@@ -221,7 +221,8 @@ pub struct TrainArgs {
     /// Gated ReLU: start Newton polishing once the certified gap is below this (0: never)
     #[arg(long, value_name = "GAP")]
     pub polish_below: Option<f64>,
-    /// Gated ReLU: try polishing on certified iterations that are multiples of this
+    /// Gated ReLU: try polishing on certified iterations that are multiples of this (and where
+    /// the gap first falls below --polish-below)
     #[arg(long, value_name = "N")]
     pub polish_every: Option<usize>,
     /// With --relu: the augmented-Lagrangian endgame (Newton steps on the cone-penalized

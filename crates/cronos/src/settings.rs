@@ -24,7 +24,7 @@
 //! | `cg_tol` | 1e-2 | (0, 1) | first relative CG tolerance of the summable forcing sequence tol_k = cg_tol / k^1.5 |
 //! | `cg_tol_min` | 1e-7 (f64), 1e-5 (f32) | > 0 | floor of the forcing sequence |
 //! | `polish_below` | 0.5 | ≥ 0 | gated ReLU: Newton polishing on the active groups once the certified gap is below this (0: off) |
-//! | `polish_every` | 20 | ≥ 1 | gated ReLU: polish on certified iterations that are multiples of this |
+//! | `polish_every` | 20 | ≥ 1 | gated ReLU: polish on certified iterations that are multiples of this (and where the gap first falls below `polish_below`) |
 //! | `relu_endgame` | `None` | | ReLU: the augmented-Lagrangian endgame of [`crate::relu_endgame`] (exact feasible weights, a tight certificate): `None` where it is cheap (small d and n), `Some(true)` always, `Some(false)` never |
 //! | `certificate_every` | 5 | ≥ 1 | ADMM iterations between certificates (one extra pass over X) |
 //! | `seed` | 0 | | seed of gates and sketches |
@@ -125,9 +125,10 @@ pub struct Settings {
     /// this (0 turns it off); see [`crate::polish`]. With `relu_endgame`, the same for the
     /// ReLU endgame.
     pub polish_below: f64,
-    /// Gated ReLU: polishing is tried on certified iterations that are multiples of this (a
-    /// function of the iteration count alone, so a resumed run polishes where an
-    /// uninterrupted one did).
+    /// Gated ReLU: polishing is tried on certified iterations that are multiples of this,
+    /// and at the first certificate whose gap falls below `polish_below` (a function of the
+    /// history, which the checkpoint holds, so a resumed run polishes where an uninterrupted
+    /// one did).
     pub polish_every: usize,
     /// ReLU: run the augmented-Lagrangian endgame ([`crate::relu_endgame`]) where the gated
     /// program polishes (`polish_below`; at `polish_every` times 1, 2, 4, 8, … iterations).
