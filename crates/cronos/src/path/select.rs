@@ -123,8 +123,8 @@ pub fn select_beta<'a, T: Real>(
     // which cost digits (1,437 × 64, 10 classes) 0.6 s per polished point against 0.12 s for
     // the 15 ADMM iterations of a point (the same β chosen on the pairs and digits)
     // the same reason caps CG per u-step: a point's 8-37 CG steps per iteration refine a u whose
-    // next ADMM step moves it anyway (B, 10,000 x 100: same beta and accuracy at 5 as at 50,
-    // fit 5.5 s against 11.8 s)
+    // next ADMM step moves it anyway (B, 10,000 × 100: the same β and accuracy at 10 as at 50,
+    // fit 9.1 s against 10.5 s; a cap of 5 moved the default job's path model, see README)
     let path_settings = Settings { polish_below: 0.0, cg_max_iter: settings.cg_max_iter.min(PATH_CG_MAX_ITER), ..settings.clone() };
     let mut solver = Solver::new_data(xt.as_data(), yt.as_ref(), wt.as_deref(), path_settings)?;
     // each point's validation loss and whether its predictions are constant, for the choice
