@@ -131,7 +131,7 @@ pub struct Settings {
     /// one did).
     pub polish_every: usize,
     /// ReLU: run the augmented-Lagrangian endgame ([`crate::relu_endgame`]) where the gated
-    /// program polishes (`polish_below`; at `polish_every` times 1, 2, 4, 8, … iterations).
+    /// program polishes (`polish_below`; at `polish_every` times 1, 2, 3, 4, 6, 8, 12, … iterations).
     /// `None` (the default): where it is cheap, i.e. where its block preconditioner fits and
     /// a pass over X is small (tabular data of hundreds of rows); `Some(true)`: always;
     /// `Some(false)`: never.
