@@ -82,7 +82,7 @@ impl<T: Real> Solver<T> {
     /// 6, 8, 12, 16, … times `polish_every` (ratio about √2), so that failed attempts cost a
     /// bounded share of the solve (a function of the iteration count alone, as resumed runs
     /// need). Powers of two alone left the default 500 iterations' last attempt at 320 (wine,
-    /// one fold: its attempt there had the optimum but a 1.7e-2 bound; one at 480 or 500
+    /// one fold: its attempt there had the optimum but a 1.7e-2 bound; one at 500
     /// certifies 1.5e-8).
     pub(super) fn relu_endgame_due(&self, it: usize) -> bool {
         let q = it / self.settings.polish_every.max(1);
