@@ -58,7 +58,11 @@ impl<T: Real> Solver<T> {
         if certified {
             self.certify();
             let gap = self.cert.relative_gap;
-            if gap > self.settings.tol_gap
+            // a negative ReLU gap is an infeasible iterate below a kept bound, never certified:
+            // it needs the endgame as much as a large gap does (breast_cancer in f32: the gap
+            // went negative after the attempt at iteration 20 and no attempt followed)
+            let uncertified = gap > self.settings.tol_gap || (gap < 0.0 && self.sys.relu());
+            if uncertified
                 && gap <= self.settings.polish_below
                 && self.polish_due(it)
             {
