@@ -10,7 +10,8 @@ pub(crate) const SOLVED_CONE_VIOLATION: f64 = 1e-6;
 
 impl<T: Real> Solver<T> {
     /// Whether certified iteration `it`, whose gap is below `polish_below`, polishes: at
-    /// multiples of `polish_every` (for ReLU at 1, 2, 4, … times it), and for gated ReLU also
+    /// multiples of `polish_every` (for ReLU at 1, 2, 3, 4, 6, 8, … times it, see
+    /// `relu_endgame_due`), and for gated ReLU also
     /// at the first certificate below `polish_below`. Without that, a gap that crossed it just
     /// after a multiple waited a whole period (the default job's refit: 0.66 at iteration 20,
     /// 0.30 at 25, next chance 40, about 70 s later). A function of the history, which the
