@@ -246,6 +246,11 @@ pub struct TrainArgs {
     /// finished with --max-iter
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub pricing_max_iter: usize,
+    /// Pattern pricing: swap instead of grow (each added gate replaces the kept pattern with
+    /// the smallest weights, so the pattern count stays; a round that does not lower the
+    /// objective is undone)
+    #[arg(long)]
+    pub pricing_swap: bool,
     /// Maximum ADMM iterations
     #[arg(long, value_name = "K", default_value_t = 500)]
     pub max_iter: usize,

@@ -60,7 +60,7 @@ fn value_error(e: CronosError) -> PyErr {
     beta_auto = false, path_points = 12, path_min_fraction = 1e-5, n_patterns = 64,
     max_iter = 500, tol_gap = 1e-3, tol_residual = None, seed = 0, threads = 0, preconditioner = "structured",
     time_limit = None, bias = true, verbose = false, progress = None, warm_start = None, calibrate = false,
-    calibration_weights = None, calibration_rows = None, pricing_rounds = 0, pricing_add = 16, pricing_max_iter = 0, relu_endgame = None))]
+    calibration_weights = None, calibration_rows = None, pricing_rounds = 0, pricing_add = 16, pricing_max_iter = 0, pricing_swap = false, relu_endgame = None))]
 #[allow(clippy::too_many_arguments, clippy::field_reassign_with_default)]
 fn fit<'py>(
     py: Python<'py>,
@@ -92,6 +92,7 @@ fn fit<'py>(
     pricing_rounds: i64,
     pricing_add: i64,
     pricing_max_iter: i64,
+    pricing_swap: bool,
     relu_endgame: Option<bool>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut s = Settings::default();
@@ -126,7 +127,7 @@ fn fit<'py>(
     let pricing = match nonneg("pricing_rounds", pricing_rounds)? {
         0 => None,
         rounds => {
-            let ps = PricingSettings { rounds, add: nonneg("pricing_add", pricing_add)?, max_iter: nonneg("pricing_max_iter", pricing_max_iter)?, ..PricingSettings::default() };
+            let ps = PricingSettings { rounds, add: nonneg("pricing_add", pricing_add)?, max_iter: nonneg("pricing_max_iter", pricing_max_iter)?, swap: pricing_swap, ..PricingSettings::default() };
             ps.validate().map_err(value_error)?;
             if s.activation != Activation::GatedRelu {
                 return Err(PyValueError::new_err(format!("invalid setting `pricing_rounds` = {rounds}: pattern pricing needs the gated-ReLU estimators")));

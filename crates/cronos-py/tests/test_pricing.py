@@ -52,6 +52,25 @@ def test_rounds_add_violating_gates_and_never_raise_the_objective():
     assert est.score(X, y) > plain.score(X, y)
 
 
+def test_swap_keeps_the_pattern_count_and_lowers_the_objective(tmp_path):
+    X, y = _rings(seed=4)
+    plain = _fit(cronos.GatedReLUClassifier(n_patterns=6, beta_fraction=0.005), X, y)
+    est = _fit(cronos.GatedReLUClassifier(n_patterns=6, beta_fraction=0.005, pricing_rounds=3, pricing_add=2, pricing_swap=True), X, y)
+    rounds = est.pricing_
+    assert sum(r["added"] for r in rounds) > 0
+    assert all(r["patterns"] <= 6 for r in rounds), [r["patterns"] for r in rounds]
+    assert est.n_patterns_ == est.gates_.shape[1] <= 6
+    objectives = [r["objective"] for r in rounds]
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(objectives, objectives[1:])), objectives
+    assert est.objective_ < plain.objective_
+    assert est.get_params()["pricing_swap"] is True
+    path = tmp_path / "swapped.safetensors"
+    est.save(path)
+    assert cronos.load(path).get_params()["pricing_swap"] is True
+    with pytest.raises(ValueError, match="pricing_swap"):
+        cronos.GatedReLUClassifier(n_patterns=4, pricing_rounds=1, pricing_swap="yes").fit(X, y)
+
+
 def test_priced_model_file_round_trips(tmp_path):
     X, y = _rings(seed=1)
     est = _fit(cronos.GatedReLUClassifier(n_patterns=4, beta_fraction=0.01, pricing_rounds=2), X, y)

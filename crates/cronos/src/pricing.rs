@@ -18,6 +18,11 @@
 //! 4. solves again through the one driver loop; a solve that ends above the warm start's
 //!    objective returns to it, so a round never raises the objective.
 //!
+//! With `swap`, step 3 also drops the kept patterns with the smallest weights, as many as
+//! needed to keep the pattern count, and a round that ends above the objective before it
+//! is undone (its gates are not offered again): gates chosen by the dual at a fixed budget
+//! of neurons.
+//!
 //! It stops when no candidate violates, or after `rounds`. Each round's certificate is that
 //! of its own pattern set (the kept lower bound restarts with it).
 
@@ -45,6 +50,7 @@ use candidates::{ascend, generate, score, Context};
 /// | `add` | 16 | most gates added per round |
 /// | `ascent_steps` | 8 | ascent steps on the best 2·`add` candidates |
 /// | `tolerance` | 0.01 | a gate is added when its violation ratio exceeds 1 + `tolerance` |
+/// | `swap` | false | keep the pattern count: each added gate replaces the kept pattern with the smallest weights (a round that does not lower the objective is undone) |
 /// | `max_iter` | 0 | ADMM iterations per round's solve (0: the solver's `max_iter`); when the last round hit it, one more solve with the solver's own limits follows (a last record, nothing added) |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -61,11 +67,15 @@ pub struct PricingSettings {
     pub tolerance: f64,
     /// Iterations per round's solve (0: the solver's).
     pub max_iter: usize,
+    /// Swap instead of grow: keep the pattern count by dropping, besides patterns that stayed
+    /// zero, the kept ones with the smallest weights; a round whose solve ends above the
+    /// objective before it is undone (old patterns and weights).
+    pub swap: bool,
 }
 
 impl Default for PricingSettings {
     fn default() -> Self {
-        PricingSettings { rounds: 0, candidates: 256, add: 16, ascent_steps: 8, tolerance: 0.01, max_iter: 0 }
+        PricingSettings { rounds: 0, candidates: 256, add: 16, ascent_steps: 8, tolerance: 0.01, max_iter: 0, swap: false }
     }
 }
 
@@ -186,9 +196,11 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         return Ok(PricingReport { rounds, stop: PricingStop::Stopped });
     }
     let mut zero_streak = zero_streak_update(solver, &vec![0; solver.n_patterns()]);
+    // patterns of undone swaps: not offered again (the same λ would choose them again)
+    let mut undone: HashSet<Vec<u64>> = HashSet::new();
     for r in 1..=ps.rounds {
         let t0 = Instant::now();
-        let found = find_violators(solver, ps, r)?;
+        let found = find_violators(solver, ps, r, &undone)?;
         let search = t0.elapsed().as_secs_f64();
         let mut rec = record(solver, r, 0.0, None);
         rec.search_seconds = search;
@@ -206,7 +218,13 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         }
         // kept patterns, then the new gates
         let p_old = solver.n_patterns();
-        let keep: Vec<usize> = (0..p_old).filter(|&j| zero_streak[j] < 2).collect();
+        let mut keep: Vec<usize> = (0..p_old).filter(|&j| zero_streak[j] < 2).collect();
+        if ps.swap {
+            let excess = (keep.len() + found.chosen.len()).saturating_sub(p_old);
+            drop_smallest(solver, &mut keep, excess);
+        }
+        let before = solver.certify().objective;
+        let undo = ps.swap.then(|| (solver.gates().to_owned(), solver.patterns().clone(), solver.checkpoint(), zero_streak.clone()));
         let d = solver.gates().nrows();
         let (new_h, new_bits): (Vec<Vec<T>>, Vec<Vec<u64>>) = found.chosen.iter().map(|(h, s)| (h.clone(), s.bits.clone())).unzip();
         let p_new = keep.len() + new_h.len();
@@ -219,8 +237,21 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         let from: Vec<Option<usize>> = keep.iter().map(|&j| Some(j)).chain(std::iter::repeat(None).take(new_h.len())).collect();
         let streak_kept: Vec<usize> = keep.iter().map(|&j| zero_streak[j]).chain(std::iter::repeat(0).take(new_h.len())).collect();
         solver.replace_patterns(gates, patterns, &from)?;
-        let (sol, warm, reverted) = solve_keeping_start(solver)?;
+        let (sol, mut warm, mut reverted) = solve_keeping_start(solver)?;
         zero_streak = zero_streak_update(solver, &streak_kept);
+        if let Some((gates, patterns, cp, streak)) = undo {
+            warm = before;
+            if solver.certify().objective > before {
+                // back to the old set: kept patterns map to their old places, then the old state
+                let back: Vec<Option<usize>> = (0..p_old).map(|j| keep.iter().position(|&k| k == j)).collect();
+                solver.replace_patterns(gates, patterns, &back)?;
+                solver.restore(cp)?;
+                solver.certify();
+                zero_streak = streak;
+                reverted = true;
+                undone.extend(new_bits.iter().cloned());
+            }
+        }
         let mut rec2 = record(solver, r, t0.elapsed().as_secs_f64(), Some(sol.iterations));
         rec2.candidates = found.candidates;
         rec2.violators = found.violators;
@@ -289,6 +320,24 @@ fn zero_groups<T: Real>(solver: &Solver<T>) -> Vec<bool> {
     (0..lay.p()).map(|j| (0..lay.outputs()).all(|c| (0..lay.sides()).all(|side| zero_block(c, side, j)))).collect()
 }
 
+/// Removes from `keep` (pattern indices, ascending) the `count` patterns whose weights, over
+/// all outputs, have the smallest norm.
+fn drop_smallest<T: Real>(solver: &Solver<T>, keep: &mut Vec<usize>, count: usize) {
+    if count == 0 {
+        return;
+    }
+    let m = solver.model();
+    let lay = m.layout();
+    let norm = |j: usize| -> f64 {
+        let blocks = (0..lay.outputs()).flat_map(|c| (0..lay.sides()).map(move |side| lay.block(c, side, j)));
+        blocks.map(|b| m.weights.col(b).iter().map(|v| v.to_f64().powi(2)).sum::<f64>()).sum()
+    };
+    let mut by_norm: Vec<(f64, usize)> = keep.iter().map(|&j| (norm(j), j)).collect();
+    by_norm.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let gone: HashSet<usize> = by_norm.iter().take(count).map(|&(_, j)| j).collect();
+    keep.retain(|j| !gone.contains(j));
+}
+
 /// Consecutive solves after which each pattern's group was zero.
 fn zero_streak_update<T: Real>(solver: &Solver<T>, before: &[usize]) -> Vec<usize> {
     zero_groups(solver).into_iter().zip(before).map(|(z, &s)| if z { s + 1 } else { 0 }).collect()
@@ -303,8 +352,8 @@ struct Found<T> {
 }
 
 /// Generates, scores and ascends the candidates of round `round`; returns the best `ps.add`
-/// distinct violators not already in the pattern set.
-fn find_violators<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, round: usize) -> Result<Found<T>> {
+/// distinct violators not already in the pattern set nor in `exclude`.
+fn find_violators<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, round: usize, exclude: &HashSet<Vec<u64>>) -> Result<Found<T>> {
     solver.certify();
     let (n, k) = (solver.loss().n(), solver.loss().k());
     let mut lam = Mat::<T>::zeros(n, k);
@@ -332,7 +381,7 @@ fn find_violators<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, round: 
     pool.extend((0..h_up.ncols()).map(|j| (h_up.col(j).iter().copied().collect(), s_up[j].clone())));
     pool.sort_by(|a, b| b.1.ratio.total_cmp(&a.1.ratio));
     let pat = solver.patterns();
-    let mut seen: HashSet<Vec<u64>> = (0..pat.p()).map(|j| pat.column(j).to_vec()).collect();
+    let mut seen: HashSet<Vec<u64>> = (0..pat.p()).map(|j| pat.column(j).to_vec()).chain(exclude.iter().cloned()).collect();
     let max_ratio = pool.first().map_or(0.0, |p| p.1.ratio);
     let mut violators = 0;
     let mut chosen = Vec::new();

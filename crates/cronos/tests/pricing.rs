@@ -84,6 +84,39 @@ fn rounds_never_raise_the_objective_and_add_only_violating_gates() {
 }
 
 #[test]
+fn swap_rounds_keep_the_pattern_count_and_never_raise_the_objective() {
+    let (x, y) = three_classes(240, 5);
+    // a small β: every pattern non-zero, so each added gate must displace a used one
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(6, Beta::Fraction(0.005))).unwrap();
+    s.solve();
+    let p0 = s.n_patterns();
+    let ps = PricingSettings { rounds: 4, candidates: 64, add: 2, ascent_steps: 4, swap: true, ..PricingSettings::default() };
+    let report = price(&mut s, &ps, |s, r| {
+        assert!(s.n_patterns() <= p0, "round {}: {} patterns, started with {p0}", r.round, s.n_patterns());
+        Control::Continue
+    })
+    .unwrap();
+    for r in &report.rounds {
+        eprintln!("round {} added {} dropped {} patterns {} obj {:.6e} before {:.6e} acc {:.3} reverted {}", r.round, r.added, r.dropped, r.patterns, r.objective, r.warm_objective, r.train_metric, r.reverted);
+    }
+    let swapped: Vec<_> = report.rounds.iter().filter(|r| r.added > 0).collect();
+    assert!(!swapped.is_empty(), "no swap: {:?}", report.stop);
+    // a swap drops as many patterns as it adds (none of them were zero at this β)
+    assert!(swapped.iter().all(|r| r.dropped == r.added), "{:?}", swapped.iter().map(|r| (r.added, r.dropped)).collect::<Vec<_>>());
+    for w in report.rounds.windows(2) {
+        assert!(w[1].objective <= w[0].objective * (1.0 + 1e-12), "round {}: {} after {}", w[1].round, w[1].objective, w[0].objective);
+        if w[1].reverted {
+            assert_eq!(w[1].objective.to_bits(), w[0].objective.to_bits(), "an undone round must return to the old weights");
+        }
+    }
+    assert!(swapped.iter().any(|r| !r.reverted), "every swap was undone");
+    assert_eq!(s.n_patterns(), p0);
+    // the solver is consistent after the rounds: its certificate is that of its own set
+    let c = s.certificate().clone();
+    assert!(c.lower_bound <= c.objective && c.relative_gap < 1e-3, "{c:?}");
+}
+
+#[test]
 fn the_final_certificate_is_sound_for_the_final_pattern_set() {
     let (x, y0) = random_problem(80, 3, 7);
     let y = targets(&y0, Loss::Squared, 2);

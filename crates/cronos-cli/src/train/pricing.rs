@@ -15,7 +15,7 @@ pub fn settings(a: &TrainArgs) -> Result<Option<PricingSettings>> {
     if a.relu {
         bail!("--pricing-rounds {}: pattern pricing needs gated ReLU (drop --relu)", a.pricing_rounds);
     }
-    let ps = PricingSettings { rounds: a.pricing_rounds, candidates: a.pricing_candidates, add: a.pricing_add, max_iter: a.pricing_max_iter, ..PricingSettings::default() };
+    let ps = PricingSettings { rounds: a.pricing_rounds, candidates: a.pricing_candidates, add: a.pricing_add, max_iter: a.pricing_max_iter, swap: a.pricing_swap, ..PricingSettings::default() };
     ps.validate().map_err(|e| anyhow::anyhow!("invalid option: {e}"))?;
     Ok(Some(ps))
 }

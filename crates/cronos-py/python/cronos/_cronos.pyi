@@ -37,6 +37,7 @@ def fit(
     pricing_rounds: int = 0,
     pricing_add: int = 16,
     pricing_max_iter: int = 0,
+    pricing_swap: bool = False,
     relu_endgame: Optional[bool] = None,
 ) -> Dict[str, Any]:
     """Solve the convex program for ``x`` (n x d) and ``y`` (n x k).
@@ -82,7 +83,8 @@ def fit(
     ``pricing_rounds > 0`` (gated ReLU only) runs ``cronos::price`` after the solve (after
     the refit with ``beta_auto``): up to ``pricing_rounds`` rounds that add at most
     ``pricing_add`` gates violating dual feasibility, drop patterns that stayed zero and
-    re-solve warm (``pricing_max_iter`` ADMM iterations per round, 0: ``max_iter``). Each round
+    re-solve warm (``pricing_max_iter`` ADMM iterations per round, 0: ``max_iter``; with
+    ``pricing_swap`` each added gate replaces the kept pattern with the smallest weights). Each round
     is a progress event ``{"event": "pricing", ...}`` with the keys of the result's
     ``pricing`` entries; Ctrl-C stops pricing after the current round. The result's
     ``pricing`` is then a list of dicts (round, candidates, violators, added, dropped,

@@ -184,6 +184,7 @@ def save(model, path: _PathLike) -> None:
             "pricing_rounds": int(getattr(model, "pricing_rounds", 0)),
             "pricing_add": int(getattr(model, "pricing_add", 16)),
             "pricing_max_iter": int(getattr(model, "pricing_max_iter", 0)),
+            "pricing_swap": bool(getattr(model, "pricing_swap", False)),
             "relu_endgame": getattr(model, "relu_endgame", "auto"),
             "pricing_": getattr(model, "pricing_", None),
         }
@@ -239,7 +240,7 @@ def load(path: _PathLike):
         )
         # models saved from Python: the parameters of the fit exactly (beta="auto", class_weight, path)
         py = json.loads(md[PY_PARAMS_KEY]) if PY_PARAMS_KEY in md else {}
-        for name in ("beta", "beta_fraction", "loss", "path_points", "path_min_fraction", "pricing_rounds", "pricing_add", "pricing_max_iter", "relu_endgame"):
+        for name in ("beta", "beta_fraction", "loss", "path_points", "path_min_fraction", "pricing_rounds", "pricing_add", "pricing_max_iter", "pricing_swap", "relu_endgame"):
             if name in py:
                 params[name] = py[name]
         # the relevance weights are folded into the stored scale; models from the CLI or from
