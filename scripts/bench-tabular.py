@@ -8,7 +8,7 @@ issue 17's check: 10^4-2*10^4 rows, 100 features, 3-5 classes, tens of informati
 breast_cancer, digits; 5-fold stratified CV). Every model is fitted on the same standardized
 training rows; the printed ratios are fit times over the MLP's in the same run.
 
-    python scripts/bench-tabular.py [--sets A,B,iris,wine,bc,digits] [--rounds 0]
+    python scripts/bench-tabular.py [--sets A,B,iris,wine,bc,digits] [--rounds 0] [--swap 0]
 """
 
 import argparse
@@ -60,12 +60,14 @@ def timed(est, X, y, Xt, yt):
     return time.perf_counter() - t, est.score(Xt, yt)
 
 
-def models(rounds, max_iter):
+def models(rounds, max_iter, swap):
     yield "MLPClassifier((64,))", lambda: MLPClassifier(hidden_layer_sizes=(64,), random_state=0)
     yield 'GatedReLUClassifier(feature_weighting="none")', lambda: cronos.GatedReLUClassifier(feature_weighting="none")
     yield "GatedReLUClassifier()", lambda: cronos.GatedReLUClassifier()
     if rounds:
         yield f"GatedReLUClassifier(pricing_rounds={rounds}, pricing_max_iter={max_iter})", lambda: cronos.GatedReLUClassifier(pricing_rounds=rounds, pricing_max_iter=max_iter)
+    if swap:
+        yield f"GatedReLUClassifier(pricing_rounds={swap}, pricing_swap=True)", lambda: cronos.GatedReLUClassifier(pricing_rounds=swap, pricing_swap=True)
 
 
 def main():
@@ -73,6 +75,7 @@ def main():
     ap.add_argument("--sets", default="A,B,iris,wine,bc,digits")
     ap.add_argument("--rounds", type=int, default=0, help="pricing rounds of an extra row (0: none)")
     ap.add_argument("--max-iter", type=int, default=40, help="ADMM iterations per pricing round")
+    ap.add_argument("--swap", type=int, default=0, help="rounds of an extra row with pricing_swap=True (the pattern count stays; 0: none)")
     a = ap.parse_args()
     print(f"load {os.getloadavg()[0]:.2f}")
     print("| data | model | test accuracy | fit s | fit × MLP | active neurons |")
@@ -84,7 +87,7 @@ def main():
         else:
             label, splits = f"{name} (5-fold CV)", list(folds(name))
         t_mlp = None
-        for model, make in models(a.rounds, a.max_iter):
+        for model, make in models(a.rounds, a.max_iter, a.swap):
             runs = [(timed(est, *split), est) for split in splits for est in [make()]]
             t = sum(r[0][0] for r in runs) / len(runs)
             acc = sum(r[0][1] for r in runs) / len(runs)
