@@ -123,9 +123,11 @@ pub struct PricingRound {
     pub lower_bound: f64,
     /// Certified relative gap.
     pub relative_gap: f64,
-    /// Objective of the warm start (the previous round's weights on the new set).
+    /// Objective of the warm start (the previous round's weights on the new set; with `swap`,
+    /// the objective before the round, which the dropped patterns no longer reach).
     pub warm_objective: f64,
-    /// Whether the solve ended above the warm start and was returned to it.
+    /// Whether the solve ended above the warm start and was returned to it (with `swap`:
+    /// above the objective before the round, and the round was undone).
     pub reverted: bool,
     /// Non-zero neurons.
     pub active_neurons: usize,
@@ -224,7 +226,7 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
             drop_smallest(solver, &mut keep, excess);
         }
         let before = solver.certify().objective;
-        let undo = ps.swap.then(|| (solver.gates().to_owned(), solver.patterns().clone(), solver.checkpoint(), zero_streak.clone()));
+        let undo = ps.swap.then(|| Undo { gates: solver.gates().to_owned(), patterns: solver.patterns().clone(), state: solver.checkpoint(), streak: zero_streak.clone() });
         let d = solver.gates().nrows();
         let (new_h, new_bits): (Vec<Vec<T>>, Vec<Vec<u64>>) = found.chosen.iter().map(|(h, s)| (h.clone(), s.bits.clone())).unzip();
         let p_new = keep.len() + new_h.len();
@@ -239,15 +241,10 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         solver.replace_patterns(gates, patterns, &from)?;
         let (sol, mut warm, mut reverted) = solve_keeping_start(solver)?;
         zero_streak = zero_streak_update(solver, &streak_kept);
-        if let Some((gates, patterns, cp, streak)) = undo {
+        if let Some(undo) = undo {
             warm = before;
             if solver.certify().objective > before {
-                // back to the old set: kept patterns map to their old places, then the old state
-                let back: Vec<Option<usize>> = (0..p_old).map(|j| keep.iter().position(|&k| k == j)).collect();
-                solver.replace_patterns(gates, patterns, &back)?;
-                solver.restore(cp)?;
-                solver.certify();
-                zero_streak = streak;
+                zero_streak = undo.apply(solver, &keep)?;
                 reverted = true;
                 undone.extend(new_bits.iter().cloned());
             }
@@ -318,6 +315,26 @@ fn zero_groups<T: Real>(solver: &Solver<T>) -> Vec<bool> {
     let (lay, zero) = (m.layout(), T::from_f64(0.0));
     let zero_block = |c, side, j| m.weights.col(lay.block(c, side, j)).iter().all(|&v| v == zero);
     (0..lay.p()).map(|j| (0..lay.outputs()).all(|c| (0..lay.sides()).all(|side| zero_block(c, side, j)))).collect()
+}
+
+/// What undoes a swap round: the pattern set and solver state before it.
+struct Undo<T: Real> {
+    gates: Mat<T>,
+    patterns: crate::patterns::Patterns,
+    state: crate::solver::SolverState<T>,
+    streak: Vec<usize>,
+}
+
+impl<T: Real> Undo<T> {
+    /// Restores the old pattern set (the round kept the old patterns `keep`, in order, then
+    /// added new ones) and the old state; returns the old zero streaks.
+    fn apply(self, solver: &mut Solver<T>, keep: &[usize]) -> Result<Vec<usize>> {
+        let back: Vec<Option<usize>> = (0..self.gates.ncols()).map(|j| keep.iter().position(|&k| k == j)).collect();
+        solver.replace_patterns(self.gates, self.patterns, &back)?;
+        solver.restore(self.state)?;
+        solver.certify();
+        Ok(self.streak)
+    }
 }
 
 /// Removes from `keep` (pattern indices, ascending) the `count` patterns whose weights, over

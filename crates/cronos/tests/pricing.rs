@@ -91,8 +91,17 @@ fn swap_rounds_keep_the_pattern_count_and_never_raise_the_objective() {
     s.solve();
     let p0 = s.n_patterns();
     let ps = PricingSettings { rounds: 4, candidates: 64, add: 2, ascent_steps: 4, swap: true, ..PricingSettings::default() };
+    let columns = |s: &Solver<f64>| -> Vec<Vec<u64>> { (0..s.n_patterns()).map(|j| s.patterns().column(j).to_vec()).collect() };
+    let mut last = columns(&s);
+    let mut undone = 0;
     let report = price(&mut s, &ps, |s, r| {
         assert!(s.n_patterns() <= p0, "round {}: {} patterns, started with {p0}", r.round, s.n_patterns());
+        // an undone round leaves the pattern set it found, in the same order
+        if r.reverted {
+            assert_eq!(columns(s), last, "round {}: undone, but the patterns changed", r.round);
+            undone += 1;
+        }
+        last = columns(s);
         Control::Continue
     })
     .unwrap();
@@ -110,6 +119,7 @@ fn swap_rounds_keep_the_pattern_count_and_never_raise_the_objective() {
         }
     }
     assert!(swapped.iter().any(|r| !r.reverted), "every swap was undone");
+    assert!(undone > 0, "no round was undone: the undo path went untested");
     assert_eq!(s.n_patterns(), p0);
     // the solver is consistent after the rounds: its certificate is that of its own set
     let c = s.certificate().clone();
