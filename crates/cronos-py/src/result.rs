@@ -60,6 +60,7 @@ pub(crate) fn pricing_round_items(d: &Bound<'_, PyDict>, r: &PricingRound) -> Py
     d.set_item("relative_gap", r.relative_gap)?;
     d.set_item("warm_objective", r.warm_objective)?;
     d.set_item("reverted", r.reverted)?;
+    d.set_item("undone", r.undone)?;
     d.set_item("active_neurons", r.active_neurons)?;
     d.set_item("train_metric", r.train_metric)?;
     d.set_item("iterations", r.iterations)?;

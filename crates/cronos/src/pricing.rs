@@ -129,6 +129,8 @@ pub struct PricingRound {
     /// Whether the solve ended above the warm start and was returned to it (with `swap`:
     /// above the objective before the round, and the round was undone).
     pub reverted: bool,
+    /// With `swap`: the round was undone, so the solver holds the state from before it.
+    pub undone: bool,
     /// Non-zero neurons.
     pub active_neurons: usize,
     /// Training metric (accuracy, or −MSE).
@@ -166,12 +168,19 @@ pub struct PricingReport {
 impl PricingReport {
     /// Brings the outcome of the solve before pricing up to date with the solver after it:
     /// the certificate and feasibility of the last round's pattern set, and the status of the
-    /// last round that solved (a round that found no violator keeps the earlier status).
+    /// last round whose solve the solver still holds (a round that found no violator, or an
+    /// undone swap, keeps the earlier status). `Solved` stays only with a final gap in
+    /// [0, `tol_gap`] (else `MaxIterations`: stopped short): a round that went back to its
+    /// warm start holds weights that no solve certified on the current pattern set.
     pub fn update_solution<T: Real>(&self, solver: &Solver<T>, sol: &mut Solution) {
         sol.certificate = solver.certificate().clone();
         sol.feasibility = solver.feasibility();
-        if let Some(s) = self.rounds.iter().rev().find_map(|r| r.status) {
+        if let Some(s) = self.rounds.iter().rev().filter(|r| !r.undone).find_map(|r| r.status) {
             sol.status = s;
+        }
+        let gap = sol.certificate.relative_gap;
+        if sol.status == Status::Solved && !(0.0..=solver.settings().tol_gap).contains(&gap) {
+            sol.status = Status::MaxIterations;
         }
     }
 }
@@ -199,10 +208,10 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
     }
     let mut zero_streak = zero_streak_update(solver, &vec![0; solver.n_patterns()]);
     // patterns of undone swaps: not offered again (the same λ would choose them again)
-    let mut undone: HashSet<Vec<u64>> = HashSet::new();
+    let mut tabu: HashSet<Vec<u64>> = HashSet::new();
     for r in 1..=ps.rounds {
         let t0 = Instant::now();
-        let found = find_violators(solver, ps, r, &undone)?;
+        let found = find_violators(solver, ps, r, &tabu)?;
         let search = t0.elapsed().as_secs_f64();
         let mut rec = record(solver, r, 0.0, None);
         rec.search_seconds = search;
@@ -240,13 +249,14 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         let streak_kept: Vec<usize> = keep.iter().map(|&j| zero_streak[j]).chain(std::iter::repeat(0).take(new_h.len())).collect();
         solver.replace_patterns(gates, patterns, &from)?;
         let (sol, mut warm, mut reverted) = solve_keeping_start(solver)?;
+        let mut undone = false;
         zero_streak = zero_streak_update(solver, &streak_kept);
         if let Some(undo) = undo {
             warm = before;
             if solver.certify().objective > before {
                 zero_streak = undo.apply(solver, &keep)?;
-                reverted = true;
-                undone.extend(new_bits.iter().cloned());
+                (reverted, undone) = (true, true);
+                tabu.extend(new_bits.iter().cloned());
             }
         }
         let mut rec2 = record(solver, r, t0.elapsed().as_secs_f64(), Some(sol.iterations));
@@ -258,6 +268,7 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         rec2.dropped = p_old - keep.len();
         rec2.warm_objective = warm;
         rec2.reverted = reverted;
+        rec2.undone = undone;
         rec2.status = Some(sol.status);
         rec2.search_seconds = search;
         let asked = on_round(solver, &rec2);
@@ -268,9 +279,9 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         }
     }
     solver.set_limits(tol, iters);
-    // rounds capped by `max_iter` only need a λ good enough to price with: the last one is
-    // finished with the solver's own limits
-    let capped = rounds.iter().rev().find_map(|r| r.status) == Some(Status::MaxIterations);
+    // rounds capped by `max_iter` only need a λ good enough to price with: the last one the
+    // solver holds (an undone swap holds the one before) is finished with its own limits
+    let capped = rounds.iter().rev().filter(|r| !r.undone).find_map(|r| r.status) == Some(Status::MaxIterations);
     if ps.max_iter > 0 && ps.max_iter < iters && capped && stop != PricingStop::Stopped {
         let t0 = Instant::now();
         let (sol, before, reverted) = solve_keeping_start(solver)?;
@@ -300,6 +311,7 @@ fn record<T: Real>(solver: &mut Solver<T>, round: usize, seconds: f64, iteration
         relative_gap: c.relative_gap,
         warm_objective: c.objective,
         reverted: false,
+        undone: false,
         active_neurons: solver.model().active_neurons(),
         train_metric: metric.eval(solver.train_predictions(), solver.loss().y()),
         iterations: iterations.unwrap_or(0),

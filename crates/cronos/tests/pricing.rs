@@ -88,7 +88,7 @@ fn swap_rounds_keep_the_pattern_count_and_never_raise_the_objective() {
     let (x, y) = three_classes(240, 5);
     // a small β: every pattern non-zero, so each added gate must displace a used one
     let mut s = Solver::new(x.as_ref(), y.as_ref(), settings(6, Beta::Fraction(0.005))).unwrap();
-    s.solve();
+    let first = s.solve();
     let p0 = s.n_patterns();
     let ps = PricingSettings { rounds: 4, candidates: 64, add: 2, ascent_steps: 4, swap: true, ..PricingSettings::default() };
     let columns = |s: &Solver<f64>| -> Vec<Vec<u64>> { (0..s.n_patterns()).map(|j| s.patterns().column(j).to_vec()).collect() };
@@ -97,7 +97,8 @@ fn swap_rounds_keep_the_pattern_count_and_never_raise_the_objective() {
     let report = price(&mut s, &ps, |s, r| {
         assert!(s.n_patterns() <= p0, "round {}: {} patterns, started with {p0}", r.round, s.n_patterns());
         // an undone round leaves the pattern set it found, in the same order
-        if r.reverted {
+        if r.undone {
+            assert!(r.reverted);
             assert_eq!(columns(s), last, "round {}: undone, but the patterns changed", r.round);
             undone += 1;
         }
@@ -120,6 +121,12 @@ fn swap_rounds_keep_the_pattern_count_and_never_raise_the_objective() {
     }
     assert!(swapped.iter().any(|r| !r.reverted), "every swap was undone");
     assert!(undone > 0, "no round was undone: the undo path went untested");
+    // the reported status is that of the state the solver holds: the last round not undone
+    let mut sol = first.clone();
+    report.update_solution(&s, &mut sol);
+    let held = report.rounds.iter().rev().filter(|r| !r.undone).find_map(|r| r.status).unwrap_or(first.status);
+    assert_eq!(sol.status, held);
+    assert_eq!(sol.status == cronos::Status::Solved, (0.0..=1e-6).contains(&sol.certificate.relative_gap), "{:?} at gap {}", sol.status, sol.certificate.relative_gap);
     assert_eq!(s.n_patterns(), p0);
     // the solver is consistent after the rounds: its certificate is that of its own set
     let c = s.certificate().clone();

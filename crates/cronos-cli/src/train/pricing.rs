@@ -55,14 +55,14 @@ pub fn run(a: &TrainArgs, p: &Prepared, solver: &mut Solver<f32>, ps: &PricingSe
                 r.seconds,
                 r.search_seconds,
                 r.iterations,
-                if r.reverted { "  (returned to the warm start)" } else { "" }
+                if r.undone { "  (undone: back to the patterns before it)" } else if r.reverted { "  (returned to the warm start)" } else { "" }
             );
         }
         rows.push(json!({
             "round": r.round, "objective": r.objective, "lower_bound": r.lower_bound, "relative_gap": r.relative_gap,
             "train_score": train, "test_score": test, "active_neurons": r.active_neurons, "patterns": r.patterns,
             "added": r.added, "dropped": r.dropped, "candidates": r.candidates, "violators": r.violators,
-            "max_violation": r.max_violation, "iterations": r.iterations, "seconds": r.seconds, "search_seconds": r.search_seconds, "reverted": r.reverted,
+            "max_violation": r.max_violation, "iterations": r.iterations, "seconds": r.seconds, "search_seconds": r.search_seconds, "reverted": r.reverted, "undone": r.undone,
         }));
         cronos::Control::Continue
     })?;

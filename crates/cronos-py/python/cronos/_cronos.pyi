@@ -88,7 +88,7 @@ def fit(
     is a progress event ``{"event": "pricing", ...}`` with the keys of the result's
     ``pricing`` entries; Ctrl-C stops pricing after the current round. The result's
     ``pricing`` is then a list of dicts (round, candidates, violators, added, dropped,
-    patterns, max_violation, objective, lower_bound, relative_gap, warm_objective, reverted,
+    patterns, max_violation, objective, lower_bound, relative_gap, warm_objective, reverted, undone,
     active_neurons, train_metric, iterations, seconds, search_seconds, status) and
     ``pricing_stop`` (``"NoViolator"``, ``"Rounds"`` or ``"Stopped"``); both None without
     pricing. The status, certificate and ``n_patterns`` are then those after pricing.

@@ -684,7 +684,7 @@ _DOC = """{summary}
     pricing_ : list of dict or None
         With pricing_rounds > 0: one dict per round (round 0 is the solve before pricing):
         round, candidates, violators, added, dropped, patterns, max_violation, objective,
-        lower_bound, relative_gap, warm_objective, reverted, active_neurons, train_metric,
+        lower_bound, relative_gap, warm_objective, reverted, undone, active_neurons, train_metric,
         iterations, seconds, search_seconds, status. None otherwise.
     beta_path_ : list of dict or None
         With beta="auto": one dict per path point (fraction, beta, objective, relative_gap,

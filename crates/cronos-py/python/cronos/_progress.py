@@ -150,7 +150,7 @@ class ProgressReporter:
             warm = ", warm start" if event.get("warm_started") else ""
             self._write(f"cronos: setup {event['seconds']:.2f}s, {event['n_patterns']} patterns{warm}")
         elif kind == "pricing":
-            back = "  (returned to the warm start)" if event.get("reverted") else ""
+            back = "  (undone: back to the patterns before it)" if event.get("undone") else "  (returned to the warm start)" if event.get("reverted") else ""
             self._write(
                 f"cronos: pricing round {event['round']}  +{event['added']} -{event['dropped']}  "
                 f"patterns {event['patterns']}  max violation {event['max_violation']:.3f}  "
