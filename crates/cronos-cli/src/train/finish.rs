@@ -74,7 +74,7 @@ pub fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, 
         println!("{}", TrainSummary::new(&outcome, run).to_json()?);
     }
     if !a.quiet {
-        tell(&outcome, &mf, p.classes(), &a.out, a.plot.as_deref());
+        tell(&outcome, fit.pricing.as_ref(), &mf, p.classes(), &a.out, a.plot.as_deref());
         if let Some(d) = &distributed {
             eprintln!(
                 "{} ranks: {:.3}s per iteration, {:.0} bytes summed per iteration",
@@ -85,13 +85,20 @@ pub fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, 
     Ok(exit_code(outcome.status, &a.out, &p.train_path, a.quiet))
 }
 
-/// The human-readable summary on stderr.
-fn tell(o: &Outcome, mf: &ModelFile, classes: Option<&cronos_model::Classes>, out: &std::path::Path, plot: Option<&std::path::Path>) {
+/// The human-readable summary on stderr (with pricing, the status and certificate are those
+/// of the final pattern set, the iteration counts those of the solve before it).
+fn tell(o: &Outcome, pricing: Option<&serde_json::Value>, mf: &ModelFile, classes: Option<&cronos_model::Classes>, out: &std::path::Path, plot: Option<&std::path::Path>) {
     let (c, status) = (&o.certificate, o.status);
-    eprintln!(
-        "status: {status} after {} ADMM iterations ({} CG), {:.2}s (+{:.2}s setup)",
-        o.iterations, o.cg_iterations, o.solve_seconds, o.setup_seconds
-    );
+    match pricing {
+        Some(p) => eprintln!(
+            "status: {status} after {} round(s) of pattern pricing ({:.2}s); the solve before it: {} ADMM iterations ({} CG), {:.2}s (+{:.2}s setup)",
+            p["rounds_run"], p["seconds"].as_f64().unwrap_or(0.0), o.iterations, o.cg_iterations, o.solve_seconds, o.setup_seconds
+        ),
+        None => eprintln!(
+            "status: {status} after {} ADMM iterations ({} CG), {:.2}s (+{:.2}s setup)",
+            o.iterations, o.cg_iterations, o.solve_seconds, o.setup_seconds
+        ),
+    }
     eprintln!("objective {:.6e}, certified lower bound {:.6e}, relative gap {:.3e}", c.objective, c.lower_bound, c.relative_gap);
     if let Some(f) = o.feasibility.filter(|f| f.constraint_violation > 1e-6) {
         eprintln!(
