@@ -234,7 +234,8 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
             let excess = (keep.len() + found.chosen.len()).saturating_sub(p_old);
             drop_smallest(solver, &mut keep, excess);
         }
-        let before = solver.certify().objective;
+        // find_violators certified this state
+        let before = solver.certificate().objective;
         let undo = ps.swap.then(|| Undo { gates: solver.gates().to_owned(), patterns: solver.patterns().clone(), state: solver.checkpoint(), streak: zero_streak.clone() });
         let d = solver.gates().nrows();
         let (new_h, new_bits): (Vec<Vec<T>>, Vec<Vec<u64>>) = found.chosen.iter().map(|(h, s)| (h.clone(), s.bits.clone())).unzip();

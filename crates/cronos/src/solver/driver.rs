@@ -59,11 +59,10 @@ impl<T: Real> Solver<T> {
         if certified {
             self.certify();
             let gap = self.cert.relative_gap;
-            // a negative ReLU gap is an infeasible iterate below a kept bound, never certified:
-            // it needs the endgame as much as a large gap does (breast_cancer in f32: the gap
-            // went negative after the attempt at iteration 20 and no attempt followed)
-            let uncertified = gap > self.settings.tol_gap || (gap < 0.0 && self.sys.relu());
-            if uncertified
+            // the same test as termination's: a negative gap never certifies (for ReLU an
+            // infeasible iterate below a kept bound; breast_cancer in f32 went negative after
+            // the endgame's attempt at iteration 20 and, before this, none followed)
+            if !self.gap_certifies(gap)
                 && gap <= self.settings.polish_below
                 && self.polish_due(it)
             {
@@ -169,10 +168,10 @@ impl<T: Real> Solver<T> {
             return (info, Some(Status::NumericalError));
         }
         let mut converged = info.primal_residual <= self.settings.tol_residual
-            && info.relative_gap <= self.settings.tol_gap;
+            && self.gap_certifies(info.relative_gap);
         if converged && !info.certified {
             let c = self.certify().clone();
-            converged = c.relative_gap <= self.settings.tol_gap;
+            converged = self.gap_certifies(c.relative_gap);
             if let Some(h) = self.history.last_mut() {
                 h.objective = c.objective;
                 h.lower_bound = c.lower_bound;
@@ -196,12 +195,18 @@ impl<T: Real> Solver<T> {
         (info, end)
     }
 
-    /// Whether the current certificate may be reported as `Solved`: gap ≥ 0 and, for the
+    /// Whether the current certificate may be reported as `Solved`: gap in [0, `tol_gap`] and, for the
     /// ReLU program, a cone violation of z within [`Solver::solved_violation_limit`] (one pass
     /// over X, made only when the gap and residual tests already pass).
     fn claim_is_sound(&self) -> bool {
-        self.cert.relative_gap >= 0.0
+        self.gap_certifies(self.cert.relative_gap)
             && (!self.sys.relu() || self.feasibility().constraint_violation <= self.solved_violation_limit())
+    }
+
+    /// Whether a certified gap meets the target: in [0, `tol_gap`] (an objective below its
+    /// bound means infeasible weights or rounding, never a certificate).
+    fn gap_certifies(&self, gap: f64) -> bool {
+        (0.0..=self.settings.tol_gap).contains(&gap)
     }
 
     /// The largest relative cone violation a `Solved` ReLU network may have: `tol_residual`,
