@@ -203,3 +203,38 @@ fn a_stop_between_rounds_ends_pricing_there() {
     assert!(sol.certificate.objective <= before * (1.0 + 1e-12));
     assert_eq!(Some(sol.status), report.rounds[1].status);
 }
+
+/// A new pattern set whose carried weights start worse than zero (here the old weights land
+/// on the wrong patterns) is solved from zero, and no bound of the old program survives: the
+/// cold point used to be kept with the old program's certificate, whose bound (valid for the
+/// old patterns only) then capped the new, larger program's gap at −0.66 in a pricing round.
+#[test]
+fn a_rejected_warm_start_on_new_patterns_keeps_no_bound_of_the_old_program() {
+    let (x, y) = three_classes(150, 3);
+    let beta = 0.02;
+    let st = Settings { max_iter: 3000, tol_gap: 1e-8, tol_residual: 1e-9, certificate_every: 10, ..settings(4, Beta::Value(beta)) };
+    let mut s = Solver::new(x.as_ref(), y.as_ref(), st).unwrap();
+    let old = s.solve().certificate;
+    // the old patterns rotated by one, then four more from random gates
+    let d = s.gates().nrows();
+    let mut r = Rng(99);
+    let gates = Mat::<f64>::from_fn(d, 8, |i, j| if j < 4 { s.gates()[(i, (j + 1) % 4)] } else { r.next() - 0.5 });
+    let sx = s.scaled_x();
+    let xs = Mat::<f64>::from_fn(sx.nrows(), sx.ncols(), |i, j| sx.get(i, j));
+    let patterns = cronos::patterns::Patterns::from_gates(xs.as_ref(), gates.as_ref(), faer::Par::Seq);
+    let from: Vec<Option<usize>> = (0..8).map(|j| (j < 4).then_some(j)).collect();
+    s.replace_patterns(gates, patterns.clone(), &from).unwrap();
+    let zero_objective = 0.5 * (0..y.nrows()).map(|i| (0..3).map(|c| y[(i, c)] * y[(i, c)]).sum::<f64>()).sum::<f64>();
+    let start = s.certificate().clone();
+    assert!((start.objective - zero_objective).abs() < 1e-9 * zero_objective, "the warm start must be rejected here: {} vs zero's {}", start.objective, zero_objective);
+    assert!(start.lower_bound < old.lower_bound * 0.5, "the old program's bound {} kept: {}", old.lower_bound, start.lower_bound);
+    let c = s.solve().certificate;
+    let masks: Vec<Vec<bool>> = (0..8).map(|j| (0..patterns.n()).map(|i| patterns.get(i, j)).collect()).collect();
+    let (xr, dd) = row_major(&x, true);
+    let yr: Vec<f64> = (0..x.nrows()).flat_map(|i| (0..3).map(move |c| (i, c))).map(|(i, c)| y[(i, c)]).collect();
+    let o = cronos_oracle::solve_loss(&xr, x.nrows(), dd, &yr, 3, None, &masks, beta, cronos_oracle::Kind::GatedRelu, cronos_oracle::Loss::Squared).unwrap();
+    eprintln!("old bound {:.8} new: bound {:.8} oracle {:.8} objective {:.8}", old.lower_bound, c.lower_bound, o.objective, c.objective);
+    assert!(o.objective < old.lower_bound, "the instance must lower the optimum below the old bound");
+    assert!(c.lower_bound <= o.objective * (1.0 + 1e-9), "bound {} above the optimum {}", c.lower_bound, o.objective);
+    assert!(c.relative_gap >= 0.0 && c.relative_gap < 1e-4, "gap {}", c.relative_gap);
+}
