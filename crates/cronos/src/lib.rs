@@ -92,4 +92,4 @@ pub use path::{
 pub use pricing::{price, PricingReport, PricingRound, PricingSettings, PricingStop};
 pub use real::Real;
 pub use settings::{Activation, Beta, PrecondKind, Rank, Settings};
-pub use solver::{Checkpoint, Control, EndgameAttempt, IterInfo, Observer, Solution, Solver, SolverState, Status};
+pub use solver::{Checkpoint, BestPoint, Control, EndgameAttempt, IterInfo, Observer, Solution, Solver, SolverState, Status};

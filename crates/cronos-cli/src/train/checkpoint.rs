@@ -8,7 +8,7 @@ use cronos::{Checkpoint, Settings, Solver};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-const CHECKPOINT_MAGIC: &str = "cronos-checkpoint-2";
+const CHECKPOINT_MAGIC: &str = "cronos-checkpoint-3";
 
 /// The file's contents.
 #[derive(Serialize, Deserialize)]

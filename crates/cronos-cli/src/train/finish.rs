@@ -30,7 +30,8 @@ pub fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, 
         cg_iterations: obs.records.iter().map(|r| r.info.cg_iterations).sum(),
         solve_seconds: obs.records.last().map_or(0.0, |r| r.info.seconds),
         setup_seconds: solver.setup_seconds(),
-        best_iteration: best.map(|b| b.iteration),
+        // or the solver's best certified point, shown by a solve that stopped short
+        best_iteration: best.map(|b| b.iteration).or(solver.shown_iteration()),
         active_neurons: model.active_neurons(),
         scores: report::data_scores(&model, p, solver.predict_training_rows(&model).map_err(|e| fatal(comm, e.into()))?, comm)?,
         n_test: p.test.as_ref().map(|t| t.x.nrows()),
@@ -105,6 +106,9 @@ fn tell(o: &Outcome, pricing: Option<&serde_json::Value>, mf: &ModelFile, classe
             "ReLU cone constraints violated by {:.2e} (relative): the network's objective is {:.6e}; the gap certifies feasible weights only",
             f.constraint_violation, f.network_objective
         );
+    }
+    if let (Some(it), None) = (o.best_iteration, o.n_validation) {
+        eprintln!("weights of iteration {it}: this solve's best certified point (the last iterate's was worse)");
     }
     eprintln!("{}", report::score_line(&o.scores, classes, o.best_iteration));
     if let Some(c) = &mf.metadata.calibration {

@@ -41,7 +41,8 @@ pub struct Outcome {
     pub cg_iterations: usize,
     pub solve_seconds: f64,
     pub setup_seconds: f64,
-    /// The saved best validation iterate's iteration.
+    /// The iteration of the saved weights when they are not the last iterate's: the best
+    /// validation iterate, or the solver's best certified point after a solve that stopped short.
     pub best_iteration: Option<usize>,
     pub active_neurons: usize,
     pub scores: DataScores,

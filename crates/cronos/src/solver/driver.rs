@@ -74,6 +74,7 @@ impl<T: Real> Solver<T> {
                     stats.primal_rel = 0.0;
                 }
             }
+            self.remember_certified_iterate();
         }
         let (rho, sigma) = (self.state.rho, self.state.sigma);
         if self.settings.adaptive_rho && it % 5 == 0 {
@@ -258,9 +259,7 @@ impl<T: Real> Solver<T> {
         if !self.history.last().is_some_and(|h| h.certified) {
             self.certify();
         }
-        if status != Status::Solved {
-            self.prefer_best_attempt();
-        }
+        self.show_best_point(status);
         for o in observers.iter_mut() {
             o.finish(self, status);
         }

@@ -30,14 +30,14 @@ use std::time::Instant;
 mod balance;
 mod driver;
 mod endgame;
-mod best_attempt;
+mod best_point;
 mod relu_endgame;
 mod reshape;
 mod setup;
 mod state;
 
 pub use driver::Observer;
-pub use best_attempt::EndgameAttempt;
+pub use best_point::{BestPoint, EndgameAttempt};
 pub use state::{Checkpoint, SolverState};
 
 /// How a solve ended.
@@ -189,13 +189,13 @@ pub struct Solver<T: Real> {
     last_sigma_change: usize,
     sigma_changes: usize,
     best_lower: Vec<f64>,
-    /// The ReLU endgame's best attempt that satisfied the cones and certified a gap ≥ 0 but
-    /// missed `tol_gap`: what a solve that stops short of the target returns when ADMM's own
-    /// iterate is worse (see [`Solver::prefer_best_attempt`]).
-    best_attempt: Option<best_attempt::EndgameAttempt<T>>,
-    /// ADMM's own point while a stopped solve shows the best attempt (see
-    /// [`Solver::prefer_best_attempt`]); put back before ADMM goes on.
-    displaced: Option<best_attempt::Displaced<T>>,
+    /// The best certified point so far (ReLU: the endgame's best feasible attempt that missed
+    /// `tol_gap`; gated: the certified iterate with the lowest objective): what a solve shows
+    /// when its last iterate is worse (see [`Solver::show_best_point`]).
+    best_point: Option<best_point::BestPoint<T>>,
+    /// ADMM's own point while a stopped solve shows the best point (see
+    /// [`Solver::show_best_point`]); put back before ADMM goes on.
+    displaced: Option<best_point::Displaced<T>>,
     gates: Mat<T>,
     d_user: usize,
     setup_seconds: f64,

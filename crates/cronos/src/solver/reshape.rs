@@ -67,7 +67,7 @@ impl<T: Real> Solver<T> {
         self.iter_base = 0;
         self.history.clear();
         self.best_lower.clear();
-        self.best_attempt = None;
+        self.best_point = None;
         self.displaced = None;
         self.build_precond()?;
         self.warm_start_z(&z)?;

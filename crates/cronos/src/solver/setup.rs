@@ -169,7 +169,7 @@ impl<T: Real> Solver<T> {
             last_sigma_change: 0,
             sigma_changes: 0,
             best_lower: Vec::new(),
-            best_attempt: None,
+            best_point: None,
             displaced: None,
             gates: sampled.gates,
             d_user,

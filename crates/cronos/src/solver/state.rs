@@ -5,7 +5,8 @@ use super::*;
 impl<T: Real> Solver<T> {
     /// Everything the iteration depends on, as one value (the checkpoint): the ADMM
     /// iterates, the cone duals ν of every shard, the counters, the history, the best lower
-    /// bounds, and β and the shard layout so that [`Solver::restore`] can check them.
+    /// bounds, the best certified point (and whether it is shown), and β and the shard layout
+    /// so that [`Solver::restore`] can check them.
     pub fn checkpoint(&self) -> SolverState<T> {
         let (state, nu, cert, best_lower) = self.admm_point();
         SolverState {
@@ -20,7 +21,8 @@ impl<T: Real> Solver<T> {
             shard_rows: self.shard_layout(),
             iter_base: self.iter_base,
             best_lower,
-            best_attempt: self.best_attempt.clone(),
+            best_point: self.best_point.clone(),
+            shows_best_point: self.displaced.is_some(),
         }
     }
 
@@ -69,10 +71,15 @@ impl<T: Real> Solver<T> {
         self.cg_total = cp.cg_total;
         self.history = cp.history;
         self.iter_base = cp.iter_base;
-        self.best_attempt = cp.best_attempt;
+        self.best_point = cp.best_point;
         self.displaced = None;
         self.best_lower = if cp.best_lower.is_empty() { cp.cert.lower_bounds.clone() } else { cp.best_lower };
         self.cert = cp.cert;
+        // the weights the solver showed when the state was taken (a pricing round undone
+        // goes back to what the user saw, not to ADMM's point behind it)
+        if cp.shows_best_point {
+            self.display_best_point();
+        }
         Ok(())
     }
 
@@ -156,7 +163,7 @@ impl<T: Real> Solver<T> {
         self.iter_base = self.state.iteration;
         self.history.clear();
         self.best_lower.clear();
-        self.best_attempt = None;
+        self.best_point = None;
         self.certify();
         Ok(())
     }
@@ -246,7 +253,7 @@ impl<T: Real> Solver<T> {
             });
         }
         self.best_lower.clear();
-        self.best_attempt = None;
+        self.best_point = None;
         if self.certify().objective > cold_objective {
             self.restore(cold)?;
             return Ok(false);
@@ -280,8 +287,13 @@ pub struct SolverState<T> {
     pub iter_base: usize,
     /// Best lower bound per output so far (valid for `beta`).
     pub best_lower: Vec<f64>,
-    /// The ReLU endgame's best feasible attempt that missed `tol_gap` (valid for `beta`).
-    pub best_attempt: Option<super::best_attempt::EndgameAttempt<T>>,
+    /// The best certified point so far (ReLU: the endgame's best feasible attempt that missed
+    /// `tol_gap`; gated: the lowest-objective certified iterate), valid for `beta`.
+    pub best_point: Option<super::best_point::BestPoint<T>>,
+    /// Whether the solver showed `best_point` instead of ADMM's point (the iterates above),
+    /// see [`Solver::show_best_point`].
+    #[serde(default)]
+    pub shows_best_point: bool,
 }
 
 /// The former name of [`SolverState`].
