@@ -132,14 +132,25 @@ fn a_stopped_gated_solve_shows_its_best_certified_iterate_and_resumes_from_admm(
     assert!(sol.certificate.relative_gap >= 0.0 && sol.certificate.relative_gap < 1.0);
     // the model is the shown point's: its objective, recomputed from its predictions, is the best
     assert!((s.certify().objective - best.objective).abs() / best.objective < 1e-9);
+    // a checkpoint restores what was shown; a solve at its limit ends without a step and
+    // still shows it (ADMM's point stays the one put aside)
+    let mut r = Solver::new(x.as_ref(), y.as_ref(), set.clone()).unwrap();
+    r.restore(s.checkpoint()).unwrap();
+    for _ in 0..2 {
+        assert_eq!(r.shown_iteration(), Some(best.iteration));
+        assert_eq!(r.certificate().objective.to_bits(), sol.certificate.objective.to_bits());
+        assert_eq!(r.solve().status, Status::MaxIterations);
+    }
     // resumed, the solve continues from ADMM's point as if it had never stopped
-    s.set_limits(set.tol_gap, 140);
-    let resumed = s.solve();
-    let mut once = Solver::new(x.as_ref(), y.as_ref(), Settings { max_iter: 140, ..set }).unwrap();
+    let mut once = Solver::new(x.as_ref(), y.as_ref(), Settings { max_iter: 140, ..set.clone() }).unwrap();
     let whole = once.solve();
     let objectives = |h: &[IterInfo]| h.iter().map(|i| i.objective.to_bits()).collect::<Vec<_>>();
-    assert_eq!(objectives(&resumed.history[100..]), objectives(&whole.history[100..]));
-    assert_eq!(resumed.certificate.objective.to_bits(), whole.certificate.objective.to_bits());
+    for solver in [&mut s, &mut r] {
+        solver.set_limits(set.tol_gap, 140);
+        let resumed = solver.solve();
+        assert_eq!(objectives(&resumed.history[100..]), objectives(&whole.history[100..]));
+        assert_eq!(resumed.certificate.objective.to_bits(), whole.certificate.objective.to_bits());
+    }
     // an early stop by an observer keeps the iterate the observer stopped at
     let mut e = Solver::new(x.as_ref(), y.as_ref(), Settings { max_iter: 140, ..s.settings().clone() }).unwrap();
     let stop = |_: &mut Solver<f64>, h: &IterInfo| if h.iteration == 100 { Control::Finish(Status::EarlyStopped) } else { Control::Continue };

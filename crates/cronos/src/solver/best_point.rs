@@ -58,6 +58,11 @@ impl<T: Real> Solver<T> {
     /// Shows the best point: its weights (and cone duals) replace the iterate, ADMM's point
     /// is put aside, and the certificate is recomputed at the shown weights.
     pub(super) fn display_best_point(&mut self) {
+        // already shown (a solve restored at its limit ends without a step): ADMM's point
+        // is the one put aside, never the shown one
+        if self.displaced.is_some() {
+            return;
+        }
         let Some(best) = self.best_point.as_ref() else { return };
         let (z, nu) = (best.z.clone(), best.nu.clone());
         let displaced = Displaced { state: self.state.clone(), nu: self.concat_cone_duals(), cert: self.cert.clone(), best_lower: self.best_lower.clone() };
