@@ -125,6 +125,7 @@ pub(crate) fn result_dict<'py, T: Real + Element>(py: Python<'py>, out: FitOut<T
     d.set_item("n_patterns", n_patterns)?;
     d.set_item("status", solution.status.to_string())?;
     d.set_item("n_iter", solution.iterations)?;
+    d.set_item("best_iteration", solution.shown_iteration)?;
     d.set_item("cg_iterations", solution.cg_iterations)?;
     d.set_item("objective", solution.certificate.objective)?;
     d.set_item("lower_bound", solution.certificate.lower_bound)?;

@@ -268,3 +268,20 @@ def test_save_load_keeps_loss_and_auto(tmp_path):
     s2 = cronos.load(path)
     assert s2.loss == "softmax" and s2.loss_ == "softmax" and s2.beta_fraction == 0.05
     np.testing.assert_allclose(s2.predict_proba(X), s.predict_proba(X), atol=1e-4)
+
+
+def test_a_stopped_softmax_fit_holds_its_best_certified_iterate():
+    # split ADMM's objective is not monotone: stopped at 100 iterations, this fit holds the
+    # lowest objective it certified (iteration 50), exactly what a fit stopped there returns
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=3, random_state=0)
+    kw = dict(loss="softmax", beta_fraction=1e-3, n_patterns=8, tol_gap=1e-9, n_jobs=1)
+    long = cronos.GatedReLUClassifier(max_iter=100, **kw).fit(X, y)
+    assert long.status_ == "max_iterations" and long.n_iter_ == 100
+    assert long.best_iteration_ is not None and long.best_iteration_ < long.n_iter_
+    short = cronos.GatedReLUClassifier(max_iter=long.best_iteration_, **kw).fit(X, y)
+    assert short.best_iteration_ is None  # its last iterate is its best
+    assert short.objective_ == pytest.approx(long.objective_, rel=1e-12)
+    np.testing.assert_allclose(short.predict_proba(X), long.predict_proba(X), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(long.predict_proba(X).sum(axis=1), 1.0, rtol=1e-9)

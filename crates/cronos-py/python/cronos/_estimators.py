@@ -328,6 +328,8 @@ class _CronosEstimator(BaseEstimator):
         self.convex_weights_ = res["weights"]
         self.beta_ = np.asarray(res["beta"], dtype=np.float64)
         self.n_iter_ = int(res["n_iter"])
+        best = res.get("best_iteration")
+        self.best_iteration_ = None if best is None else int(best)
         self.relative_gap_ = float(res["relative_gap"])
         self.lower_bound_ = float(res["lower_bound"])
         self.objective_ = float(res["objective"])
@@ -662,6 +664,10 @@ _DOC = """{summary}
     first_layer_bias_ : ndarray (n_neurons,)
     output_weights_ : ndarray (n_neurons, n_outputs)
     {gated_attrs}n_iter_, status_, objective_, lower_bound_, relative_gap_ : solve report
+    best_iteration_ : int or None
+        The iteration whose weights the estimator holds when they are not the last iterate's: a
+        fit shows its best certified point (the lowest objective certified, or for ReLU the
+        endgame's best feasible attempt) when its last iterate is worse.
     constraint_violation_ : float
         Relative cone-constraint violation of the returned weights (0 for gated ReLU; a ReLU
         fit stopped early may violate them, and then objective_ can lie below lower_bound_,

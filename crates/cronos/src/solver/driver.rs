@@ -272,6 +272,7 @@ impl<T: Real> Solver<T> {
             setup_seconds: self.setup_seconds,
             solve_seconds: t0.elapsed().as_secs_f64(),
             history: self.history.clone(),
+            shown_iteration: self.shown_iteration(),
         }
     }
 }

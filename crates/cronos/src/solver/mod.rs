@@ -138,6 +138,10 @@ pub struct Solution {
     pub solve_seconds: f64,
     /// Per-iteration reports.
     pub history: Vec<IterInfo>,
+    /// The iteration whose weights the solver shows when they are not the last iterate's
+    /// (the best certified point, see [`Solver::shown_iteration`]).
+    #[serde(default)]
+    pub shown_iteration: Option<usize>,
 }
 
 enum AnyPrecond<T: Real> {
