@@ -171,15 +171,16 @@ impl PricingReport {
     /// last round whose solve the solver still holds (a round that found no violator, or an
     /// undone swap, keeps the earlier status). `Solved` stays only with a final gap in
     /// [0, `tol_gap`] (else `MaxIterations`: stopped short): a round that went back to its
-    /// warm start holds weights that no solve certified on the current pattern set.
+    /// warm start holds weights that no solve certified on the current pattern set. The shown
+    /// iteration is the solver's too.
     pub fn update_solution<T: Real>(&self, solver: &Solver<T>, sol: &mut Solution) {
         sol.certificate = solver.certificate().clone();
         sol.feasibility = solver.feasibility();
+        sol.shown_iteration = solver.shown_iteration();
         if let Some(s) = self.rounds.iter().rev().filter(|r| !r.undone).find_map(|r| r.status) {
             sol.status = s;
         }
-        let gap = sol.certificate.relative_gap;
-        if sol.status == Status::Solved && !(0.0..=solver.settings().tol_gap).contains(&gap) {
+        if sol.status == Status::Solved && !solver.gap_certifies(sol.certificate.relative_gap) {
             sol.status = Status::MaxIterations;
         }
     }
@@ -254,7 +255,8 @@ pub fn price<T: Real>(solver: &mut Solver<T>, ps: &PricingSettings, mut on_round
         zero_streak = zero_streak_update(solver, &streak_kept);
         if let Some(undo) = undo {
             warm = before;
-            if solver.certify().objective > before {
+            // the solve (or its return to the warm start) left its certificate
+            if solver.certificate().objective > before {
                 zero_streak = undo.apply(solver, &keep)?;
                 (reverted, undone) = (true, true);
                 tabu.extend(new_bits.iter().cloned());
@@ -344,8 +346,8 @@ impl<T: Real> Undo<T> {
     fn apply(self, solver: &mut Solver<T>, keep: &[usize]) -> Result<Vec<usize>> {
         let back: Vec<Option<usize>> = (0..self.gates.ncols()).map(|j| keep.iter().position(|&k| k == j)).collect();
         solver.replace_patterns(self.gates, self.patterns, &back)?;
+        // the state carries its certificate (`record` certifies again for the report)
         solver.restore(self.state)?;
-        solver.certify();
         Ok(self.streak)
     }
 }

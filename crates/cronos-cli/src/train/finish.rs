@@ -30,8 +30,8 @@ pub fn finish(a: &TrainArgs, p: &Prepared, fit: &Fit<'_>, solver: &Solver<f32>, 
         cg_iterations: obs.records.iter().map(|r| r.info.cg_iterations).sum(),
         solve_seconds: obs.records.last().map_or(0.0, |r| r.info.seconds),
         setup_seconds: solver.setup_seconds(),
-        // or the solver's best certified point, shown by a solve that stopped short
-        best_iteration: best.map(|b| b.iteration).or(solver.shown_iteration()),
+        // or the solver's best certified point, when it shows one instead of the last iterate
+        best_iteration: best.map(|b| b.iteration).or(sol.shown_iteration),
         active_neurons: model.active_neurons(),
         scores: report::data_scores(&model, p, solver.predict_training_rows(&model).map_err(|e| fatal(comm, e.into()))?, comm)?,
         n_test: p.test.as_ref().map(|t| t.x.nrows()),

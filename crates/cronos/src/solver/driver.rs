@@ -206,7 +206,7 @@ impl<T: Real> Solver<T> {
 
     /// Whether a certified gap meets the target: in [0, `tol_gap`] (an objective below its
     /// bound means infeasible weights or rounding, never a certificate).
-    fn gap_certifies(&self, gap: f64) -> bool {
+    pub(crate) fn gap_certifies(&self, gap: f64) -> bool {
         (0.0..=self.settings.tol_gap).contains(&gap)
     }
 
