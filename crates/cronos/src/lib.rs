@@ -58,6 +58,7 @@ pub mod layout;
 pub mod loss;
 pub mod memory;
 pub mod model;
+pub mod newton_precond;
 pub mod nnls;
 pub mod nystrom;
 pub mod path;

@@ -119,11 +119,11 @@ pub fn estimate(s: Shape, form: GramForm, precond: PrecondKind, sketch_cols: usi
     e
 }
 
-/// Bytes per column of a Nyström sketch of the d·nb-dimensional operator: the factor in T,
-/// and the f64 test matrix, its image, their concatenation copies and the SVD's work.
+/// Bytes per column of a Nyström sketch of the d·nb-dimensional operator: the factor, the
+/// test matrix and its image in T, and the f64 columns a doubling adds (see [`crate::nystrom`]).
 pub fn sketch_bytes_per_column(s: Shape) -> u64 {
     let nb = if s.relu { 2 * s.p } else { s.p } as u64;
-    (s.d as u64) * nb * (s.scalar as u64 + 6 * 8)
+    (s.d as u64) * nb * (3 * s.scalar as u64 + 8)
 }
 
 /// The sketch size a rank setting reaches at most.

@@ -1,7 +1,8 @@
 //! Randomized Nyström approximation Â = U Λ̂ Uᵀ of a PSD operator A (Frangella, Tropp,
 //! Udell 2023, Algorithm 2.1): orthonormal Gaussian test matrix Ω, Y = AΩ, a stabilising
 //! shift ν = √N·eps·‖Y‖ sized to the working precision, Cholesky of the core Ωᵀ(Y + νΩ)
-//! (eigendecomposition fallback when it fails), thin SVD, Λ̂ = max(Σ² − ν, 0).
+//! (eigendecomposition fallback when it fails), B's singular values and vectors (from the
+//! ℓ × ℓ BᵀB: only Ω, Y and the N × r result are ever held), Λ̂ = max(Σ² − ν, 0).
 //!
 //! The adaptive variant doubles the sketch, reusing every column already applied, until
 //! λ̂_r / μ ≤ [`ADAPTIVE_RATIO`] or the rank cap is reached. The small dense algebra runs in
@@ -11,7 +12,8 @@ use crate::error::{CronosError, Result};
 use crate::real::Real;
 use crate::settings::Rank;
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-use faer::{Mat, MatRef, Par, Side};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par, Side};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -44,9 +46,11 @@ pub fn nystrom<T: Real>(
         Rank::Adaptive { max } => (16.min(max).min(n), max.min(n)),
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5EED_0F_5EED);
-    // Ω and Y = AΩ grow in place up to the rank cap: reserved once, touched as columns arrive
-    let mut omega = Mat::<f64>::with_capacity(n, max);
-    let mut y = Mat::<f64>::with_capacity(n, max);
+    // Ω and Y = AΩ grow in place up to the rank cap, in the solver's type (the Ω that is
+    // applied is the rounded one, and Y is computed in T): reserved once, touched as columns
+    // arrive; the small products are formed in f64 by row blocks
+    let mut omega = Mat::<T>::with_capacity(n, max);
+    let mut y = Mat::<T>::with_capacity(n, max);
     loop {
         // new orthonormal test columns, orthogonal to those already applied
         let have = omega.ncols();
@@ -54,47 +58,124 @@ pub fn nystrom<T: Real>(
         let mut g = Mat::<f64>::from_fn(n, add, |_, _| StandardNormal.sample(&mut rng));
         for _ in 0..2 {
             if have > 0 {
-                let c = omega.transpose() * &g;
-                g -= &omega * &c;
+                let c = cross(omega.as_ref(), g.as_ref());
+                subtract_product(&mut g, omega.as_ref(), &c);
             }
+            orthonormalize(&mut g)?;
         }
-        let q = g.qr().compute_thin_Q();
+        omega.resize_with(n, l, |i, j| T::from_f64(g[(i, j - have)]));
         drop(g);
-        let q_t = Mat::<T>::from_fn(n, add, |i, j| T::from_f64(q[(i, j)]));
         let mut yq = Mat::<T>::zeros(n, add);
-        apply(q_t.as_ref(), &mut yq);
-        drop(q_t);
-        omega.resize_with(n, l, |i, j| q[(i, j - have)]);
-        drop(q);
-        y.resize_with(n, l, |i, j| yq[(i, j - have)].to_f64());
+        apply(omega.as_ref().subcols(have, add), &mut yq);
+        y.resize_with(n, l, |i, j| yq[(i, j - have)]);
         drop(yq);
-        let (u, lam) = factor(omega.as_ref(), y.as_ref(), T::EPS)?;
-        let done = l >= max || lam.last().map_or(true, |&v| v <= ADAPTIVE_RATIO * mu);
+        let core = factor(omega.as_ref(), y.as_ref(), T::EPS)?;
+        let done = l >= max || core.lam.last().map_or(true, |&v| v <= ADAPTIVE_RATIO * mu);
         if done || matches!(rank, Rank::Fixed(_)) {
-            drop((omega, y));
-            let u = Mat::<T>::from_fn(n, u.ncols(), |i, j| T::from_f64(u[(i, j)]));
-            return Ok(NystromFactor { u, lam, sketch_columns: l });
+            let u = core.eigenvectors(omega.as_ref(), y.as_ref());
+            return Ok(NystromFactor { u, lam: core.lam, sketch_columns: l });
         }
         l = (2 * l).min(max);
     }
 }
 
+/// Rows per block of the f64 products below (a block of 4,096 × 256 is 8 MB).
+const ROWS: usize = 4096;
+
+/// Rows `start..start + rows` of `a` in f64.
+fn rows_f64<A: Real>(a: MatRef<'_, A>, start: usize, rows: usize) -> Mat<f64> {
+    Mat::<f64>::from_fn(rows, a.ncols(), |i, j| a[(start + i, j)].to_f64())
+}
+
+/// aᵀ b in f64, by row blocks.
+fn cross<A: Real, B: Real>(a: MatRef<'_, A>, b: MatRef<'_, B>) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(a.ncols(), b.ncols());
+    for start in (0..a.nrows()).step_by(ROWS) {
+        let rows = ROWS.min(a.nrows() - start);
+        let (ab, bb) = (rows_f64(a, start, rows), rows_f64(b, start, rows));
+        matmul(out.as_mut(), Accum::Add, ab.transpose(), bb.as_ref(), 1.0, Par::rayon(0));
+    }
+    out
+}
+
+/// g −= a c, by row blocks of a.
+fn subtract_product<A: Real>(g: &mut Mat<f64>, a: MatRef<'_, A>, c: &Mat<f64>) {
+    for start in (0..a.nrows()).step_by(ROWS) {
+        let rows = ROWS.min(a.nrows() - start);
+        let ab = rows_f64(a, start, rows);
+        matmul(g.as_mut().subrows_mut(start, rows), Accum::Add, ab.as_ref(), c.as_ref(), -1.0, Par::rayon(0));
+    }
+}
+
+/// Orthonormalizes the columns of `g` in place (Cholesky QR: g ← g R⁻¹ with RᵀR = gᵀg; the
+/// caller runs it twice, which makes it as accurate as Householder QR for Gaussian columns,
+/// and it needs no second N × ℓ matrix).
+fn orthonormalize(g: &mut Mat<f64>) -> Result<()> {
+    let gram = g.transpose() * &*g;
+    let llt = gram.llt(Side::Lower).map_err(|e| CronosError::Numerical {
+        context: "Nyström test matrix",
+        reason: format!("{e:?}"),
+    })?;
+    // g R⁻¹ with R = Lᵀ: solve L (g R⁻¹)ᵀ = gᵀ
+    solve_lower_triangular_in_place(llt.L(), g.as_mut().transpose_mut(), Par::rayon(0));
+    Ok(())
+}
+
+/// The small part of Algorithm 2.1: U = Y_ν M with Y_ν = Y + νΩ, and Λ̂.
+struct Core {
+    m: Mat<f64>,
+    nu: f64,
+    lam: Vec<f64>,
+}
+
+impl Core {
+    /// U = (Y + νΩ) M in the solver's type, formed by row blocks.
+    fn eigenvectors<T: Real>(&self, omega: MatRef<'_, T>, y: MatRef<'_, T>) -> Mat<T> {
+        let (n, l) = (y.nrows(), self.m.ncols());
+        let mut u = Mat::<T>::zeros(n, l);
+        let mut out = Mat::<f64>::zeros(ROWS.min(n), l);
+        for start in (0..n).step_by(ROWS) {
+            let rows = ROWS.min(n - start);
+            let block = Mat::<f64>::from_fn(rows, y.ncols(), |i, j| y[(start + i, j)].to_f64() + self.nu * omega[(start + i, j)].to_f64());
+            matmul(out.as_mut().subrows_mut(0, rows), Accum::Replace, block.as_ref(), self.m.as_ref(), 1.0, Par::rayon(0));
+            for j in 0..l {
+                for i in 0..rows {
+                    u[(start + i, j)] = T::from_f64(out[(i, j)]);
+                }
+            }
+        }
+        u
+    }
+}
+
 /// The core of Algorithm 2.1 from Ω and Y = AΩ; `eps` is the precision Y was computed in.
-/// Holds one N × ℓ work matrix besides Ω and Y (Y_ν, then B in place), and the SVD of B
-/// comes from its QR factors: B = QR, R = Ũ Σ Vᵀ, U = QŨ.
-fn factor(omega: MatRef<'_, f64>, y: MatRef<'_, f64>, eps: f64) -> Result<(Mat<f64>, Vec<f64>)> {
+/// B = Y_ν C⁻ᵀ with C the Cholesky factor of Ωᵀ Y_ν; instead of B's thin SVD (which needs
+/// two more N × ℓ matrices) the eigendecomposition of the ℓ × ℓ BᵀB = V S² Vᵀ gives
+/// U = B V S⁻¹ = Y_ν (C⁻ᵀ V S⁻¹): squaring costs accuracy only in directions with
+/// S² ≤ 1e-12·S²_max, which are dropped (λ̂ = 0, a zero column).
+fn factor<T: Real>(omega: MatRef<'_, T>, y: MatRef<'_, T>, eps: f64) -> Result<Core> {
     let l = y.ncols();
-    let ynorm = y.norm_l2();
+    // Ωᵀ Y_ν and Y_νᵀ Y_ν without forming Y_ν (Ω is orthonormal)
+    let oy = cross(omega, y);
+    let yy = cross(y, y);
+    let ynorm = (0..l).map(|j| yy[(j, j)]).sum::<f64>().sqrt();
     let nu = (y.nrows() as f64).sqrt() * eps * ynorm.max(f64::MIN_POSITIVE);
-    let mut b = y.to_owned();
-    b += omega * faer::Scale(nu);
-    let mut core = omega.transpose() * &b;
+    let mut core = &oy + Mat::<f64>::identity(l, l) * faer::Scale(nu);
     let core_t = core.transpose().to_owned();
     core += &core_t;
     core *= faer::Scale(0.5);
-    // B = Y_ν C⁻ᵀ with C the Cholesky factor of the core; eigen fallback if C fails
-    match core.llt(Side::Lower) {
-        Ok(llt) => solve_lower_triangular_in_place(llt.L(), b.as_mut().transpose_mut(), Par::Seq),
+    let oy_t = oy.transpose().to_owned();
+    let mut gram = &yy + (&oy + &oy_t) * faer::Scale(nu) + Mat::<f64>::identity(l, l) * faer::Scale(nu * nu);
+    let gram_t = gram.transpose().to_owned();
+    gram += &gram_t;
+    gram *= faer::Scale(0.5);
+    // W with B = Y_ν W: C⁻ᵀ, or the eigen fallback's V_c S_c^{-1/2}
+    let w = match core.llt(Side::Lower) {
+        Ok(llt) => {
+            let mut w = Mat::<f64>::identity(l, l);
+            faer::linalg::triangular_solve::solve_upper_triangular_in_place(llt.L().transpose(), w.as_mut(), Par::Seq);
+            w
+        }
         Err(_) => {
             let evd = core.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
                 context: "Nyström core",
@@ -102,21 +183,35 @@ fn factor(omega: MatRef<'_, f64>, y: MatRef<'_, f64>, eps: f64) -> Result<(Mat<f
             })?;
             let (v, s) = (evd.U(), evd.S().column_vector());
             let smax = (0..l).map(|i| s[i]).fold(0.0, f64::max);
-            let scale = Mat::<f64>::from_fn(l, l, |i, j| {
-                if s[j] > smax * 1e-12 { v[(i, j)] / s[j].sqrt() } else { 0.0 }
-            });
-            b = &b * &scale;
+            Mat::<f64>::from_fn(l, l, |i, j| if s[j] > smax * 1e-12 { v[(i, j)] / s[j].sqrt() } else { 0.0 })
+        }
+    };
+    let btb = w.transpose() * &gram * &w;
+    let btb_t = btb.transpose().to_owned();
+    let btb = (&btb + &btb_t) * faer::Scale(0.5);
+    let evd = btb.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
+        context: "Nyström SVD",
+        reason: format!("{e:?}"),
+    })?;
+    let (v, s2) = (evd.U(), evd.S().column_vector());
+    let top = (0..l).map(|i| s2[i]).fold(0.0, f64::max);
+    let keep = |i: usize| s2[i] > 1e-12 * top && s2[i] > 0.0;
+    let mut order: Vec<usize> = (0..l).collect();
+    order.sort_by(|&a, &b| s2[b].total_cmp(&s2[a]));
+    let mut m = Mat::<f64>::zeros(l, l);
+    let mut lam = Vec::with_capacity(l);
+    for (col, &i) in order.iter().enumerate() {
+        if keep(i) {
+            let inv = 1.0 / s2[i].sqrt();
+            for a in 0..l {
+                m[(a, col)] = v[(a, i)] * inv;
+            }
+            lam.push((s2[i] - nu).max(0.0));
+        } else {
+            lam.push(0.0);
         }
     }
-    let qr = b.qr();
-    drop(b);
-    let r = qr.thin_R().to_owned();
-    let q = qr.compute_thin_Q();
-    drop(qr);
-    let svd = r.svd().map_err(|e| CronosError::Numerical { context: "Nyström SVD", reason: format!("{e:?}") })?;
-    let s = svd.S().column_vector();
-    let lam: Vec<f64> = (0..l).map(|i| (s[i] * s[i] - nu).max(0.0)).collect();
-    Ok((&q * svd.U(), lam))
+    Ok(Core { m: &w * &m, nu, lam })
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@
 use crate::block_precond::BlockPrecond;
 use crate::design::Design;
 use crate::loss::LossData;
+use crate::newton_precond::GroupScaledNystrom;
+use crate::nystrom::NystromFactor;
 use crate::pcg::{pcg, PcgWorkspace, Precond, Scratch, ScratchReq};
 use crate::real::{dot, sum_sq, Real};
 use crate::system::System;
@@ -60,6 +62,17 @@ pub enum NewtonPrecond<'a, T: Real> {
     /// after the gradient (which fixes the smooth term's Hessian). Small d only: the caller
     /// checks [`BlockPrecond::fits`].
     Blocks,
+    /// The u-step's unwhitened Nyström factor of FᵀF for the loss part, scaled by the loss
+    /// curvature `curvature`, and each active group's own β/‖z_g‖ ([`GroupScaledNystrom`]);
+    /// `fallback` where that cannot be formed.
+    GroupScaled {
+        /// The factor (one output's N × r).
+        factor: &'a NystromFactor<T>,
+        /// The loss curvature c.
+        curvature: f64,
+        /// Used when the factor does not fit the weights' layout.
+        fallback: &'a dyn Precond<T>,
+    },
 }
 
 /// The preconditioner restricted to the active groups (and applied to all k outputs at once
@@ -161,8 +174,21 @@ pub fn newton_step<T: Real>(
         return report;
     }
     let blocks;
+    let scaled;
     let precond: &dyn Precond<T> = match precond {
         NewtonPrecond::Shared(p) => p,
+        NewtonPrecond::GroupScaled { factor, curvature, fallback } => {
+            let b: Vec<Option<f64>> = (0..groups)
+                .map(|g| mask[g].then(|| beta[lay.group_output(g)] / norms[g]))
+                .collect();
+            match GroupScaledNystrom::new(factor, curvature, d, &b) {
+                Some(p) => {
+                    scaled = p;
+                    &scaled
+                }
+                None => fallback,
+            }
+        }
         NewtonPrecond::Blocks => {
             blocks = block_precond(design, loss, r.as_ref(), z, &mask, &norms, beta, &lay, extra.as_deref_mut());
             &blocks

@@ -141,6 +141,11 @@ impl<T: Real> StructuredPrecond<T> {
     pub fn factor(&self) -> &NystromFactor<T> {
         &self.factor
     }
+    /// The factor when W = FᵀF itself (no block part, as for gated programs) and it has a
+    /// positive rank; `None` for the whitened and the exact forms.
+    pub fn unwhitened_factor(&self) -> Option<&NystromFactor<T>> {
+        (self.exact.is_none() && self.white.q.is_none() && self.factor.u.ncols() > 0).then_some(&self.factor)
+    }
 }
 
 impl<T: Real> Precond<T> for StructuredPrecond<T> {

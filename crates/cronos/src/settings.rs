@@ -15,7 +15,7 @@
 //! | `gamma` | 1.0 | (0, 1.618) | dual step γ |
 //! | `constraint_scale` | 1.0 | > 0 | σ in the equivalent constraint σGu = s: weight of the cone block against u = z (X is normalised so the Gram's mean eigenvalue is 1) |
 //! | `preconditioner` | `Structured` | `None`, `Nystrom`, `Structured` | u-step preconditioner |
-//! | `rank` | `Adaptive { max: 128 }` | ≥ 1 | Nyström rank, fixed or adaptive |
+//! | `rank` | `Adaptive { max: 256 }` | ≥ 1 | Nyström rank, fixed or adaptive |
 //! | `max_iter` | 500 | ≥ 1 | ADMM iteration limit |
 //! | `time_limit` | `None` | > 0 s | wall-clock limit |
 //! | `tol_gap` | 1e-3 | > 0 | stop when the certified relative gap is below this |
@@ -160,7 +160,7 @@ impl Default for Settings {
             gamma: 1.0,
             constraint_scale: 1.0,
             preconditioner: PrecondKind::Structured,
-            rank: Rank::Adaptive { max: 128 },
+            rank: Rank::Adaptive { max: 256 },
             max_iter: 500,
             time_limit: None,
             tol_gap: 1e-3,

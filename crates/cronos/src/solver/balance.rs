@@ -54,8 +54,13 @@ impl<T: Real> Solver<T> {
                         _ => None,
                     },
                 );
+                // a sketch column costs 1/k of a PCG iteration on k outputs, so the adaptive
+                // rank aims k× tighter (λ̂_r ≤ 4ρ/k): on the default job (10 outputs) rank 256
+                // instead of 128 halved the refit's CG per ADMM iteration and, with the
+                // group-scaled Newton preconditioner, its polish (see `newton_precond`)
+                let mu = rho / self.loss.k().max(1) as f64;
                 let f = self.pool.install(|| {
-                    sketch(nbd, rank, rho, seed, |x: &[T], y: &mut [T]| {
+                    sketch(nbd, rank, mu, seed, |x: &[T], y: &mut [T]| {
                         let (mut b, mut t) = (vec![T::default(); x.len()], vec![T::default(); x.len()]);
                         white.apply(x, y, &mut t);
                         sys.ftf(design, y, &mut b);

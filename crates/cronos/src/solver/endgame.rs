@@ -82,9 +82,16 @@ impl<T: Real> Solver<T> {
                 &self.beta,
                 self.precond.as_dyn(),
             );
+            let precond = match &self.precond {
+                AnyPrecond::Structured(p) => match p.unwhitened_factor() {
+                    Some(factor) => NewtonPrecond::GroupScaled { factor, curvature: self.settings.loss.curvature(), fallback: pre },
+                    None => NewtonPrecond::Shared(pre),
+                },
+                _ => NewtonPrecond::Shared(pre),
+            };
             let rep = self
                 .pool
-                .install(|| newton_step(&mut z, design, sys, loss, beta, NewtonPrecond::Shared(pre), 60, None));
+                .install(|| newton_step(&mut z, design, sys, loss, beta, precond, 60, None));
             self.cg_total += rep.cg_iterations;
             total.cg_iterations += rep.cg_iterations;
             if total.objective_before.is_nan() {
