@@ -151,8 +151,8 @@ impl Core {
 /// The core of Algorithm 2.1 from Ω and Y = AΩ; `eps` is the precision Y was computed in.
 /// B = Y_ν C⁻ᵀ with C the Cholesky factor of Ωᵀ Y_ν; instead of B's thin SVD (which needs
 /// two more N × ℓ matrices) the eigendecomposition of the ℓ × ℓ BᵀB = V S² Vᵀ gives
-/// U = B V S⁻¹ = Y_ν (C⁻ᵀ V S⁻¹): squaring costs accuracy only in directions with
-/// S² ≤ 1e-12·S²_max, which are dropped (λ̂ = 0, a zero column).
+/// U = B V S⁻¹ = Y_ν (C⁻ᵀ V S⁻¹). Squaring makes a direction's relative accuracy about
+/// 1e-16·S²_max/S² (f64), so directions with S² ≤ 1e-12·S²_max are dropped (λ̂ = 0, a zero column).
 fn factor<T: Real>(omega: MatRef<'_, T>, y: MatRef<'_, T>, eps: f64) -> Result<Core> {
     let l = y.ncols();
     // Ωᵀ Y_ν and Y_νᵀ Y_ν without forming Y_ν (Ω is orthonormal)
@@ -160,58 +160,48 @@ fn factor<T: Real>(omega: MatRef<'_, T>, y: MatRef<'_, T>, eps: f64) -> Result<C
     let yy = cross(y, y);
     let ynorm = (0..l).map(|j| yy[(j, j)]).sum::<f64>().sqrt();
     let nu = (y.nrows() as f64).sqrt() * eps * ynorm.max(f64::MIN_POSITIVE);
-    let mut core = &oy + Mat::<f64>::identity(l, l) * faer::Scale(nu);
-    let core_t = core.transpose().to_owned();
-    core += &core_t;
-    core *= faer::Scale(0.5);
-    let oy_t = oy.transpose().to_owned();
-    let mut gram = &yy + (&oy + &oy_t) * faer::Scale(nu) + Mat::<f64>::identity(l, l) * faer::Scale(nu * nu);
-    let gram_t = gram.transpose().to_owned();
-    gram += &gram_t;
-    gram *= faer::Scale(0.5);
+    let eye = Mat::<f64>::identity(l, l);
+    let core = symmetrize(&oy + &eye * faer::Scale(nu));
+    let gram = symmetrize(&yy + (&oy + oy.transpose()) * faer::Scale(nu) + &eye * faer::Scale(nu * nu));
     // W with B = Y_ν W: C⁻ᵀ, or the eigen fallback's V_c S_c^{-1/2}
     let w = match core.llt(Side::Lower) {
         Ok(llt) => {
-            let mut w = Mat::<f64>::identity(l, l);
+            let mut w = eye;
             faer::linalg::triangular_solve::solve_upper_triangular_in_place(llt.L().transpose(), w.as_mut(), Par::Seq);
             w
         }
         Err(_) => {
-            let evd = core.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
-                context: "Nyström core",
-                reason: format!("{e:?}"),
-            })?;
-            let (v, s) = (evd.U(), evd.S().column_vector());
-            let smax = (0..l).map(|i| s[i]).fold(0.0, f64::max);
+            let (v, s) = eigen(&core, "Nyström core")?;
+            let smax = s.iter().copied().fold(0.0, f64::max);
             Mat::<f64>::from_fn(l, l, |i, j| if s[j] > smax * 1e-12 { v[(i, j)] / s[j].sqrt() } else { 0.0 })
         }
     };
-    let btb = w.transpose() * &gram * &w;
-    let btb_t = btb.transpose().to_owned();
-    let btb = (&btb + &btb_t) * faer::Scale(0.5);
-    let evd = btb.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical {
-        context: "Nyström SVD",
-        reason: format!("{e:?}"),
-    })?;
-    let (v, s2) = (evd.U(), evd.S().column_vector());
-    let top = (0..l).map(|i| s2[i]).fold(0.0, f64::max);
-    let keep = |i: usize| s2[i] > 1e-12 * top && s2[i] > 0.0;
+    let (v, s2) = eigen(&symmetrize(w.transpose() * &gram * &w), "Nyström SVD")?;
+    let top = s2.iter().copied().fold(0.0, f64::max);
     let mut order: Vec<usize> = (0..l).collect();
     order.sort_by(|&a, &b| s2[b].total_cmp(&s2[a]));
     let mut m = Mat::<f64>::zeros(l, l);
-    let mut lam = Vec::with_capacity(l);
+    let mut lam = vec![0.0; l];
     for (col, &i) in order.iter().enumerate() {
-        if keep(i) {
+        if s2[i] > 1e-12 * top && s2[i] > 0.0 {
             let inv = 1.0 / s2[i].sqrt();
-            for a in 0..l {
-                m[(a, col)] = v[(a, i)] * inv;
-            }
-            lam.push((s2[i] - nu).max(0.0));
-        } else {
-            lam.push(0.0);
+            (0..l).for_each(|a| m[(a, col)] = v[(a, i)] * inv);
+            lam[col] = (s2[i] - nu).max(0.0);
         }
     }
     Ok(Core { m: &w * &m, nu, lam })
+}
+
+/// (m + mᵀ)/2: products of symmetric factors are symmetric only up to rounding.
+fn symmetrize(m: Mat<f64>) -> Mat<f64> {
+    (&m + m.transpose()) * faer::Scale(0.5)
+}
+
+/// Eigenvectors and eigenvalues of the symmetric `m`.
+fn eigen(m: &Mat<f64>, context: &'static str) -> Result<(Mat<f64>, Vec<f64>)> {
+    let evd = m.self_adjoint_eigen(Side::Lower).map_err(|e| CronosError::Numerical { context, reason: format!("{e:?}") })?;
+    let s = evd.S().column_vector();
+    Ok((evd.U().to_owned(), (0..m.nrows()).map(|i| s[i]).collect()))
 }
 
 #[cfg(test)]

@@ -77,26 +77,8 @@ impl<T: Real> Solver<T> {
         let mut last_gap = self.cert.relative_gap;
         for _ in 0..6 {
             let mut z = self.state.z.clone();
-            let (design, sys, loss, beta, pre) = (
-                &mut self.design,
-                &mut self.sys,
-                &self.loss,
-                &self.beta,
-                self.precond.as_dyn(),
-            );
-            // the group-scaled form's Woodbury update cancels terms up to max_g(1/b_g)·‖cUΛUᵀ‖
-            // larger than its result: in f32 that rounding stalls PCG near f32's floor
-            // (fingerprint, asked for 1e-7: a logistic solve ran 150 iterations instead of 20;
-            // switching forms inside a solve by its gap was worse still), so an f32 solve uses
-            // it only for targets far from that floor (the default 1e-3 is)
-            let scaled_ok = T::EPS < 1e-10 || self.settings.tol_gap >= F32_SCALED_FROM;
-            let precond = match &self.precond {
-                AnyPrecond::Structured(p) if scaled_ok => match p.unwhitened_factor() {
-                    Some(factor) => NewtonPrecond::GroupScaled { factor, curvature: self.settings.loss.curvature(), fallback: pre },
-                    None => NewtonPrecond::Shared(pre),
-                },
-                _ => NewtonPrecond::Shared(pre),
-            };
+            let precond = newton_precond::<T>(&self.precond, &self.settings);
+            let (design, sys, loss, beta) = (&mut self.design, &mut self.sys, &self.loss, &self.beta);
             let rep = self
                 .pool
                 .install(|| newton_step(&mut z, design, sys, loss, beta, precond, 60, None));
@@ -156,5 +138,24 @@ impl<T: Real> Solver<T> {
         }
         self.state.u.clone_from(&z);
         self.state.z = z;
+    }
+}
+
+/// The preconditioner of a gated Newton step: the group-scaled form on the u-step's unwhitened
+/// Nyström factor where there is one, else the u-step's own (re-targeted by the caller).
+fn newton_precond<'a, T: Real>(precond: &'a AnyPrecond<T>, settings: &Settings) -> NewtonPrecond<'a, T> {
+    // the group-scaled form's Woodbury update cancels terms up to max_g(1/b_g)·‖cUΛUᵀ‖
+    // larger than its result: in f32 that rounding stalls PCG near f32's floor
+    // (fingerprint, asked for 1e-7: a logistic solve ran 150 iterations instead of 20;
+    // switching forms inside a solve by its gap was worse still), so an f32 solve uses
+    // it only for targets far from that floor (the default 1e-3 is)
+    let scaled_ok = T::EPS < 1e-10 || settings.tol_gap >= F32_SCALED_FROM;
+    let shared = NewtonPrecond::Shared(precond.as_dyn());
+    match precond {
+        AnyPrecond::Structured(p) if scaled_ok => match p.unwhitened_factor() {
+            Some(factor) => NewtonPrecond::GroupScaled { factor, curvature: settings.loss.curvature(), fallback: precond.as_dyn() },
+            None => shared,
+        },
+        _ => shared,
     }
 }
