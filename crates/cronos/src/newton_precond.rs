@@ -35,19 +35,19 @@ pub struct GroupScaledNystrom<'a, T: Real> {
 }
 
 impl<'a, T: Real> GroupScaledNystrom<'a, T> {
-    /// From the u-step's unwhitened factor of FᵀF (one output's N × r), the loss curvature
-    /// `c`, and each group's curvature b_g (output-major, `None` for inactive groups).
-    /// `None` when the factor has rank 0 or its rows are not P·d blocks of d.
-    pub fn new(factor: &'a NystromFactor<T>, c: f64, d: usize, curvature: &[Option<f64>]) -> Option<Self> {
+    /// From the u-step's unwhitened factor of FᵀF (one output's N × r) and its
+    /// [`PatternGrams`], the loss curvature `c`, and each group's curvature b_g (output-major,
+    /// `None` for inactive groups). `None` when the factor has rank 0 or its rows are not P·d
+    /// blocks of d.
+    pub fn new(factor: &'a NystromFactor<T>, grams: &PatternGrams, c: f64, d: usize, curvature: &[Option<f64>]) -> Option<Self> {
         let (n, r) = (factor.u.nrows(), factor.u.ncols());
-        if r == 0 || d == 0 || n % d != 0 || curvature.len() % (n / d) != 0 {
+        if r == 0 || d == 0 || n % d != 0 || curvature.len() % (n / d) != 0 || grams.0.len() != n / d {
             return None;
         }
         let p = n / d;
-        let grams = pattern_grams(factor.u.as_ref(), d);
         let s: Vec<f64> = factor.lam.iter().map(|&l| (c * l.max(0.0)).sqrt()).collect();
         let inv_d: Vec<f64> = curvature.iter().map(|b| b.map_or(0.0, |b| 1.0 / b)).collect();
-        let core = inv_d.chunks(p).map(|w| output_core(&grams, w, &s)).collect::<Option<Vec<_>>>()?;
+        let core = inv_d.chunks(p).map(|w| output_core(&grams.0, w, &s)).collect::<Option<Vec<_>>>()?;
         Some(GroupScaledNystrom {
             u: &factor.u,
             inv_d: inv_d.iter().map(|&v| T::from_f64(v)).collect(),
@@ -61,17 +61,25 @@ impl<'a, T: Real> GroupScaledNystrom<'a, T> {
     }
 }
 
-/// U_jᵀ U_j for each pattern block j (rows j·d .. (j+1)·d of U), r × r in f64.
-fn pattern_grams<T: Real>(u: MatRef<'_, T>, d: usize) -> Vec<Mat<f64>> {
-    let r = u.ncols();
-    (0..u.nrows() / d)
-        .map(|j| {
-            let block = Mat::<f64>::from_fn(d, r, |i, a| u[(j * d + i, a)].to_f64());
-            let mut g = Mat::<f64>::zeros(r, r);
-            matmul(g.as_mut(), Accum::Replace, block.transpose(), block.as_ref(), 1.0, Par::Seq);
-            g
-        })
-        .collect()
+/// U_jᵀ U_j for each pattern block j (rows j·d .. (j+1)·d of a Nyström factor's U), r × r in
+/// f64: they depend on the factor only, so its owner forms them once for every Newton step.
+pub struct PatternGrams(Vec<Mat<f64>>);
+
+impl PatternGrams {
+    /// The Grams of `factor`'s d-row blocks.
+    pub fn new<T: Real>(factor: &NystromFactor<T>, d: usize) -> Self {
+        let (u, r) = (factor.u.as_ref(), factor.u.ncols());
+        PatternGrams(
+            (0..u.nrows() / d.max(1))
+                .map(|j| {
+                    let block = Mat::<f64>::from_fn(d, r, |i, a| u[(j * d + i, a)].to_f64());
+                    let mut g = Mat::<f64>::zeros(r, r);
+                    matmul(g.as_mut(), Accum::Replace, block.transpose(), block.as_ref(), 1.0, Par::Seq);
+                    g
+                })
+                .collect(),
+        )
+    }
 }
 
 /// S (I + S (Σ_j w_j G_j) S)⁻¹ S for one output (w_j = D_j⁻¹), column-major r × r.
@@ -157,7 +165,7 @@ mod tests {
         let factor = NystromFactor { u: basis(n, r), lam: vec![9.0, 2.5, 0.0], sketch_columns: r };
         // output 0: all groups active, curvatures spread 100×; output 1: group 2 inactive
         let curv = [Some(0.05), Some(5.0), Some(0.3), Some(1.0), Some(2.0), Some(0.1), None, Some(0.4)];
-        let pre = GroupScaledNystrom::new(&factor, c, d, &curv).unwrap();
+        let pre = GroupScaledNystrom::new(&factor, &PatternGrams::new(&factor, d), c, d, &curv).unwrap();
         // M x for x zero on the inactive group, M = D + c U Λ Uᵀ per output
         let x: Vec<f64> = (0..n * k)
             .map(|i| if curv[i / d].is_some() { ((i * 7 % 13) as f64 - 6.0) / 3.0 } else { 0.0 })
@@ -183,8 +191,8 @@ mod tests {
     #[test]
     fn refuses_a_factor_that_does_not_fit_the_layout() {
         let factor = NystromFactor { u: basis(12, 2), lam: vec![1.0, 0.5], sketch_columns: 2 };
-        assert!(GroupScaledNystrom::new(&factor, 1.0, 5, &[Some(1.0); 2]).is_none());
+        assert!(GroupScaledNystrom::new(&factor, &PatternGrams::new(&factor, 5), 1.0, 5, &[Some(1.0); 2]).is_none());
         let empty = NystromFactor { u: Mat::<f64>::zeros(10, 0), lam: vec![], sketch_columns: 0 };
-        assert!(GroupScaledNystrom::new(&empty, 1.0, 5, &[Some(1.0); 2]).is_none());
+        assert!(GroupScaledNystrom::new(&empty, &PatternGrams::new(&empty, 5), 1.0, 5, &[Some(1.0); 2]).is_none());
     }
 }

@@ -18,7 +18,7 @@
 use crate::block_precond::BlockPrecond;
 use crate::design::Design;
 use crate::loss::LossData;
-use crate::newton_precond::GroupScaledNystrom;
+use crate::newton_precond::{GroupScaledNystrom, PatternGrams};
 use crate::nystrom::NystromFactor;
 use crate::pcg::{pcg, PcgWorkspace, Precond, Scratch, ScratchReq};
 use crate::real::{dot, sum_sq, Real};
@@ -68,6 +68,8 @@ pub enum NewtonPrecond<'a, T: Real> {
     GroupScaled {
         /// The factor (one output's N × r).
         factor: &'a NystromFactor<T>,
+        /// Its per-pattern Grams.
+        grams: &'a PatternGrams,
         /// The loss curvature c.
         curvature: f64,
         /// Used when the factor does not fit the weights' layout.
@@ -177,11 +179,11 @@ pub fn newton_step<T: Real>(
     let scaled;
     let precond: &dyn Precond<T> = match precond {
         NewtonPrecond::Shared(p) => p,
-        NewtonPrecond::GroupScaled { factor, curvature, fallback } => {
+        NewtonPrecond::GroupScaled { factor, grams, curvature, fallback } => {
             let b: Vec<Option<f64>> = (0..groups)
                 .map(|g| mask[g].then(|| beta[lay.group_output(g)] / norms[g]))
                 .collect();
-            match GroupScaledNystrom::new(factor, curvature, d, &b) {
+            match GroupScaledNystrom::new(factor, grams, curvature, d, &b) {
                 Some(p) => {
                     scaled = p;
                     &scaled

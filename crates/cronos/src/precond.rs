@@ -13,7 +13,9 @@
 //!   [`crate::woodbury`]. The u-step then applies it once instead of running PCG where its
 //!   rounding meets the CG tolerance ([`crate::pcg::pcg`]).
 
+use crate::newton_precond::PatternGrams;
 use crate::nystrom::NystromFactor;
+use std::sync::OnceLock;
 use crate::pcg::{Precond, Scratch, ScratchReq};
 use crate::real::Real;
 use crate::system::{view, view_mut};
@@ -109,6 +111,8 @@ pub struct StructuredPrecond<T: Real> {
     factor: NystromFactor<T>,
     coef: Vec<T>,
     exact: Option<WoodburyPrecond<T>>,
+    /// The factor's per-pattern Grams for Newton steps, formed on first use.
+    grams: OnceLock<PatternGrams>,
 }
 
 impl<T: Real> StructuredPrecond<T> {
@@ -119,6 +123,7 @@ impl<T: Real> StructuredPrecond<T> {
             factor,
             coef: Vec::new(),
             exact: None,
+            grams: OnceLock::new(),
         };
         p.set_rho(rho);
         p
@@ -141,10 +146,12 @@ impl<T: Real> StructuredPrecond<T> {
     pub fn factor(&self) -> &NystromFactor<T> {
         &self.factor
     }
-    /// The factor when W = FᵀF itself (no block part, as for gated programs) and it has a
-    /// positive rank; `None` for the whitened and the exact forms.
-    pub fn unwhitened_factor(&self) -> Option<&NystromFactor<T>> {
-        (self.exact.is_none() && self.white.q.is_none() && self.factor.u.ncols() > 0).then_some(&self.factor)
+    /// The factor and its per-pattern Grams (d-row blocks, formed once) when W = FᵀF itself
+    /// (no block part, as for gated programs) and it has a positive rank; `None` for the
+    /// whitened and the exact forms.
+    pub fn unwhitened_factor(&self, d: usize) -> Option<(&NystromFactor<T>, &PatternGrams)> {
+        let plain = self.exact.is_none() && self.white.q.is_none() && self.factor.u.ncols() > 0;
+        plain.then(|| (&self.factor, self.grams.get_or_init(|| PatternGrams::new(&self.factor, d))))
     }
 }
 

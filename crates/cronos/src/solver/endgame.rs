@@ -77,7 +77,7 @@ impl<T: Real> Solver<T> {
         let mut last_gap = self.cert.relative_gap;
         for _ in 0..6 {
             let mut z = self.state.z.clone();
-            let precond = newton_precond::<T>(&self.precond, &self.settings);
+            let precond = newton_precond::<T>(&self.precond, &self.settings, self.sys.d());
             let (design, sys, loss, beta) = (&mut self.design, &mut self.sys, &self.loss, &self.beta);
             let rep = self
                 .pool
@@ -143,7 +143,7 @@ impl<T: Real> Solver<T> {
 
 /// The preconditioner of a gated Newton step: the group-scaled form on the u-step's unwhitened
 /// Nyström factor where there is one, else the u-step's own (re-targeted by the caller).
-fn newton_precond<'a, T: Real>(precond: &'a AnyPrecond<T>, settings: &Settings) -> NewtonPrecond<'a, T> {
+fn newton_precond<'a, T: Real>(precond: &'a AnyPrecond<T>, settings: &Settings, d: usize) -> NewtonPrecond<'a, T> {
     // the group-scaled form's Woodbury update cancels terms up to max_g(1/b_g)·‖cUΛUᵀ‖
     // larger than its result: in f32 that rounding stalls PCG near f32's floor
     // (fingerprint, asked for 1e-7: a logistic solve ran 150 iterations instead of 20;
@@ -152,8 +152,10 @@ fn newton_precond<'a, T: Real>(precond: &'a AnyPrecond<T>, settings: &Settings) 
     let scaled_ok = T::EPS < 1e-10 || settings.tol_gap >= F32_SCALED_FROM;
     let shared = NewtonPrecond::Shared(precond.as_dyn());
     match precond {
-        AnyPrecond::Structured(p) if scaled_ok => match p.unwhitened_factor() {
-            Some(factor) => NewtonPrecond::GroupScaled { factor, curvature: settings.loss.curvature(), fallback: precond.as_dyn() },
+        AnyPrecond::Structured(p) if scaled_ok => match p.unwhitened_factor(d) {
+            Some((factor, grams)) => {
+                NewtonPrecond::GroupScaled { factor, grams, curvature: settings.loss.curvature(), fallback: precond.as_dyn() }
+            }
             None => shared,
         },
         _ => shared,
